@@ -1,0 +1,45 @@
+//! Command-line definitions (clap derive) and dispatch.
+
+mod simulate;
+
+use clap::{Parser, Subcommand};
+
+/// Stress-test token economies (Commons: augmented bonding curve + conviction voting) with learning agents.
+#[derive(Debug, Parser)]
+#[command(name = "commons", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Monte-Carlo simulation of a scenario with the reference's scripted participants.
+    Simulate(simulate::SimulateArgs),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Simulate(args) => simulate::run(args),
+    }
+}
+
+/// Parses a positive integer flag, with a one-line message naming the flag's allowed range.
+pub fn positive_u32(s: &str) -> Result<u32, String> {
+    let v: i64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not an integer (allowed: 1 to 4294967295)"))?;
+    if v < 1 || v > u32::MAX as i64 {
+        return Err(format!("{v} is out of range (allowed: 1 to 4294967295)"));
+    }
+    Ok(v as u32)
+}
+
+/// Parses a non-negative 64-bit seed.
+pub fn seed_u64(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("`{s}` is not a seed (allowed: 0 to 18446744073709551615)"))
+}

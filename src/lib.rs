@@ -1,0 +1,33 @@
+//! # commons-rl
+//!
+//! Stress-testing token economies with learning agents. A *Commons* is an organisation run by an
+//! augmented bonding curve (buy and sell a token against a reserve; part of the money flows to a funding
+//! pool), conviction voting (holders stake on proposals; conviction grows until a proposal is funded),
+//! vesting token batches, and participants whose sentiment makes them join, trade, propose and leave.
+//!
+//! The crate is layered (each layer only uses the ones below it):
+//!
+//! * [`model`] — the Commons economy, a faithful re-implementation of the reference cadCAD simulation
+//!   (pure Rust, no I/O), with the reference's random behaviour in [`model::scripted`];
+//! * [`rng`] — the model's five random streams, with our default engine or numpy's legacy MT19937 for
+//!   bit-exact reproduction of the original;
+//! * [`scenario`] — scenario files (`envs/*.toml`) with validation and one-line errors;
+//! * [`simulate`] — the Monte-Carlo runner behind `commons simulate` (episodes in parallel, streamed
+//!   outputs).
+//!
+//! ```
+//! use commons_rl::model::{Commons, ModelConfig, Scripted};
+//!
+//! let mut cfg = ModelConfig::default();
+//! cfg.simulation.days = 30;
+//! let mut commons = Commons::new(&cfg, 42).unwrap();
+//! for _ in 0..cfg.simulation.days {
+//!     commons.step(&mut Scripted).unwrap();
+//! }
+//! assert!(commons.pools().funding_pool >= 0.0);
+//! ```
+
+pub mod model;
+pub mod rng;
+pub mod scenario;
+pub mod simulate;

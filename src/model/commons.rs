@@ -1,0 +1,910 @@
+//! The world state of a Commons and its daily mechanics, in the reference's order of 19 blocks
+//! (reference-model.md §5–§6).
+//!
+//! Layout: participants and proposals are kept in creation ("node") order. Every participant supports
+//! every candidate proposal, so each participant's `support` vector is aligned with [`Commons::candidates`];
+//! edges to proposals that stopped being candidates are dropped from it (their affinity stays in the median
+//! and, for stakers and authors, in the proposal's stakeholder list). A day therefore costs
+//! O(participants × candidates), and the hot loop reuses its scratch buffers.
+
+use super::config::ModelConfig;
+use super::conviction::{accumulate, passes, trigger_threshold};
+use super::numeric::{pairwise_sum, MedianTracker};
+use super::participant::{affinity_from_uniform, Participant, ParticipantId, Support};
+use super::pools::{Overdraft, Pools};
+use super::proposal::{resolution_rates, Proposal, ProposalId, ProposalStatus, Stakeholder};
+use super::scripted::Controller;
+use super::sentiment;
+use super::vesting::{NotSpendable, TokenBatch, VestingSchedule};
+use crate::rng::{ModelRng, RngError, RngMode};
+
+/// Why a day could not be completed. In `numpy-legacy` mode these are the reference's own exceptions;
+/// the default mode clamps rates and never overdraws, so only bugs would raise them there.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    /// A Bernoulli rate above 1 (Q4: active proposals of about 0.74–2.34 DAI).
+    #[error("day {day}, {block}: {source}")]
+    Rate {
+        /// Day being simulated.
+        day: u32,
+        /// Where it happened.
+        block: &'static str,
+        /// The refused draw.
+        source: RngError,
+    },
+    /// Simultaneous passes overdrew the funding pool (Q14).
+    #[error("day {day}, proposal funding: {source}")]
+    Overdraft {
+        /// Day being simulated.
+        day: u32,
+        /// Amounts involved.
+        source: Overdraft,
+    },
+    /// A sale above the spendable amount.
+    #[error("day {day}, selling: {source}")]
+    NotSpendable {
+        /// Day being simulated.
+        day: u32,
+        /// Amounts involved.
+        source: NotSpendable,
+    },
+    /// No support edge exists, so the median affinity is undefined (Q12).
+    #[error("day {day}: the network has no support edges (median affinity undefined)")]
+    NoSupportEdges {
+        /// Day being simulated.
+        day: u32,
+    },
+    /// The seed cannot be used with this random-number mode.
+    #[error(transparent)]
+    Seed(RngError),
+}
+
+/// The "mirror" state variables of the reference, refreshed only at sync points (§5.3).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mirrors {
+    /// Funding pool, DAI.
+    pub funding_pool: f64,
+    /// Collateral pool, DAI.
+    pub collateral_pool: f64,
+    /// Token supply.
+    pub token_supply: f64,
+    /// Spot price, DAI/token.
+    pub token_price: f64,
+    /// Mean participant sentiment.
+    pub sentiment: f64,
+}
+
+/// Counts of proposals by status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatusCounts {
+    /// Candidates.
+    pub candidate: u32,
+    /// Active.
+    pub active: u32,
+    /// Completed.
+    pub completed: u32,
+    /// Failed.
+    pub failed: u32,
+}
+
+/// What the reference's runner reports from the network of its last row (taken after block 2 of the last
+/// day, Q16): counts and requested funds by status, summed in node order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct NetworkSnapshot {
+    /// Participants.
+    pub participants: u32,
+    /// Proposals by status.
+    pub counts: StatusCounts,
+    /// Σ funds requested by candidates.
+    pub funds_candidate: f64,
+    /// Σ funds requested by active proposals.
+    pub funds_active: f64,
+    /// Σ funds requested by completed proposals.
+    pub funds_completed: f64,
+    /// Σ funds requested by failed proposals.
+    pub funds_failed: f64,
+}
+
+/// Where every DAI and token came from and went to, for the conservation invariants.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Ledger {
+    /// DAI raised at the hatch.
+    pub hatch_raise: f64,
+    /// DAI deposited by arrivals.
+    pub arrival_deposits: f64,
+    /// DAI deposited by buyers.
+    pub purchases: f64,
+    /// DAI of speculator tribute added to the funding pool.
+    pub speculator_funding: f64,
+    /// DAI received by sellers and leavers (after tribute).
+    pub proceeds: f64,
+    /// DAI paid out to funded proposals.
+    pub paid_to_proposals: f64,
+    /// Tokens credited to arrivals at spot price minus tokens the curve minted for them (Q3).
+    pub arrival_token_excess: f64,
+}
+
+impl Ledger {
+    /// DAI that came in minus DAI that went out: equals `collateral + funding` pool at all times.
+    pub fn net_dai(&self) -> f64 {
+        self.hatch_raise + self.arrival_deposits + self.purchases + self.speculator_funding
+            - self.proceeds
+            - self.paid_to_proposals
+    }
+}
+
+/// Scratch buffers reused every day.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    column: Vec<f64>,
+    votes: Vec<(f64, usize)>,
+    trades: Vec<(usize, f64)>,
+    passed: Vec<usize>,
+    activated: Vec<ProposalId>,
+    failed: Vec<ProposalId>,
+    completed: Vec<ProposalId>,
+    leavers: Vec<f64>,
+    keep: Vec<bool>,
+}
+
+/// A Commons: pools, participants, proposals, the mirrored variables and the random streams.
+#[derive(Clone, Debug)]
+pub struct Commons {
+    cfg: ModelConfig,
+    alpha: f64,
+    rho: f64,
+    day: u32,
+    pools: Pools,
+    participants: Vec<Participant>,
+    proposals: Vec<Proposal>,
+    candidates: Vec<ProposalId>,
+    actives: Vec<ProposalId>,
+    counts: StatusCounts,
+    mirrors: Mirrors,
+    speculation_days: i64,
+    multiplier: u32,
+    median: MedianTracker,
+    next_participant: u64,
+    rng: ModelRng,
+    ledger: Ledger,
+    snapshot: Option<NetworkSnapshot>,
+    legacy: bool,
+    scratch: Scratch,
+}
+
+impl Commons {
+    /// Bootstraps day 0 (§6): the two configuration draws, the hatch, hatchers, initial proposals, their
+    /// support edges and the (inert) conflict draws.
+    pub fn new(cfg: &ModelConfig, seed: u64) -> Result<Self, ModelError> {
+        let mut rng = ModelRng::new(cfg.simulation.rng, cfg.simulation.streams, seed)
+            .map_err(ModelError::Seed)?;
+        let v80 = cfg.hatch.vesting_80p_unlocked;
+        let a = &cfg.arrivals;
+        let speculation_days = (a.speculation_min_fraction * v80).trunc() as i64
+            + (a.speculation_random_fraction * v80 * rng.uniform()).trunc() as i64;
+        let multiplier = 1 + (a.multiplier_range * rng.uniform()).trunc() as u32;
+
+        let h = &cfg.hatch;
+        let contributions: Vec<f64> = (0..h.hatchers)
+            .map(|_| rng.uniform() * h.contribution_scale)
+            .collect();
+        let raise = contributions.iter().fold(0.0, |acc, &c| acc + c);
+        let supply = raise / h.hatch_price;
+        let schedule = VestingSchedule::from_80p_days(v80, h.vesting_cliff_ratio);
+        let pools = Pools::hatch(
+            raise,
+            supply,
+            h.hatch_tribute,
+            cfg.curve.exit_tribute,
+            cfg.curve.kappa,
+        );
+        let participants: Vec<Participant> = contributions
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let _discarded = rng.uniform();
+                let sentiment = h.sentiment_base + h.sentiment_spread * rng.uniform();
+                Participant {
+                    id: ParticipantId(i as u64),
+                    ref_id: i as u64,
+                    holdings: TokenBatch::new((c / raise) * supply, 0.0, schedule),
+                    sentiment,
+                    joined_day: 0,
+                    support: Vec::new(),
+                    past_affinities: Vec::new(),
+                }
+            })
+            .collect();
+
+        let mut commons = Commons {
+            alpha: cfg.alpha(),
+            rho: cfg.rho(),
+            cfg: cfg.clone(),
+            day: 0,
+            mirrors: Mirrors {
+                funding_pool: pools.funding_pool,
+                collateral_pool: pools.collateral_pool,
+                token_supply: pools.token_supply,
+                token_price: pools.token_price(),
+                sentiment: h.initial_sentiment_mirror,
+            },
+            pools,
+            next_participant: participants.len() as u64,
+            participants,
+            proposals: Vec::new(),
+            candidates: Vec::new(),
+            actives: Vec::new(),
+            counts: StatusCounts::default(),
+            speculation_days,
+            multiplier,
+            median: MedianTracker::new(),
+            rng,
+            ledger: Ledger {
+                hatch_raise: raise,
+                ..Ledger::default()
+            },
+            snapshot: None,
+            legacy: cfg.simulation.rng == RngMode::NumpyLegacy,
+            scratch: Scratch::default(),
+        };
+
+        let p = &cfg.proposals;
+        for _ in 0..p.initial {
+            let f = commons
+                .rng
+                .gamma(p.funds_requested_alpha, p.funds_requested_min, p.initial_scale);
+            let trigger = commons.threshold(f, commons.pools.funding_pool, commons.pools.token_supply);
+            commons.push_candidate(f, trigger, None);
+        }
+        // Support edges: for each proposal, for each hatcher.
+        for k in 0..commons.candidates.len() {
+            for i in 0..commons.participants.len() {
+                let affinity = affinity_from_uniform(commons.rng.uniform());
+                debug_assert_eq!(commons.participants[i].support.len(), k);
+                commons.participants[i].support.push(Support::new(affinity));
+                commons.median.insert(affinity);
+            }
+        }
+        // Conflict edges (inert): one R draw per ordered pair of distinct proposals.
+        let n = commons.candidates.len();
+        for i in 0..n {
+            for j in 0..n {
+                if i != j {
+                    let _conflict = commons.rng.uniform();
+                }
+            }
+        }
+        Ok(commons)
+    }
+
+    fn threshold(&self, f: f64, funding_pool: f64, supply: f64) -> f64 {
+        trigger_threshold(
+            f,
+            funding_pool,
+            supply,
+            self.cfg.conviction.max_proposal_request,
+            self.rho,
+        )
+    }
+
+    /// The reference's next node id: `max(existing ids) + 1`.
+    fn next_ref_id(&self) -> u64 {
+        let p = self.participants.last().map(|p| p.ref_id);
+        let q = self.proposals.last().map(|q| q.ref_id);
+        p.max(q).map_or(0, |m| m + 1)
+    }
+
+    fn push_candidate(&mut self, f: f64, trigger: f64, author: Option<ParticipantId>) -> ProposalId {
+        let id = ProposalId(self.proposals.len() as u32);
+        let ref_id = self.next_ref_id();
+        self.proposals.push(Proposal {
+            id,
+            ref_id,
+            funds_requested: f,
+            status: ProposalStatus::Candidate,
+            conviction: 0.0,
+            trigger,
+            age: 0,
+            author,
+            created_day: self.day,
+            funded_day: None,
+            stakeholders: Vec::new(),
+        });
+        self.candidates.push(id);
+        self.counts.candidate += 1;
+        id
+    }
+
+    fn position(&self, id: ParticipantId) -> Option<usize> {
+        self.participants.binary_search_by_key(&id, |p| p.id).ok()
+    }
+
+    /// Simulates one day: the 19 blocks of §5.2 with `ctl` deciding for the participants.
+    ///
+    /// On error (legacy mode: the reference's exceptions) the state is left where the day stopped.
+    pub fn step(&mut self, ctl: &mut impl Controller) -> Result<(), ModelError> {
+        self.day += 1;
+        self.arrivals()?; // 1
+        for p in &mut self.participants {
+            p.holdings.age_days += 1; // 2
+        }
+        if self.day == self.cfg.simulation.days {
+            self.snapshot = Some(self.network_snapshot());
+        }
+        self.sync_pools(); // 3
+        self.new_proposal(ctl)?; // 4
+        self.speculator_funding(); // 5
+        self.update_candidates(); // 6
+        self.fund_candidates()?; // 7, 8 (9: sync, read by nobody)
+        self.resolve_actives()?; // 10, 11
+        self.vote(ctl)?; // 12
+        self.accumulate_conviction(); // 13
+        self.buy(ctl)?; // 14 (15: sync, read by nobody)
+        self.sell(ctl)?; // 16
+        self.exits(ctl)?; // 17
+        for p in &mut self.participants {
+            p.sentiment = sentiment::decay(p.sentiment, self.cfg.participants.sentiment_decay); // 18
+        }
+        self.sync_pools(); // 19
+        self.mirrors.sentiment = self.mean_sentiment();
+        Ok(())
+    }
+
+    fn rate_error(&self, block: &'static str) -> impl Fn(RngError) -> ModelError {
+        let day = self.day;
+        move |source| ModelError::Rate { day, block, source }
+    }
+
+    /// Block 1 (§4.10): arrivals. Q2: every arrival of the day uses the last drawn (investment, tokens);
+    /// Q3: tokens are credited at spot price while the curve mints slightly fewer.
+    fn arrivals(&mut self) -> Result<(), ModelError> {
+        let a = &self.cfg.arrivals;
+        let s = self.mirrors.sentiment;
+        let (rate, slots) = if i64::from(self.day) - 1 < self.speculation_days {
+            (
+                a.speculation_rate_base + (1.0 - a.speculation_rate_base) * s,
+                a.max_new_participants * self.multiplier,
+            )
+        } else {
+            ((1.0 + s) / a.arrival_rate_denominator, a.max_new_participants)
+        };
+        let (inv_min, inv_stdev) = (a.investment_min, a.investment_stdev);
+        let mut record = (0.0, 0.0);
+        let mut count = 0u32;
+        let err = self.rate_error("arrivals");
+        for _ in 0..slots {
+            if self.rng.probability(rate).map_err(&err)? {
+                let investment = self.rng.exponential(inv_min, inv_stdev);
+                record = (investment, self.pools.dai_to_tokens(investment));
+                count += 1;
+            }
+        }
+        let (investment, tokens) = record;
+        for _ in 0..count {
+            let sentiment = self.rng.uniform();
+            let mut support = Vec::with_capacity(self.candidates.len() + 4);
+            for _ in 0..self.candidates.len() {
+                let affinity = affinity_from_uniform(self.rng.uniform());
+                self.median.insert(affinity);
+                support.push(Support::new(affinity));
+            }
+            let ref_id = self.next_ref_id();
+            let id = ParticipantId(self.next_participant);
+            self.next_participant += 1;
+            self.participants.push(Participant {
+                id,
+                ref_id,
+                holdings: TokenBatch::new(0.0, tokens, VestingSchedule::NONE),
+                sentiment,
+                joined_day: self.day,
+                support,
+                past_affinities: Vec::new(),
+            });
+        }
+        for _ in 0..count {
+            let (minted, _) = self.pools.deposit(investment);
+            self.ledger.arrival_deposits += investment;
+            self.ledger.arrival_token_excess += tokens - minted;
+        }
+        Ok(())
+    }
+
+    fn sync_pools(&mut self) {
+        self.mirrors.funding_pool = self.pools.funding_pool;
+        self.mirrors.collateral_pool = self.pools.collateral_pool;
+        self.mirrors.token_supply = self.pools.token_supply;
+        self.mirrors.token_price = self.pools.token_price();
+    }
+
+    /// Mean sentiment, summed in node order (0 with nobody left).
+    fn mean_sentiment(&self) -> f64 {
+        if self.participants.is_empty() {
+            return 0.0;
+        }
+        let total = self.participants.iter().fold(0.0, |acc, p| acc + p.sentiment);
+        total / self.participants.len() as f64
+    }
+
+    /// Block 4 (§4.11): one random participant may author a new proposal.
+    fn new_proposal(&mut self, ctl: &mut impl Controller) -> Result<(), ModelError> {
+        if self.participants.is_empty() {
+            return Ok(());
+        }
+        let who = self.rng.choice(self.participants.len());
+        self.scratch.column.clear();
+        let proposals = &self.proposals;
+        self.scratch.column.extend(
+            self.candidates
+                .iter()
+                .map(|c| proposals[c.0 as usize].funds_requested),
+        );
+        let total_requested = pairwise_sum(&self.scratch.column);
+        let median = self
+            .median
+            .median()
+            .ok_or(ModelError::NoSupportEdges { day: self.day })?;
+        let pool = self.mirrors.funding_pool;
+        let rate = median / (1.0 + total_requested / pool);
+        let err = self.rate_error("proposal creation");
+        if !ctl
+            .propose(&self.participants[who], rate, &mut self.rng)
+            .map_err(err)?
+        {
+            return Ok(());
+        }
+        let p = &self.cfg.proposals;
+        let f = self.rng.gamma(
+            p.funds_requested_alpha,
+            p.funds_requested_min,
+            pool * p.scale_factor,
+        );
+        let trigger = self.threshold(f, pool, self.mirrors.token_supply);
+        let author = self.participants[who].id;
+        self.push_candidate(f, trigger, Some(author));
+        for i in 0..self.participants.len() {
+            let mut edge = Support::new(affinity_from_uniform(self.rng.uniform()));
+            if i == who {
+                edge.affinity = 1.0;
+                edge.is_author = true;
+            }
+            self.median.insert(edge.affinity);
+            self.participants[i].support.push(edge);
+        }
+        Ok(())
+    }
+
+    /// Block 5 (§4.12): five speculators' round trips pay `τ·Σ Exp(200, 200)` into the funding pool.
+    fn speculator_funding(&mut self) {
+        let s = &self.cfg.speculators;
+        let mut total = 0.0;
+        for _ in 0..s.count {
+            total += self.rng.exponential(s.position_size_min, s.position_size_stdev);
+        }
+        let funding = total * self.pools.exit_tribute;
+        if funding != 0.0 {
+            self.pools.funding_pool += funding;
+            self.ledger.speculator_funding += funding;
+        }
+    }
+
+    /// Block 6: candidates age and refresh their trigger with the block-3 mirrors.
+    fn update_candidates(&mut self) {
+        let (pool, supply) = (self.mirrors.funding_pool, self.mirrors.token_supply);
+        for k in 0..self.candidates.len() {
+            let idx = self.candidates[k].0 as usize;
+            let f = self.proposals[idx].funds_requested;
+            let trigger = self.threshold(f, pool, supply);
+            let q = &mut self.proposals[idx];
+            q.age += 1;
+            q.trigger = trigger;
+        }
+    }
+
+    /// Blocks 7–8 (§4.13, §4.19): candidates whose conviction (Σ edge convictions, pairwise, in participant
+    /// order) reaches the threshold become active and are paid in node order; their authors get the bonus.
+    ///
+    /// Legacy mode raises on an overdraft like the reference (Q14). The default mode pays in node order
+    /// and leaves a proposal that no longer fits as a candidate.
+    fn fund_candidates(&mut self) -> Result<(), ModelError> {
+        let (pool, supply) = (self.mirrors.funding_pool, self.mirrors.token_supply);
+        let mut passed = std::mem::take(&mut self.scratch.passed);
+        passed.clear();
+        for k in 0..self.candidates.len() {
+            self.scratch.column.clear();
+            self.scratch
+                .column
+                .extend(self.participants.iter().map(|p| p.support[k].conviction));
+            let conviction = pairwise_sum(&self.scratch.column);
+            let idx = self.candidates[k].0 as usize;
+            let f = self.proposals[idx].funds_requested;
+            let threshold = self.threshold(f, pool, supply);
+            self.proposals[idx].conviction = conviction;
+            if passes(conviction, threshold) {
+                passed.push(k);
+            }
+        }
+        if passed.is_empty() {
+            self.scratch.passed = passed;
+            return Ok(());
+        }
+        let mut result = Ok(());
+        passed.retain(|&k| {
+            if result.is_err() {
+                return false;
+            }
+            let f = self.proposals[self.candidates[k].0 as usize].funds_requested;
+            match self.pools.spend(f) {
+                Ok(()) => {
+                    self.ledger.paid_to_proposals += f;
+                    true
+                }
+                Err(source) if self.legacy => {
+                    result = Err(ModelError::Overdraft {
+                        day: self.day,
+                        source,
+                    });
+                    false
+                }
+                Err(_) => false,
+            }
+        });
+        let mut activated = std::mem::take(&mut self.scratch.activated);
+        activated.clear();
+        activated.extend(passed.iter().map(|&k| self.candidates[k]));
+        self.activate(&passed);
+        // Block 8: the author of each passed proposal, if still present.
+        let bonus = self.cfg.participants.sentiment_bonus_proposal_becomes_active;
+        for id in &activated {
+            if let Some(author) = self.proposals[id.0 as usize].author {
+                if let Some(pos) = self.position(author) {
+                    let p = &mut self.participants[pos];
+                    p.sentiment = sentiment::on_activation(p.sentiment, bonus);
+                }
+            }
+        }
+        self.scratch.activated = activated;
+        self.scratch.passed = passed;
+        result
+    }
+
+    /// Moves the candidates at positions `passed` (ascending) to active: drops their column from every
+    /// participant's support, keeping the affinities for the median and the stakeholders for block 11.
+    fn activate(&mut self, passed: &[usize]) {
+        if passed.is_empty() {
+            return;
+        }
+        let n = self.candidates.len();
+        self.scratch.keep.clear();
+        self.scratch.keep.resize(n, true);
+        for &k in passed {
+            self.scratch.keep[k] = false;
+        }
+        let keep = &self.scratch.keep;
+        for p in &mut self.participants {
+            for &k in passed {
+                let edge = p.support[k];
+                p.past_affinities.push(edge.affinity);
+                if edge.is_author || edge.tokens > 0.0 {
+                    let q = &mut self.proposals[self.candidates[k].0 as usize];
+                    q.stakeholders.push(Stakeholder {
+                        participant: p.id,
+                        affinity: edge.affinity,
+                    });
+                }
+            }
+            let mut k = 0;
+            p.support.retain(|_| {
+                let kept = keep[k];
+                k += 1;
+                kept
+            });
+        }
+        for &k in passed {
+            let id = self.candidates[k];
+            let q = &mut self.proposals[id.0 as usize];
+            q.status = ProposalStatus::Active;
+            q.funded_day = Some(self.day);
+            self.counts.candidate -= 1;
+            self.counts.active += 1;
+            let at = self.actives.partition_point(|a| *a < id);
+            self.actives.insert(at, id);
+        }
+        let mut k = 0;
+        self.candidates.retain(|_| {
+            let kept = keep[k];
+            k += 1;
+            kept
+        });
+    }
+
+    /// Blocks 10–11 (§4.14, §4.19): each active proposal fails with `1/(0.15 + ln f)`, else completes with
+    /// `1/(0.30 + ln f)`; then authors and stakers of failed (−0.1·affinity), then of completed
+    /// (+0.3·affinity) proposals update their sentiment.
+    fn resolve_actives(&mut self) -> Result<(), ModelError> {
+        let mut failed = std::mem::take(&mut self.scratch.failed);
+        let mut completed = std::mem::take(&mut self.scratch.completed);
+        failed.clear();
+        completed.clear();
+        let (base_fail, base_succ) = (
+            self.cfg.proposals.base_failure_rate,
+            self.cfg.proposals.base_success_rate,
+        );
+        let err = self.rate_error("active proposals");
+        let mut result = Ok(());
+        for &id in &self.actives {
+            let (r_fail, r_succ) =
+                resolution_rates(self.proposals[id.0 as usize].funds_requested, base_fail, base_succ);
+            match self.rng.probability(r_fail) {
+                Ok(true) => failed.push(id),
+                Ok(false) => match self.rng.probability(r_succ) {
+                    Ok(true) => completed.push(id),
+                    Ok(false) => {}
+                    Err(e) => {
+                        result = Err(err(e));
+                        break;
+                    }
+                },
+                Err(e) => {
+                    result = Err(err(e));
+                    break;
+                }
+            }
+        }
+        if result.is_ok() {
+            let cfg = &self.cfg.participants;
+            for (list, status) in [
+                (&failed, ProposalStatus::Failed),
+                (&completed, ProposalStatus::Completed),
+            ] {
+                for &id in list.iter() {
+                    let q = &mut self.proposals[id.0 as usize];
+                    q.status = status;
+                    self.counts.active -= 1;
+                    match status {
+                        ProposalStatus::Failed => self.counts.failed += 1,
+                        _ => self.counts.completed += 1,
+                    }
+                }
+            }
+            if !failed.is_empty() || !completed.is_empty() {
+                self.actives
+                    .retain(|id| self.proposals[id.0 as usize].status == ProposalStatus::Active);
+            }
+            for (list, delta) in [
+                (&failed, cfg.sentiment_bonus_proposal_becomes_failed),
+                (&completed, cfg.sentiment_bonus_proposal_becomes_completed),
+            ] {
+                for &id in list.iter() {
+                    for sh in &self.proposals[id.0 as usize].stakeholders {
+                        if let Ok(pos) = self
+                            .participants
+                            .binary_search_by_key(&sh.participant, |p| p.id)
+                        {
+                            let p = &mut self.participants[pos];
+                            p.sentiment = sentiment::on_resolution(p.sentiment, sh.affinity, delta);
+                        }
+                    }
+                }
+            }
+        }
+        self.scratch.failed = failed;
+        self.scratch.completed = completed;
+        result
+    }
+
+    /// Block 12 (§4.15): every participant re-stakes on candidates.
+    fn vote(&mut self, ctl: &mut impl Controller) -> Result<(), ModelError> {
+        let err = self.rate_error("voting");
+        for p in &mut self.participants {
+            ctl.vote(p, &self.cfg.conviction, &mut self.rng, &mut self.scratch.votes)
+                .map_err(&err)?;
+        }
+        Ok(())
+    }
+
+    /// Block 13 (§4.7): `conviction ← tokens + alpha·conviction` on every edge to a candidate.
+    fn accumulate_conviction(&mut self) {
+        let alpha = self.alpha;
+        for p in &mut self.participants {
+            for e in &mut p.support {
+                e.conviction = accumulate(e.conviction, e.tokens, alpha);
+            }
+        }
+    }
+
+    /// Block 14 (§4.16): buyers' DAI is deposited in one go and the minted tokens shared pro rata.
+    fn buy(&mut self, ctl: &mut impl Controller) -> Result<(), ModelError> {
+        let err = self.rate_error("buying");
+        let mut trades = std::mem::take(&mut self.scratch.trades);
+        trades.clear();
+        let mut total = 0.0;
+        for (i, p) in self.participants.iter().enumerate() {
+            let x = match ctl.buy(p, &self.cfg.participants, &mut self.rng) {
+                Ok(x) => x,
+                Err(e) => {
+                    self.scratch.trades = trades;
+                    return Err(err(e));
+                }
+            };
+            if x > 0.0 {
+                total += x;
+                trades.push((i, x));
+            }
+        }
+        if total > 0.0 {
+            let (tokens, _) = self.pools.deposit(total);
+            self.ledger.purchases += total;
+            for &(i, x) in &trades {
+                self.participants[i].holdings.nonvesting += (x / total) * tokens;
+            }
+        }
+        self.scratch.trades = trades;
+        Ok(())
+    }
+
+    /// Block 16 (§4.17): sellers' tokens are burned in one go (exit tribute to the funding pool).
+    fn sell(&mut self, ctl: &mut impl Controller) -> Result<(), ModelError> {
+        let err = self.rate_error("selling");
+        let mut trades = std::mem::take(&mut self.scratch.trades);
+        trades.clear();
+        let mut total = 0.0;
+        for (i, p) in self.participants.iter().enumerate() {
+            let n = match ctl.sell(p, &self.cfg.participants, &mut self.rng) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.scratch.trades = trades;
+                    return Err(err(e));
+                }
+            };
+            if n > 0.0 {
+                total += n;
+                trades.push((i, n));
+            }
+        }
+        let mut result = Ok(());
+        if total > 0.0 {
+            let (received, _) = self.pools.burn(total);
+            self.ledger.proceeds += received;
+            for &(i, n) in &trades {
+                if let Err(source) = self.participants[i].holdings.spend(n) {
+                    result = Err(ModelError::NotSpendable {
+                        day: self.day,
+                        source,
+                    });
+                    break;
+                }
+            }
+        }
+        self.scratch.trades = trades;
+        result
+    }
+
+    /// Block 17 (§4.18): leavers are removed with all their edges, then their whole holdings are burned one
+    /// by one in node order.
+    fn exits(&mut self, ctl: &mut impl Controller) -> Result<(), ModelError> {
+        let err = self.rate_error("exits");
+        self.scratch.keep.clear();
+        self.scratch.leavers.clear();
+        for p in &self.participants {
+            let leaves = ctl
+                .exit(p, &self.cfg.participants, &mut self.rng)
+                .map_err(&err)?;
+            self.scratch.keep.push(!leaves);
+            if leaves {
+                self.scratch.leavers.push(p.holdings.total());
+            }
+        }
+        if self.scratch.leavers.is_empty() {
+            return Ok(());
+        }
+        let keep = &self.scratch.keep;
+        let median = &mut self.median;
+        let mut i = 0;
+        self.participants.retain(|p| {
+            let kept = keep[i];
+            i += 1;
+            if !kept {
+                for e in &p.support {
+                    median.remove(e.affinity);
+                }
+                for &a in &p.past_affinities {
+                    median.remove(a);
+                }
+            }
+            kept
+        });
+        for &total in &self.scratch.leavers {
+            let (received, _) = self.pools.burn(total);
+            self.ledger.proceeds += received;
+        }
+        Ok(())
+    }
+
+    fn network_snapshot(&self) -> NetworkSnapshot {
+        let mut s = NetworkSnapshot {
+            participants: self.participants.len() as u32,
+            counts: self.counts,
+            ..NetworkSnapshot::default()
+        };
+        for q in &self.proposals {
+            let f = q.funds_requested;
+            match q.status {
+                ProposalStatus::Candidate => s.funds_candidate += f,
+                ProposalStatus::Active => s.funds_active += f,
+                ProposalStatus::Completed => s.funds_completed += f,
+                ProposalStatus::Failed => s.funds_failed += f,
+            }
+        }
+        s
+    }
+
+    /// The day last simulated (0 right after the hatch).
+    pub fn day(&self) -> u32 {
+        self.day
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// Pools and curve (live values).
+    pub fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
+    /// The mirrored variables (end-of-day values between days).
+    pub fn mirrors(&self) -> &Mirrors {
+        &self.mirrors
+    }
+
+    /// Participants in node order.
+    pub fn participants(&self) -> &[Participant] {
+        &self.participants
+    }
+
+    /// Every proposal ever made, in creation order.
+    pub fn proposals(&self) -> &[Proposal] {
+        &self.proposals
+    }
+
+    /// Candidate proposals in node order (each participant's `support` is aligned with this list).
+    pub fn candidates(&self) -> &[ProposalId] {
+        &self.candidates
+    }
+
+    /// Proposal counts by status.
+    pub fn counts(&self) -> StatusCounts {
+        self.counts
+    }
+
+    /// Random length of the speculation period, days (drawn at configuration time, Q22).
+    pub fn speculation_days(&self) -> i64 {
+        self.speculation_days
+    }
+
+    /// Random arrival-slot multiplier during speculation (Q22).
+    pub fn multiplier(&self) -> u32 {
+        self.multiplier
+    }
+
+    /// The DAI and token ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Median affinity over all support edges (None if there are none).
+    pub fn median_affinity(&self) -> Option<f64> {
+        self.median.median()
+    }
+
+    /// Number of support edges of current participants.
+    pub fn support_edges(&self) -> usize {
+        self.median.len()
+    }
+
+    /// The network as the reference's runner saw it after block 2 of the last day (set once that day ran).
+    pub fn last_day_snapshot(&self) -> Option<&NetworkSnapshot> {
+        self.snapshot.as_ref()
+    }
+}

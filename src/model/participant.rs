@@ -1,0 +1,72 @@
+//! Participants: holdings, sentiment and their support relations to candidate proposals.
+
+use super::vesting::TokenBatch;
+
+/// A participant's identity. Never reused within an episode (unlike the reference's node ids, Q20).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct ParticipantId(pub u64);
+
+/// A support edge from a participant to a proposal (reference-model.md §2.6).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Support {
+    /// How much the participant cares about the proposal, in [0, 1].
+    pub affinity: f64,
+    /// Tokens staked (last value written while the proposal was a candidate).
+    pub tokens: f64,
+    /// Conviction accumulated on this edge (tokens, decayed).
+    pub conviction: f64,
+    /// Whether the participant authored the proposal.
+    pub is_author: bool,
+}
+
+impl Support {
+    /// A fresh edge with no stake and no conviction.
+    pub fn new(affinity: f64) -> Self {
+        Support {
+            affinity,
+            tokens: 0.0,
+            conviction: 0.0,
+            is_author: false,
+        }
+    }
+}
+
+/// Affinity of a new (non-author) support edge from one uniform draw: `1 − 4·(1 − U)·U`
+/// (distributed as `V²`, `V ~ U[0,1)`; computed in exactly the reference's order).
+#[inline]
+pub fn affinity_from_uniform(u: f64) -> f64 {
+    1.0 - 4.0 * (1.0 - u) * u
+}
+
+/// A member of the Commons.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Participant {
+    /// Stable identity.
+    pub id: ParticipantId,
+    /// The node id the reference would give this participant (`max id + 1`; reused ids included).
+    pub ref_id: u64,
+    /// Token holdings.
+    pub holdings: TokenBatch,
+    /// Sentiment in [0, 1].
+    pub sentiment: f64,
+    /// Day the participant joined (0 for hatchers).
+    pub joined_day: u32,
+    /// Support edges to the candidate proposals, aligned with the Commons' candidate list
+    /// (every participant supports every candidate).
+    pub support: Vec<Support>,
+    /// Affinities of this participant's edges to proposals that are no longer candidates; they still count
+    /// in the median affinity until the participant leaves.
+    pub past_affinities: Vec<f64>,
+}
+
+impl Participant {
+    /// Whether the participant still has hatch (vesting) tokens, which the reference's exit rule checks.
+    pub fn has_vesting_grant(&self) -> bool {
+        self.holdings.vesting != 0.0
+    }
+
+    /// Sum of the tokens currently staked on candidates.
+    pub fn staked(&self) -> f64 {
+        self.support.iter().map(|s| s.tokens).sum()
+    }
+}

@@ -1,0 +1,487 @@
+//! The Monte-Carlo runner behind `commons simulate`: scripted episodes in parallel, one seed per episode,
+//! outputs streamed in episode order so results do not depend on the thread count.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::model::score::{commons_score, ScoreInputs, ScoreMode};
+use crate::model::{Commons, ModelConfig, Scripted};
+use crate::rng::RngMode;
+
+/// The outcome metrics of a Commons at one moment (the `M` of design.md §7).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Participants.
+    pub participants: u32,
+    /// Candidate proposals.
+    pub proposals_candidate: u32,
+    /// Active (funded, unresolved) proposals.
+    pub proposals_active: u32,
+    /// Completed proposals.
+    pub proposals_completed: u32,
+    /// Failed proposals.
+    pub proposals_failed: u32,
+    /// Funding pool, DAI.
+    pub funding_pool: f64,
+    /// Collateral pool, DAI.
+    pub collateral_pool: f64,
+    /// Token supply.
+    pub token_supply: f64,
+    /// Spot price, DAI/token.
+    pub token_price: f64,
+    /// Mean participant sentiment (the reference's mirrored `sentiment`: 0.75 at day 0).
+    pub avg_sentiment: f64,
+}
+
+/// Names of [`Metrics`] fields, in order.
+pub const METRIC_NAMES: [&str; 10] = [
+    "participants",
+    "proposals_candidate",
+    "proposals_active",
+    "proposals_completed",
+    "proposals_failed",
+    "funding_pool",
+    "collateral_pool",
+    "token_supply",
+    "token_price",
+    "avg_sentiment",
+];
+
+impl Metrics {
+    /// The metrics of a Commons between days.
+    pub fn of(c: &Commons) -> Self {
+        let counts = c.counts();
+        let pools = c.pools();
+        Metrics {
+            participants: c.participants().len() as u32,
+            proposals_candidate: counts.candidate,
+            proposals_active: counts.active,
+            proposals_completed: counts.completed,
+            proposals_failed: counts.failed,
+            funding_pool: pools.funding_pool,
+            collateral_pool: pools.collateral_pool,
+            token_supply: pools.token_supply,
+            token_price: pools.token_price(),
+            avg_sentiment: c.mirrors().sentiment,
+        }
+    }
+
+    /// The values in [`METRIC_NAMES`] order.
+    pub fn values(&self) -> [f64; 10] {
+        [
+            self.participants as f64,
+            self.proposals_candidate as f64,
+            self.proposals_active as f64,
+            self.proposals_completed as f64,
+            self.proposals_failed as f64,
+            self.funding_pool,
+            self.collateral_pool,
+            self.token_supply,
+            self.token_price,
+            self.avg_sentiment,
+        ]
+    }
+}
+
+/// The last row the reference's runner reports (Q16): mirrors as of the end of day `T−1`, network after
+/// day `T`'s arrivals.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Reported {
+    /// Participants in the last row's network.
+    pub participants: u32,
+    /// Candidates in it.
+    pub proposals_candidate: u32,
+    /// Active proposals in it.
+    pub proposals_active: u32,
+    /// Completed proposals in it.
+    pub proposals_completed: u32,
+    /// Failed proposals in it.
+    pub proposals_failed: u32,
+    /// Last reported funding pool.
+    pub funding_pool: f64,
+    /// Last reported token price.
+    pub token_price: f64,
+    /// Last reported sentiment.
+    pub avg_sentiment: f64,
+}
+
+/// One episode's result, as written to `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EpisodeSummary {
+    /// The episode's seed (`--seed` + episode index; the reference's `random_seed` in legacy mode).
+    pub seed: u64,
+    /// Days simulated (less than the horizon only if the episode stopped on an error).
+    pub days: u32,
+    /// Random length of the speculation period (Q22).
+    pub speculation_days: i64,
+    /// Random arrival multiplier during speculation (Q22).
+    pub multiplier: u32,
+    /// State after the hatch.
+    pub initial: Metrics,
+    /// State at the end of the last simulated day.
+    #[serde(rename = "final")]
+    pub final_: Metrics,
+    /// The reference runner's last reported row (absent if the episode stopped early).
+    pub reported: Option<Reported>,
+    /// CommonsScore over the reported rows (absent when undefined).
+    pub score: Option<i64>,
+    /// Why the episode stopped early or the score is undefined (the reference would have raised).
+    pub error: Option<String>,
+}
+
+/// Runs one scripted episode of `cfg.simulation.days` days from `seed`, calling `on_day` after the hatch
+/// and after every day. Never panics on model errors: they end the episode and are reported in `error`.
+pub fn run_episode(
+    cfg: &ModelConfig,
+    seed: u64,
+    mut on_day: impl FnMut(&Commons),
+) -> Result<EpisodeSummary, crate::model::ModelError> {
+    let mut commons = Commons::new(cfg, seed)?;
+    let initial = Metrics::of(&commons);
+    on_day(&commons);
+    let days = cfg.simulation.days as usize;
+    let (mut price, mut funds, mut sentiment) = (
+        Vec::with_capacity(days),
+        Vec::with_capacity(days),
+        Vec::with_capacity(days),
+    );
+    let mut error = None;
+    for _ in 0..days {
+        // The reference reports each day after its block 2, when the mirrors still hold yesterday's values.
+        let m = *commons.mirrors();
+        price.push(m.token_price);
+        funds.push(m.funding_pool);
+        sentiment.push(m.sentiment);
+        if let Err(e) = commons.step(&mut Scripted) {
+            error = Some(e.to_string());
+            break;
+        }
+        on_day(&commons);
+    }
+    let mut reported = None;
+    let mut score = None;
+    if error.is_none() {
+        if let Some(net) = commons.last_day_snapshot() {
+            let n = price.len();
+            reported = Some(Reported {
+                participants: net.participants,
+                proposals_candidate: net.counts.candidate,
+                proposals_active: net.counts.active,
+                proposals_completed: net.counts.completed,
+                proposals_failed: net.counts.failed,
+                funding_pool: funds[n - 1],
+                token_price: price[n - 1],
+                avg_sentiment: sentiment[n - 1],
+            });
+            let mode = match cfg.simulation.rng {
+                RngMode::NumpyLegacy => ScoreMode::Legacy,
+                RngMode::Default => ScoreMode::Guarded,
+            };
+            let inputs = ScoreInputs {
+                token_price: &price,
+                funding_pool: &funds,
+                sentiment: &sentiment,
+                network: net,
+                hatchers: cfg.hatch.hatchers,
+                initial_proposals: cfg.proposals.initial,
+            };
+            match commons_score(&inputs, mode) {
+                Ok(s) => score = Some(s.score),
+                Err(e) => error = Some(e.to_string()),
+            }
+        }
+    }
+    Ok(EpisodeSummary {
+        seed,
+        days: commons.day(),
+        speculation_days: commons.speculation_days(),
+        multiplier: commons.multiplier(),
+        initial,
+        final_: Metrics::of(&commons),
+        reported,
+        score,
+        error,
+    })
+}
+
+/// Settings of a Monte-Carlo run.
+#[derive(Clone, Debug)]
+pub struct SimulateSettings {
+    /// The scenario (with `--days`/`--rng` overrides applied).
+    pub config: ModelConfig,
+    /// Scenario file, for the record.
+    pub scenario: PathBuf,
+    /// Number of episodes.
+    pub episodes: u32,
+    /// Seed of episode 0; episode k uses `seed + k`.
+    pub seed: u64,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// The whole `summary.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    /// Scenario file as given.
+    pub scenario: String,
+    /// Random-number mode.
+    pub rng: &'static str,
+    /// Seed of episode 0.
+    pub seed: u64,
+    /// Horizon in days.
+    pub days: u32,
+    /// Per-episode results, in episode order.
+    pub episodes: Vec<EpisodeSummary>,
+}
+
+/// Errors of a Monte-Carlo run (output files).
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    /// An output file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The seed range does not fit the random-number mode.
+    #[error("{0}")]
+    Seed(String),
+    /// The thread pool could not start.
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SimulateError + '_ {
+    move |source| SimulateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+const CSV_HEADER: &str = "episode,seed,day,participants,proposals_candidate,proposals_active,\
+proposals_completed,proposals_failed,funding_pool,collateral_pool,token_supply,token_price,avg_sentiment\n";
+
+fn csv_row(out: &mut String, episode: u32, seed: u64, day: u32, m: &Metrics) {
+    let _ = writeln!(
+        out,
+        "{episode},{seed},{day},{},{},{},{},{},{},{},{},{},{}",
+        m.participants,
+        m.proposals_candidate,
+        m.proposals_active,
+        m.proposals_completed,
+        m.proposals_failed,
+        m.funding_pool,
+        m.collateral_pool,
+        m.token_supply,
+        m.token_price,
+        m.avg_sentiment
+    );
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Runs the episodes, streams `trajectories.csv` and writes `summary.json` into `settings.out`.
+pub fn run(settings: &SimulateSettings) -> Result<RunSummary, SimulateError> {
+    let cfg = &settings.config;
+    if cfg.simulation.rng == RngMode::NumpyLegacy {
+        let last = settings.seed as u128 + settings.episodes as u128 - 1;
+        if last > u32::MAX as u128 {
+            return Err(SimulateError::Seed(format!(
+                "--seed: {} + {} episodes exceeds 4294967295, the largest seed of numpy-legacy mode",
+                settings.seed, settings.episodes
+            )));
+        }
+    } else if settings.seed.checked_add(settings.episodes as u64).is_none() {
+        return Err(SimulateError::Seed(format!(
+            "--seed: {} + {} episodes overflows a 64-bit seed",
+            settings.seed, settings.episodes
+        )));
+    }
+    std::fs::create_dir_all(&settings.out).map_err(io_err(&settings.out))?;
+    let config_path = settings.out.join("config.toml");
+    let config_text = toml::to_string_pretty(cfg).unwrap_or_default();
+    write_atomic(&config_path, config_text.as_bytes()).map_err(io_err(&config_path))?;
+
+    let csv_path = settings.out.join("trajectories.csv");
+    let csv_tmp = settings.out.join("trajectories.csv.tmp");
+    let file = std::fs::File::create(&csv_tmp).map_err(io_err(&csv_tmp))?;
+    let mut csv = std::io::BufWriter::new(file);
+    csv.write_all(CSV_HEADER.as_bytes()).map_err(io_err(&csv_tmp))?;
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.threads)
+        .build()
+        .map_err(|e| SimulateError::Threads(e.to_string()))?;
+    let bar = if settings.progress {
+        indicatif::ProgressBar::new(settings.episodes as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} simulate [{elapsed_precise}] {wide_bar} {pos}/{len} episodes ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let chunk = (pool.current_num_threads() * 8).max(8) as u32;
+    let mut episodes = Vec::with_capacity(settings.episodes as usize);
+    let mut start = 0u32;
+    while start < settings.episodes {
+        let end = (start + chunk).min(settings.episodes);
+        let results: Vec<(EpisodeSummary, String)> = pool.install(|| {
+            (start..end)
+                .into_par_iter()
+                .map(|k| {
+                    let seed = settings.seed + k as u64;
+                    let mut rows = String::new();
+                    let summary = run_episode(cfg, seed, |c| {
+                        csv_row(&mut rows, k, seed, c.day(), &Metrics::of(c))
+                    })
+                    .unwrap_or_else(|e| failed_episode(seed, e.to_string()));
+                    bar.inc(1);
+                    (summary, rows)
+                })
+                .collect()
+        });
+        for (summary, rows) in results {
+            csv.write_all(rows.as_bytes()).map_err(io_err(&csv_tmp))?;
+            episodes.push(summary);
+        }
+        start = end;
+    }
+    bar.finish_and_clear();
+    csv.flush().map_err(io_err(&csv_tmp))?;
+    drop(csv);
+    std::fs::rename(&csv_tmp, &csv_path).map_err(io_err(&csv_path))?;
+
+    let summary = RunSummary {
+        scenario: settings.scenario.display().to_string(),
+        rng: cfg.simulation.rng.as_str(),
+        seed: settings.seed,
+        days: cfg.simulation.days,
+        episodes,
+    };
+    let summary_path = settings.out.join("summary.json");
+    let mut json = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    json.push('\n');
+    write_atomic(&summary_path, json.as_bytes()).map_err(io_err(&summary_path))?;
+    Ok(summary)
+}
+
+fn failed_episode(seed: u64, error: String) -> EpisodeSummary {
+    let zero = Metrics {
+        participants: 0,
+        proposals_candidate: 0,
+        proposals_active: 0,
+        proposals_completed: 0,
+        proposals_failed: 0,
+        funding_pool: 0.0,
+        collateral_pool: 0.0,
+        token_supply: 0.0,
+        token_price: 0.0,
+        avg_sentiment: 0.0,
+    };
+    EpisodeSummary {
+        seed,
+        days: 0,
+        speculation_days: 0,
+        multiplier: 0,
+        initial: zero,
+        final_: zero,
+        reported: None,
+        score: None,
+        error: Some(error),
+    }
+}
+
+/// Mean and sample standard deviation (0 for a single value).
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = values.iter().sum::<f64>() / n;
+    if values.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
+
+/// The table `commons simulate` prints: mean ± std of every final metric and of the score.
+pub fn format_table(summary: &RunSummary) -> String {
+    let mut out = String::new();
+    let eps = &summary.episodes;
+    let _ = writeln!(
+        out,
+        "{} episodes x {} days, rng {}, seeds {}..{}",
+        eps.len(),
+        summary.days,
+        summary.rng,
+        summary.seed,
+        summary.seed + eps.len().saturating_sub(1) as u64
+    );
+    let _ = writeln!(out, "{:<22} {:>16} {:>14} {:>16} {:>16}", "final metric", "mean", "± std", "min", "max");
+    let mut rows: Vec<(&str, Vec<f64>)> = METRIC_NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (*name, eps.iter().map(|e| e.final_.values()[i]).collect()))
+        .collect();
+    let scores: Vec<f64> = eps.iter().filter_map(|e| e.score.map(|s| s as f64)).collect();
+    rows.push(("score", scores));
+    for (name, values) in rows {
+        if values.is_empty() {
+            let _ = writeln!(out, "{name:<22} {:>16}", "n/a");
+            continue;
+        }
+        let (mean, std) = mean_std(&values);
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let _ = writeln!(
+            out,
+            "{name:<22} {:>16} {:>14} {:>16} {:>16}",
+            fmt_num(mean),
+            format!("± {}", fmt_num(std)),
+            fmt_num(min),
+            fmt_num(max)
+        );
+    }
+    let errors = eps.iter().filter(|e| e.error.is_some()).count();
+    if errors > 0 {
+        let _ = writeln!(out, "{errors} episode(s) reported an error (see summary.json)");
+    }
+    out
+}
+
+fn fmt_num(x: f64) -> String {
+    let a = x.abs();
+    if a != 0.0 && (a < 1e-3 || a >= 1e9) {
+        format!("{x:.4e}")
+    } else if a >= 1000.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.4}")
+    }
+}
