@@ -13,7 +13,8 @@
 //!   bit-exact reproduction of the original;
 //! * [`scenario`] — scenario files (`envs/*.toml`) with validation and one-line errors;
 //! * [`simulate`] — the Monte-Carlo runner behind `commons simulate` (episodes in parallel, streamed
-//!   outputs).
+//!   outputs);
+//! * `ppo` (feature `torch`, on by default) — the only module that uses libtorch.
 //!
 //! ```
 //! use commons_rl::model::{Commons, ModelConfig, Scripted};
@@ -28,6 +29,8 @@
 //! ```
 
 pub mod model;
+#[cfg(feature = "torch")]
+pub mod ppo;
 pub mod rng;
 pub mod scenario;
 pub mod simulate;

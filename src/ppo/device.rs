@@ -1,0 +1,52 @@
+//! Choosing where tensors live: `--device auto|cpu|cuda`.
+
+use serde::{Deserialize, Serialize};
+
+/// A device request as users write it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceRequest {
+    /// CUDA if libtorch sees a GPU, else CPU.
+    #[default]
+    Auto,
+    /// Always the CPU.
+    Cpu,
+    /// The first CUDA GPU; an error if there is none.
+    Cuda,
+}
+
+/// CUDA was asked for but libtorch sees no GPU.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--device cuda: no CUDA device is available to libtorch (allowed here: auto, cpu)")]
+pub struct NoCuda;
+
+/// Resolves a request to a libtorch device.
+pub fn resolve(request: DeviceRequest) -> Result<tch::Device, NoCuda> {
+    match request {
+        DeviceRequest::Cpu => Ok(tch::Device::Cpu),
+        DeviceRequest::Auto => Ok(tch::Device::cuda_if_available()),
+        DeviceRequest::Cuda if tch::Cuda::is_available() => Ok(tch::Device::Cuda(0)),
+        DeviceRequest::Cuda => Err(NoCuda),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Links and runs libtorch: a small matrix product on the resolved device.
+    #[test]
+    fn libtorch_computes_on_the_resolved_device() {
+        let device = resolve(DeviceRequest::Auto).unwrap();
+        let a = tch::Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0])
+            .reshape([2, 2])
+            .to_device(device);
+        let b = a.matmul(&a).to_device(tch::Device::Cpu);
+        let v: Vec<f32> = Vec::<f32>::try_from(b.reshape([4])).unwrap();
+        assert_eq!(v, [7.0, 10.0, 15.0, 22.0]);
+        assert_eq!(resolve(DeviceRequest::Cpu).unwrap(), tch::Device::Cpu);
+        if !tch::Cuda::is_available() {
+            assert_eq!(resolve(DeviceRequest::Cuda), Err(NoCuda));
+        }
+    }
+}
