@@ -12,12 +12,12 @@ use crate::model::ModelConfig;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("{path}: cannot read scenario file: {source}")]
+    #[error("{path}: cannot read scenario file: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not valid TOML, has an unknown field or a value of the wrong type.
     #[error("{path}: {location}{message}")]
@@ -30,20 +30,20 @@ pub enum ScenarioError {
         message: String,
     },
     /// A value is out of range.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Range {
         /// The file.
         path: PathBuf,
         /// The field, its value and the allowed range.
-        source: RangeError,
+        cause: RangeError,
     },
 }
 
 /// Reads, parses and validates a scenario file.
 pub fn load(path: &Path) -> Result<ModelConfig, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| ScenarioError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     parse(&text, path)
 }
@@ -61,9 +61,9 @@ pub fn parse(text: &str, path: &Path) -> Result<ModelConfig, ScenarioError> {
             message: e.message().replace('\n', " ").trim().to_string(),
         }
     })?;
-    cfg.validate().map_err(|source| ScenarioError::Range {
+    cfg.validate().map_err(|cause| ScenarioError::Range {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     Ok(cfg)
 }

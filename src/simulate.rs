@@ -246,12 +246,12 @@ pub struct RunSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
     /// An output file could not be written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The seed range does not fit the random-number mode.
     #[error("{0}")]
@@ -262,9 +262,9 @@ pub enum SimulateError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SimulateError + '_ {
-    move |source| SimulateError::Io {
+    move |cause| SimulateError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }
 

@@ -23,30 +23,30 @@ use crate::rng::{ModelRng, RngError, RngMode};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ModelError {
     /// A Bernoulli rate above 1 (Q4: active proposals of about 0.74–2.34 DAI).
-    #[error("day {day}, {block}: {source}")]
+    #[error("day {day}, {block}: {cause}")]
     Rate {
         /// Day being simulated.
         day: u32,
         /// Where it happened.
         block: &'static str,
         /// The refused draw.
-        source: RngError,
+        cause: RngError,
     },
     /// Simultaneous passes overdrew the funding pool (Q14).
-    #[error("day {day}, proposal funding: {source}")]
+    #[error("day {day}, proposal funding: {cause}")]
     Overdraft {
         /// Day being simulated.
         day: u32,
         /// Amounts involved.
-        source: Overdraft,
+        cause: Overdraft,
     },
     /// A sale above the spendable amount.
-    #[error("day {day}, selling: {source}")]
+    #[error("day {day}, selling: {cause}")]
     NotSpendable {
         /// Day being simulated.
         day: u32,
         /// Amounts involved.
-        source: NotSpendable,
+        cause: NotSpendable,
     },
     /// No support edge exists, so the median affinity is undefined (Q12).
     #[error("day {day}: the network has no support edges (median affinity undefined)")]
@@ -352,7 +352,7 @@ impl Commons {
 
     fn rate_error(&self, block: &'static str) -> impl Fn(RngError) -> ModelError {
         let day = self.day;
-        move |source| ModelError::Rate { day, block, source }
+        move |cause| ModelError::Rate { day, block, cause }
     }
 
     /// Block 1 (§4.10): arrivals. Q2: every arrival of the day uses the last drawn (investment, tokens);
@@ -538,10 +538,10 @@ impl Commons {
                     self.ledger.paid_to_proposals += f;
                     true
                 }
-                Err(source) if self.legacy => {
+                Err(cause) if self.legacy => {
                     result = Err(ModelError::Overdraft {
                         day: self.day,
-                        source,
+                        cause,
                     });
                     false
                 }
@@ -766,10 +766,10 @@ impl Commons {
             let (received, _) = self.pools.burn(total);
             self.ledger.proceeds += received;
             for &(i, n) in &trades {
-                if let Err(source) = self.participants[i].holdings.spend(n) {
+                if let Err(cause) = self.participants[i].holdings.spend(n) {
                     result = Err(ModelError::NotSpendable {
                         day: self.day,
-                        source,
+                        cause,
                     });
                     break;
                 }
