@@ -2,6 +2,7 @@
 //! conserved, nothing goes negative, conviction is never negative, no NaN or infinity appears, sentiment
 //! stays in [0, 1]. Legacy-mode episodes may stop on the reference's own errors (Q4, Q14), never panic.
 
+use commons_rl::model::config::WalletMode;
 use commons_rl::model::{Commons, ModelConfig, Scripted};
 use commons_rl::rng::{RngMode, StreamSeeding};
 use proptest::prelude::*;
@@ -10,10 +11,10 @@ fn config_strategy() -> impl Strategy<Value = ModelConfig> {
     (
         (1u32..10, 1u32..6, 0.0f64..0.9, 0.0f64..=1.0, prop_oneof![Just(1.0), Just(1.5), Just(2.0), Just(3.0)]),
         (0.05f64..=1.0, 1.0f64..60.0, 1.0f64..365.0, any::<bool>(), any::<bool>()),
-        (1u32..120, 0.0f64..0.02, 0.2f64..1.0),
+        (1u32..120, 0.0f64..0.02, 0.2f64..1.0, any::<bool>(), any::<bool>()),
     )
         .prop_map(
-            |((h, p0, theta, tau, kappa), (beta, d80, v80, legacy, independent), (days, decay, sens))| {
+            |((h, p0, theta, tau, kappa), (beta, d80, v80, legacy, independent), (days, decay, sens, budget, payout))| {
                 let mut c = ModelConfig::default();
                 c.hatch.hatchers = h;
                 c.proposals.initial = p0;
@@ -32,6 +33,10 @@ fn config_strategy() -> impl Strategy<Value = ModelConfig> {
                 c.simulation.days = days;
                 c.participants.sentiment_decay = decay;
                 c.participants.sentiment_sensitivity = sens;
+                if budget {
+                    c.extensions.wallets = WalletMode::Budget;
+                }
+                c.extensions.author_payout = payout;
                 c
             },
         )
@@ -53,9 +58,10 @@ fn check(c: &Commons) -> Result<(), TestCaseError> {
     for v in [m.funding_pool, m.collateral_pool, m.token_supply, m.token_price, m.sentiment] {
         prop_assert!(v.is_finite(), "day {day}: mirror {v}");
     }
-    // DAI: what is in the pools is what came in minus what went out.
-    let dai = pools.collateral_pool + pools.funding_pool;
-    let scale = ledger.hatch_raise + ledger.arrival_deposits + ledger.purchases + ledger.speculator_funding;
+    // DAI: what is in the pools and wallets is what came in minus what went out.
+    let wallets: f64 = c.participants().iter().map(|p| p.wallet).sum();
+    let dai = pools.collateral_pool + pools.funding_pool + wallets;
+    let scale = ledger.external_in();
     prop_assert!(
         (dai - ledger.net_dai()).abs() <= 1e-9 * scale.max(1.0),
         "day {day}: pools hold {dai} DAI, ledger says {}",
@@ -69,6 +75,7 @@ fn check(c: &Commons) -> Result<(), TestCaseError> {
         prop_assert!(h.vesting - h.vesting_spent >= -1e-9 * h.vesting.max(1.0));
         prop_assert!(h.spendable() >= -1e-9 * h.total().max(1.0), "day {day}: spendable {}", h.spendable());
         prop_assert!((0.0..=1.0).contains(&p.sentiment), "day {day}: sentiment {}", p.sentiment);
+        prop_assert!(p.wallet >= 0.0 && p.wallet.is_finite(), "day {day}: wallet {}", p.wallet);
         prop_assert_eq!(p.support.len(), c.candidates().len());
         for e in &p.support {
             prop_assert!(e.conviction >= 0.0 && e.conviction.is_finite(), "day {day}: conviction {}", e.conviction);

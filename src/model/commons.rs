@@ -7,7 +7,7 @@
 //! and, for stakers and authors, in the proposal's stakeholder list). A day therefore costs
 //! O(participants × candidates), and the hot loop reuses its scratch buffers.
 
-use super::config::ModelConfig;
+use super::config::{ModelConfig, WalletMode};
 use super::conviction::{accumulate, passes, trigger_threshold};
 use super::numeric::{pairwise_sum, MedianTracker};
 use super::participant::{affinity_from_uniform, Participant, ParticipantId, Support};
@@ -105,32 +105,128 @@ pub struct NetworkSnapshot {
     pub funds_failed: f64,
 }
 
-/// Where every DAI and token came from and went to, for the conservation invariants.
+/// Where every DAI and token came from and went to, for the conservation invariants. DAI enters from
+/// outside (the hatch, wallet endowments, arrivals' investments, unlimited-wallet purchases, speculator
+/// tribute) and leaves (proceeds that vanish with unlimited wallets, grants not paid to a wallet, wallets
+/// of leavers); the rest is in the pools and the present participants' wallets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Ledger {
     /// DAI raised at the hatch.
     pub hatch_raise: f64,
+    /// DAI given to wallets at creation (budget wallets).
+    pub wallet_endowments: f64,
     /// DAI deposited by arrivals.
     pub arrival_deposits: f64,
-    /// DAI deposited by buyers.
-    pub purchases: f64,
+    /// DAI deposited by buyers from outside (unlimited wallets).
+    pub external_purchases: f64,
+    /// DAI deposited by buyers from their wallets (budget wallets; internal).
+    pub wallet_purchases: f64,
     /// DAI of speculator tribute added to the funding pool.
     pub speculator_funding: f64,
-    /// DAI received by sellers and leavers (after tribute).
-    pub proceeds: f64,
-    /// DAI paid out to funded proposals.
-    pub paid_to_proposals: f64,
+    /// DAI received by sellers and leavers that left the model (unlimited wallets).
+    pub vanished_proceeds: f64,
+    /// DAI received by sellers and leavers into their wallets (budget wallets; internal).
+    pub wallet_proceeds: f64,
+    /// DAI paid from the funding pool to proposals and not to an author's wallet.
+    pub paid_out: f64,
+    /// DAI paid from the funding pool to authors' wallets (author payout; internal).
+    pub author_payouts: f64,
+    /// DAI in the wallets of participants who left.
+    pub departed_wallets: f64,
     /// Tokens credited to arrivals at spot price minus tokens the curve minted for them (Q3).
     pub arrival_token_excess: f64,
 }
 
 impl Ledger {
-    /// DAI that came in minus DAI that went out: equals `collateral + funding` pool at all times.
+    /// DAI that came in minus DAI that went out: equals the pools plus the present wallets at all times.
     pub fn net_dai(&self) -> f64 {
-        self.hatch_raise + self.arrival_deposits + self.purchases + self.speculator_funding
-            - self.proceeds
-            - self.paid_to_proposals
+        self.external_in() - (self.vanished_proceeds + self.paid_out + self.departed_wallets)
     }
+
+    /// All DAI that entered the model from outside.
+    pub fn external_in(&self) -> f64 {
+        self.hatch_raise
+            + self.wallet_endowments
+            + self.arrival_deposits
+            + self.external_purchases
+            + self.speculator_funding
+    }
+}
+
+/// How a participant asked in block 4 answers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ProposalChoice {
+    /// No proposal today.
+    None,
+    /// A proposal whose size is drawn as the reference does (`Gamma(3, 0.001, 0.01·F)`).
+    Drawn,
+    /// A proposal requesting this many DAI.
+    Amount(f64),
+}
+
+/// Which share of hatchers and of arrivals gets which personality label (an index into these weights).
+/// Labels are drawn from a stream of their own, so the model's five streams are untouched.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Population {
+    /// Relative weight of each label among hatchers (empty: all label 0).
+    pub hatchers: Vec<f64>,
+    /// Relative weight of each label among arrivals (empty: all label 0).
+    pub arrivals: Vec<f64>,
+}
+
+/// Draws personality labels for new participants.
+#[derive(Clone, Debug)]
+struct LabelPicker {
+    population: Population,
+    rng: rand_pcg::Pcg32,
+}
+
+impl LabelPicker {
+    fn new(population: Population, seed: u64) -> Self {
+        use rand::SeedableRng;
+        LabelPicker {
+            population,
+            rng: rand_pcg::Pcg32::seed_from_u64(seed ^ 0x5eed_1abe_1000_0001),
+        }
+    }
+
+    fn pick(&mut self, hatcher: bool) -> u16 {
+        let w = if hatcher {
+            &self.population.hatchers
+        } else {
+            &self.population.arrivals
+        };
+        if w.len() <= 1 {
+            return 0;
+        }
+        let total: f64 = w.iter().sum();
+        let u = rand::Rng::random::<f64>(&mut self.rng) * total;
+        let mut acc = 0.0;
+        for (i, &x) in w.iter().enumerate() {
+            acc += x;
+            if u < acc {
+                return i as u16;
+            }
+        }
+        (w.len() - 1) as u16
+    }
+}
+
+/// What happened during the last simulated day, for rewards and logs.
+#[derive(Clone, Debug, Default)]
+pub struct DayEvents {
+    /// Proposals that became active (node order).
+    pub activated: Vec<ProposalId>,
+    /// Proposals that completed.
+    pub completed: Vec<ProposalId>,
+    /// Proposals that failed.
+    pub failed: Vec<ProposalId>,
+    /// Proposal created today, if any.
+    pub created: Option<ProposalId>,
+    /// Participants who left today, as they were when they left (wallets include the exit proceeds).
+    pub departed: Vec<Participant>,
+    /// Number of arrivals today.
+    pub arrivals: u32,
 }
 
 /// Scratch buffers reused every day.
@@ -140,9 +236,6 @@ struct Scratch {
     votes: Vec<(f64, usize)>,
     trades: Vec<(usize, f64)>,
     passed: Vec<usize>,
-    activated: Vec<ProposalId>,
-    failed: Vec<ProposalId>,
-    completed: Vec<ProposalId>,
     leavers: Vec<f64>,
     keep: Vec<bool>,
 }
@@ -169,13 +262,27 @@ pub struct Commons {
     ledger: Ledger,
     snapshot: Option<NetworkSnapshot>,
     legacy: bool,
+    budget: bool,
+    labels: LabelPicker,
+    events: DayEvents,
     scratch: Scratch,
 }
 
 impl Commons {
     /// Bootstraps day 0 (§6): the two configuration draws, the hatch, hatchers, initial proposals, their
-    /// support edges and the (inert) conflict draws.
+    /// support edges and the (inert) conflict draws. Every participant gets personality label 0.
     pub fn new(cfg: &ModelConfig, seed: u64) -> Result<Self, ModelError> {
+        Self::with_population(cfg, seed, Population::default())
+    }
+
+    /// Like [`Commons::new`], with personality labels drawn from `population` for hatchers and arrivals.
+    pub fn with_population(
+        cfg: &ModelConfig,
+        seed: u64,
+        population: Population,
+    ) -> Result<Self, ModelError> {
+        let mut labels = LabelPicker::new(population, seed);
+        let budget = cfg.extensions.wallets == WalletMode::Budget;
         let mut rng = ModelRng::new(cfg.simulation.rng, cfg.simulation.streams, seed)
             .map_err(ModelError::Seed)?;
         let v80 = cfg.hatch.vesting_80p_unlocked;
@@ -191,6 +298,11 @@ impl Commons {
         let raise = contributions.iter().fold(0.0, |acc, &c| acc + c);
         let supply = raise / h.hatch_price;
         let schedule = VestingSchedule::from_80p_days(v80, h.vesting_cliff_ratio);
+        let wallet_endowments = if budget {
+            contributions.iter().map(|c| cfg.extensions.hatcher_wallet_ratio * c).sum()
+        } else {
+            0.0
+        };
         let pools = Pools::hatch(
             raise,
             supply,
@@ -210,8 +322,14 @@ impl Commons {
                     holdings: TokenBatch::new((c / raise) * supply, 0.0, schedule),
                     sentiment,
                     joined_day: 0,
+                    personality: labels.pick(true),
+                    wallet: if budget {
+                        cfg.extensions.hatcher_wallet_ratio * c
+                    } else {
+                        0.0
+                    },
                     support: Vec::new(),
-                    past_affinities: Vec::new(),
+                    past: Vec::new(),
                 }
             })
             .collect();
@@ -241,10 +359,14 @@ impl Commons {
             rng,
             ledger: Ledger {
                 hatch_raise: raise,
+                wallet_endowments,
                 ..Ledger::default()
             },
             snapshot: None,
             legacy: cfg.simulation.rng == RngMode::NumpyLegacy,
+            budget,
+            labels,
+            events: DayEvents::default(),
             scratch: Scratch::default(),
         };
 
@@ -324,6 +446,12 @@ impl Commons {
     /// On error (legacy mode: the reference's exceptions) the state is left where the day stopped.
     pub fn step(&mut self, ctl: &mut impl Controller) -> Result<(), ModelError> {
         self.day += 1;
+        self.events.activated.clear();
+        self.events.completed.clear();
+        self.events.failed.clear();
+        self.events.departed.clear();
+        self.events.created = None;
+        self.events.arrivals = 0;
         self.arrivals()?; // 1
         for p in &mut self.participants {
             p.holdings.age_days += 1; // 2
@@ -391,16 +519,25 @@ impl Commons {
             let ref_id = self.next_ref_id();
             let id = ParticipantId(self.next_participant);
             self.next_participant += 1;
+            let wallet = if self.budget {
+                self.cfg.extensions.arrival_wallet_ratio * investment
+            } else {
+                0.0
+            };
+            self.ledger.wallet_endowments += wallet;
             self.participants.push(Participant {
                 id,
                 ref_id,
                 holdings: TokenBatch::new(0.0, tokens, VestingSchedule::NONE),
                 sentiment,
                 joined_day: self.day,
+                personality: self.labels.pick(false),
+                wallet,
                 support,
-                past_affinities: Vec::new(),
+                past: Vec::new(),
             });
         }
+        self.events.arrivals = count;
         for _ in 0..count {
             let (minted, _) = self.pools.deposit(investment);
             self.ledger.arrival_deposits += investment;
@@ -446,21 +583,22 @@ impl Commons {
         let pool = self.mirrors.funding_pool;
         let rate = median / (1.0 + total_requested / pool);
         let err = self.rate_error("proposal creation");
-        if !ctl
+        let choice = ctl
             .propose(&self.participants[who], rate, &mut self.rng)
-            .map_err(err)?
-        {
-            return Ok(());
-        }
+            .map_err(err)?;
         let p = &self.cfg.proposals;
-        let f = self.rng.gamma(
-            p.funds_requested_alpha,
-            p.funds_requested_min,
-            pool * p.scale_factor,
-        );
+        let f = match choice {
+            ProposalChoice::None => return Ok(()),
+            ProposalChoice::Drawn => self.rng.gamma(
+                p.funds_requested_alpha,
+                p.funds_requested_min,
+                pool * p.scale_factor,
+            ),
+            ProposalChoice::Amount(f) => f,
+        };
         let trigger = self.threshold(f, pool, self.mirrors.token_supply);
         let author = self.participants[who].id;
-        self.push_candidate(f, trigger, Some(author));
+        self.events.created = Some(self.push_candidate(f, trigger, Some(author)));
         for i in 0..self.participants.len() {
             let mut edge = Support::new(affinity_from_uniform(self.rng.uniform()));
             if i == who {
@@ -534,10 +672,7 @@ impl Commons {
             }
             let f = self.proposals[self.candidates[k].0 as usize].funds_requested;
             match self.pools.spend(f) {
-                Ok(()) => {
-                    self.ledger.paid_to_proposals += f;
-                    true
-                }
+                Ok(()) => true,
                 Err(cause) if self.legacy => {
                     result = Err(ModelError::Overdraft {
                         day: self.day,
@@ -548,21 +683,33 @@ impl Commons {
                 Err(_) => false,
             }
         });
-        let mut activated = std::mem::take(&mut self.scratch.activated);
+        let mut activated = std::mem::take(&mut self.events.activated);
         activated.clear();
         activated.extend(passed.iter().map(|&k| self.candidates[k]));
         self.activate(&passed);
-        // Block 8: the author of each passed proposal, if still present.
+        // Block 8: the author of each passed proposal, if still present, gains sentiment (and, with the
+        // author-payout extension, the grant).
         let bonus = self.cfg.participants.sentiment_bonus_proposal_becomes_active;
+        let payout = self.cfg.extensions.author_payout;
         for id in &activated {
-            if let Some(author) = self.proposals[id.0 as usize].author {
-                if let Some(pos) = self.position(author) {
+            let q = &self.proposals[id.0 as usize];
+            let f = q.funds_requested;
+            let author = q.author.and_then(|a| self.position(a));
+            match author {
+                Some(pos) => {
                     let p = &mut self.participants[pos];
                     p.sentiment = sentiment::on_activation(p.sentiment, bonus);
+                    if payout {
+                        p.wallet += f;
+                        self.ledger.author_payouts += f;
+                    } else {
+                        self.ledger.paid_out += f;
+                    }
                 }
+                None => self.ledger.paid_out += f,
             }
         }
-        self.scratch.activated = activated;
+        self.events.activated = activated;
         self.scratch.passed = passed;
         result
     }
@@ -583,7 +730,7 @@ impl Commons {
         for p in &mut self.participants {
             for &k in passed {
                 let edge = p.support[k];
-                p.past_affinities.push(edge.affinity);
+                p.retire_edge(self.candidates[k], edge.affinity);
                 if edge.is_author || edge.tokens > 0.0 {
                     let q = &mut self.proposals[self.candidates[k].0 as usize];
                     q.stakeholders.push(Stakeholder {
@@ -621,8 +768,8 @@ impl Commons {
     /// `1/(0.30 + ln f)`; then authors and stakers of failed (−0.1·affinity), then of completed
     /// (+0.3·affinity) proposals update their sentiment.
     fn resolve_actives(&mut self) -> Result<(), ModelError> {
-        let mut failed = std::mem::take(&mut self.scratch.failed);
-        let mut completed = std::mem::take(&mut self.scratch.completed);
+        let mut failed = std::mem::take(&mut self.events.failed);
+        let mut completed = std::mem::take(&mut self.events.completed);
         failed.clear();
         completed.clear();
         let (base_fail, base_succ) = (
@@ -687,8 +834,8 @@ impl Commons {
                 }
             }
         }
-        self.scratch.failed = failed;
-        self.scratch.completed = completed;
+        self.events.failed = failed;
+        self.events.completed = completed;
         result
     }
 
@@ -726,6 +873,8 @@ impl Commons {
                     return Err(err(e));
                 }
             };
+            // With budget wallets a buy is capped by the wallet.
+            let x = if self.budget { x.min(p.wallet) } else { x };
             if x > 0.0 {
                 total += x;
                 trades.push((i, x));
@@ -733,9 +882,17 @@ impl Commons {
         }
         if total > 0.0 {
             let (tokens, _) = self.pools.deposit(total);
-            self.ledger.purchases += total;
+            if self.budget {
+                self.ledger.wallet_purchases += total;
+            } else {
+                self.ledger.external_purchases += total;
+            }
             for &(i, x) in &trades {
-                self.participants[i].holdings.nonvesting += (x / total) * tokens;
+                let p = &mut self.participants[i];
+                p.holdings.nonvesting += (x / total) * tokens;
+                if self.budget {
+                    p.wallet -= x;
+                }
             }
         }
         self.scratch.trades = trades;
@@ -764,8 +921,15 @@ impl Commons {
         let mut result = Ok(());
         if total > 0.0 {
             let (received, _) = self.pools.burn(total);
-            self.ledger.proceeds += received;
+            if self.budget {
+                self.ledger.wallet_proceeds += received;
+            } else {
+                self.ledger.vanished_proceeds += received;
+            }
             for &(i, n) in &trades {
+                if self.budget {
+                    self.participants[i].wallet += (n / total) * received;
+                }
                 if let Err(cause) = self.participants[i].holdings.spend(n) {
                     result = Err(ModelError::NotSpendable {
                         day: self.day,
@@ -799,23 +963,33 @@ impl Commons {
         }
         let keep = &self.scratch.keep;
         let median = &mut self.median;
+        let departed = &mut self.events.departed;
         let mut i = 0;
-        self.participants.retain(|p| {
+        self.participants.retain_mut(|p| {
             let kept = keep[i];
             i += 1;
             if !kept {
                 for e in &p.support {
                     median.remove(e.affinity);
                 }
-                for &a in &p.past_affinities {
+                for &(_, a) in &p.past {
                     median.remove(a);
                 }
+                departed.push(std::mem::replace(p, placeholder_participant()));
             }
             kept
         });
-        for &total in &self.scratch.leavers {
+        for k in 0..self.scratch.leavers.len() {
+            let total = self.scratch.leavers[k];
             let (received, _) = self.pools.burn(total);
-            self.ledger.proceeds += received;
+            let p = &mut self.events.departed[k];
+            if self.budget {
+                p.wallet += received;
+                self.ledger.wallet_proceeds += received;
+            } else {
+                self.ledger.vanished_proceeds += received;
+            }
+            self.ledger.departed_wallets += p.wallet;
         }
         Ok(())
     }
@@ -888,6 +1062,21 @@ impl Commons {
         self.multiplier
     }
 
+    /// What happened during the last simulated day.
+    pub fn events(&self) -> &DayEvents {
+        &self.events
+    }
+
+    /// Whether participants hold budget wallets.
+    pub fn budget_wallets(&self) -> bool {
+        self.budget
+    }
+
+    /// Participant position (node order) of an id, if still present.
+    pub fn participant_position(&self, id: ParticipantId) -> Option<usize> {
+        self.position(id)
+    }
+
     /// The DAI and token ledger.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
@@ -906,5 +1095,20 @@ impl Commons {
     /// The network as the reference's runner saw it after block 2 of the last day (set once that day ran).
     pub fn last_day_snapshot(&self) -> Option<&NetworkSnapshot> {
         self.snapshot.as_ref()
+    }
+}
+
+/// An empty participant, left behind in the vector slot of a leaver just before it is dropped.
+fn placeholder_participant() -> Participant {
+    Participant {
+        id: ParticipantId(u64::MAX),
+        ref_id: 0,
+        holdings: TokenBatch::new(0.0, 0.0, VestingSchedule::NONE),
+        sentiment: 0.0,
+        joined_day: 0,
+        personality: 0,
+        wallet: 0.0,
+        support: Vec::new(),
+        past: Vec::new(),
     }
 }

@@ -273,6 +273,44 @@ impl Default for SpeculatorConfig {
     }
 }
 
+/// Where participants' DAI comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WalletMode {
+    /// The reference (Q8): buys are paid from an unlimited outside source, proceeds vanish.
+    #[default]
+    Unlimited,
+    /// Every participant holds DAI outside the Commons: buys are limited by it, sale and exit proceeds
+    /// are paid into it.
+    Budget,
+}
+
+/// Extensions that learning agents need; all off in the reference scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExtensionsConfig {
+    /// `unlimited` (reference) or `budget` wallets.
+    pub wallets: WalletMode,
+    /// With budget wallets, a hatcher starts with `hatcher_wallet_ratio × its contribution` DAI.
+    pub hatcher_wallet_ratio: f64,
+    /// With budget wallets, an arrival starts with `arrival_wallet_ratio × its investment` DAI.
+    pub arrival_wallet_ratio: f64,
+    /// When a proposal becomes active, its requested funds are paid to its author's wallet (if the author
+    /// is still a participant).
+    pub author_payout: bool,
+}
+
+impl Default for ExtensionsConfig {
+    fn default() -> Self {
+        ExtensionsConfig {
+            wallets: WalletMode::Unlimited,
+            hatcher_wallet_ratio: 0.5,
+            arrival_wallet_ratio: 4.0,
+            author_payout: false,
+        }
+    }
+}
+
 /// A whole scenario: how episodes run and every parameter of the Commons.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -293,6 +331,8 @@ pub struct ModelConfig {
     pub arrivals: ArrivalConfig,
     /// Speculator funding.
     pub speculators: SpeculatorConfig,
+    /// Extensions for learning agents (off in the reference).
+    pub extensions: ExtensionsConfig,
 }
 
 struct Check<'a> {
@@ -448,6 +488,11 @@ impl ModelConfig {
         let c = Check { section: "speculators" };
         c.non_negative("position_size_min", s.position_size_min)?;
         c.non_negative("position_size_stdev", s.position_size_stdev)?;
+
+        let x = &self.extensions;
+        let c = Check { section: "extensions" };
+        c.non_negative("hatcher_wallet_ratio", x.hatcher_wallet_ratio)?;
+        c.non_negative("arrival_wallet_ratio", x.arrival_wallet_ratio)?;
         Ok(())
     }
 

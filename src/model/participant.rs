@@ -1,5 +1,6 @@
 //! Participants: holdings, sentiment and their support relations to candidate proposals.
 
+use super::proposal::ProposalId;
 use super::vesting::TokenBatch;
 
 /// A participant's identity. Never reused within an episode (unlike the reference's node ids, Q20).
@@ -51,18 +52,37 @@ pub struct Participant {
     pub sentiment: f64,
     /// Day the participant joined (0 for hatchers).
     pub joined_day: u32,
+    /// Label of the participant's personality (an index into the environment's population table; 0 when
+    /// the model runs alone).
+    pub personality: u16,
+    /// DAI outside the Commons (`extensions.wallets = "budget"`; always 0 with unlimited wallets).
+    pub wallet: f64,
     /// Support edges to the candidate proposals, aligned with the Commons' candidate list
     /// (every participant supports every candidate).
     pub support: Vec<Support>,
-    /// Affinities of this participant's edges to proposals that are no longer candidates; they still count
-    /// in the median affinity until the participant leaves.
-    pub past_affinities: Vec<f64>,
+    /// Edges to proposals that are no longer candidates, as (proposal, affinity), sorted by proposal; their
+    /// affinities still count in the median affinity until the participant leaves.
+    pub past: Vec<(ProposalId, f64)>,
 }
 
 impl Participant {
     /// Whether the participant still has hatch (vesting) tokens, which the reference's exit rule checks.
     pub fn has_vesting_grant(&self) -> bool {
         self.holdings.vesting != 0.0
+    }
+
+    /// Affinity to a proposal that is no longer a candidate (None if there is no edge).
+    pub fn past_affinity(&self, proposal: ProposalId) -> Option<f64> {
+        self.past
+            .binary_search_by_key(&proposal, |&(id, _)| id)
+            .ok()
+            .map(|i| self.past[i].1)
+    }
+
+    /// Records the edge to a proposal that stopped being a candidate.
+    pub fn retire_edge(&mut self, proposal: ProposalId, affinity: f64) {
+        let at = self.past.partition_point(|&(id, _)| id < proposal);
+        self.past.insert(at, (proposal, affinity));
     }
 
     /// Sum of the tokens currently staked on candidates.

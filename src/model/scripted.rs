@@ -6,6 +6,7 @@
 //! [`Scripted`] answers with the reference's rules, drawing from the model's streams in the reference's
 //! order, so a Commons run with it reproduces the original simulation.
 
+use super::commons::ProposalChoice;
 use super::config::{ConvictionConfig, ParticipantConfig};
 use super::participant::Participant;
 use super::voting::stake_by_affinity;
@@ -20,7 +21,7 @@ pub trait Controller {
         who: &Participant,
         rate: f64,
         rng: &mut ModelRng,
-    ) -> Result<bool, RngError>;
+    ) -> Result<ProposalChoice, RngError>;
 
     /// Block 12: set `tokens` on the participant's support edges to candidates.
     fn vote(
@@ -61,9 +62,18 @@ pub trait Controller {
 pub struct Scripted;
 
 impl Controller for Scripted {
-    /// `Bern(rate)` (P).
-    fn propose(&mut self, _: &Participant, rate: f64, rng: &mut ModelRng) -> Result<bool, RngError> {
-        rng.probability(rate)
+    /// `Bern(rate)` (P); if it fires, a proposal of the reference's random size.
+    fn propose(
+        &mut self,
+        _: &Participant,
+        rate: f64,
+        rng: &mut ModelRng,
+    ) -> Result<ProposalChoice, RngError> {
+        Ok(if rng.probability(rate)? {
+            ProposalChoice::Drawn
+        } else {
+            ProposalChoice::None
+        })
     }
 
     /// `Bern(voting_engagement_rate)` (P, always drawn); then stake `holdings.total` over the candidates
@@ -155,7 +165,9 @@ mod tests {
             sentiment,
             joined_day: 0,
             support: Vec::new(),
-            past_affinities: Vec::new(),
+            personality: 0,
+            wallet: 0.0,
+            past: Vec::new(),
         }
     }
 
