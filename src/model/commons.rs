@@ -1083,7 +1083,7 @@ impl Commons {
     }
 
     /// Median affinity over all support edges (None if there are none).
-    pub fn median_affinity(&self) -> Option<f64> {
+    pub fn median_affinity(&mut self) -> Option<f64> {
         self.median.median()
     }
 

@@ -53,30 +53,66 @@ pub fn sample_std(x: &[f64], scratch: &mut Vec<f64>) -> f64 {
     (pairwise_sum(scratch) / (n - 1) as f64).sqrt()
 }
 
-/// The running median of a multiset of non-negative floats, with insertions and removals in `O(log n)`.
+/// The running median of a multiset of floats in [0, 1], exact, with `O(log B)` insertions and removals.
 ///
-/// The median of an even count is `(a + b)/2` of the two middle values, as `np.median` gives. Values are
-/// kept as counts per IEEE bit pattern (which order like the values for non-negative floats) in a B-tree,
-/// with a cursor on the lower-middle element that moves at most one step per operation.
-#[derive(Clone, Debug, Default)]
+/// Values are spread over `B` buckets by `⌊B·√v⌋` (monotone, so buckets are ordered like the values, and
+/// affinities `V²` spread evenly). A Fenwick tree over the bucket counts finds the bucket holding a given
+/// rank; the exact value is then selected among that bucket's few values. The median of an even count is
+/// `(a + b)/2` of the two middle values, as `np.median` gives.
+#[derive(Clone, Debug)]
 pub struct MedianTracker {
-    counts: std::collections::BTreeMap<u64, u32>,
+    buckets: Vec<Vec<f64>>,
+    /// Fenwick tree (1-based) over bucket counts.
+    tree: Vec<u32>,
     len: usize,
-    /// The element at sorted position `cursor_pos`: (value bits, index among its duplicates).
-    cursor: Option<(u64, u32)>,
-    cursor_pos: usize,
+    scratch: Vec<f64>,
+}
+
+const MEDIAN_BUCKETS: usize = 1024;
+
+impl Default for MedianTracker {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MedianTracker {
     /// An empty tracker.
     pub fn new() -> Self {
-        Self::default()
+        MedianTracker {
+            buckets: vec![Vec::new(); MEDIAN_BUCKETS],
+            tree: vec![0; MEDIAN_BUCKETS + 1],
+            len: 0,
+            scratch: Vec::new(),
+        }
     }
 
-    fn key(value: f64) -> u64 {
-        debug_assert!(value >= 0.0, "median tracker holds non-negative values");
-        // +0.0 and -0.0 compare equal: store both as +0.0.
-        (value + 0.0).to_bits()
+    fn bucket(value: f64) -> usize {
+        let v = value.clamp(0.0, 1.0);
+        ((v.sqrt() * MEDIAN_BUCKETS as f64) as usize).min(MEDIAN_BUCKETS - 1)
+    }
+
+    fn add(&mut self, bucket: usize, delta: i32) {
+        let mut i = bucket + 1;
+        while i <= MEDIAN_BUCKETS {
+            self.tree[i] = self.tree[i].wrapping_add_signed(delta);
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// The bucket holding the element of 0-based rank `k`, and `k`'s rank within it.
+    fn find(&self, mut k: u32) -> (usize, usize) {
+        let mut pos = 0;
+        let mut step = MEDIAN_BUCKETS.next_power_of_two();
+        while step > 0 {
+            let next = pos + step;
+            if next <= MEDIAN_BUCKETS && self.tree[next] <= k {
+                pos = next;
+                k -= self.tree[next];
+            }
+            step >>= 1;
+        }
+        (pos, k as usize)
     }
 
     /// Number of values held.
@@ -89,97 +125,47 @@ impl MedianTracker {
         self.len == 0
     }
 
-    fn next(&self, (k, i): (u64, u32)) -> Option<(u64, u32)> {
-        if i + 1 < self.counts[&k] {
-            return Some((k, i + 1));
-        }
-        use std::ops::Bound::{Excluded, Unbounded};
-        self.counts
-            .range((Excluded(k), Unbounded))
-            .next()
-            .map(|(&k2, _)| (k2, 0))
-    }
-
-    fn prev(&self, (k, i): (u64, u32)) -> Option<(u64, u32)> {
-        if i > 0 {
-            return Some((k, i - 1));
-        }
-        self.counts.range(..k).next_back().map(|(&k0, &c)| (k0, c - 1))
-    }
-
-    fn settle(&mut self) {
-        if self.len == 0 {
-            self.cursor = None;
-            self.cursor_pos = 0;
-            return;
-        }
-        let target = (self.len - 1) / 2;
-        while self.cursor_pos < target {
-            self.cursor = self.cursor.and_then(|c| self.next(c));
-            self.cursor_pos += 1;
-        }
-        while self.cursor_pos > target {
-            self.cursor = self.cursor.and_then(|c| self.prev(c));
-            self.cursor_pos -= 1;
-        }
-    }
-
-    /// Adds a value.
+    /// Adds a value (values outside [0, 1] are kept in the end buckets, still exactly).
     pub fn insert(&mut self, value: f64) {
-        let k = Self::key(value);
-        let count = self.counts.entry(k).or_insert(0);
-        *count += 1;
+        let b = Self::bucket(value);
+        self.buckets[b].push(value);
+        self.add(b, 1);
         self.len += 1;
-        match self.cursor {
-            None => {
-                self.cursor = Some((k, 0));
-                self.cursor_pos = 0;
-            }
-            // The new element goes after its duplicates, so it precedes the cursor only for a smaller value.
-            Some((ck, _)) if k < ck => self.cursor_pos += 1,
-            Some(_) => {}
-        }
-        self.settle();
     }
 
     /// Removes one occurrence of a value. Returns false (and changes nothing) if the value is not held.
     pub fn remove(&mut self, value: f64) -> bool {
-        let k = Self::key(value);
-        let Some(&count) = self.counts.get(&k) else {
-            return false;
-        };
-        let removed = (k, count - 1);
-        if let Some(cur) = self.cursor {
-            if cur == removed {
-                if let Some(p) = self.prev(cur) {
-                    self.cursor = Some(p);
-                    self.cursor_pos -= 1;
-                } else {
-                    // The first element: its successor takes position 0 once it is gone.
-                    self.cursor = self.next(cur);
-                }
-            } else if k < cur.0 {
-                self.cursor_pos -= 1;
+        let b = Self::bucket(value);
+        match self.buckets[b].iter().position(|&x| x == value) {
+            Some(i) => {
+                self.buckets[b].swap_remove(i);
+                self.add(b, -1);
+                self.len -= 1;
+                true
             }
+            None => false,
         }
-        if count == 1 {
-            self.counts.remove(&k);
-        } else {
-            self.counts.insert(k, count - 1);
-        }
-        self.len -= 1;
-        self.settle();
-        true
+    }
+
+    fn select(&mut self, rank: usize) -> f64 {
+        let (b, k) = self.find(rank as u32);
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&self.buckets[b]);
+        let (_, v, _) = self.scratch.select_nth_unstable_by(k, f64::total_cmp);
+        *v
     }
 
     /// The median, or `None` when empty.
-    pub fn median(&self) -> Option<f64> {
-        let cur = self.cursor?;
-        let lo = f64::from_bits(cur.0);
-        if self.len % 2 == 1 {
-            Some(lo)
+    pub fn median(&mut self) -> Option<f64> {
+        let n = self.len;
+        if n == 0 {
+            return None;
+        }
+        if n % 2 == 1 {
+            Some(self.select(n / 2))
         } else {
-            let hi = f64::from_bits(self.next(cur)?.0);
+            let lo = self.select(n / 2 - 1);
+            let hi = self.select(n / 2);
             Some((lo + hi) / 2.0)
         }
     }
@@ -235,12 +221,12 @@ mod tests {
             let mut t = MedianTracker::new();
             let mut held: Vec<f64> = Vec::new();
             for (insert, v) in ops {
-                let v = v as f64 / 19.0;
+                let v = (v as f64 / 19.0).powi(2);
                 if insert || held.is_empty() {
                     t.insert(v);
                     held.push(v);
                 } else {
-                    let idx = (v * 19.0) as usize % held.len();
+                    let idx = (v.sqrt() * 19.0).round() as usize % held.len();
                     let x = held.swap_remove(idx);
                     t.remove(x);
                 }
