@@ -1,12 +1,109 @@
-//! Scenario files: TOML documents that deserialize into a [`ModelConfig`].
+//! Scenario files: TOML documents with the model's parameters ([`ModelConfig`]) and a population table.
 //!
 //! Every section and field is optional (defaults are the reference's values), unknown fields are refused,
 //! and every range is checked. Errors are one line naming the file, the field and what is allowed.
 
 use std::path::{Path, PathBuf};
 
-use crate::model::config::RangeError;
+use serde::{Deserialize, Serialize};
+
+use crate::env::personality::{self, PopulationEntry, ResolvedEntry};
+use crate::env::CommonsEnvConfig;
+use crate::model::config::{
+    ArrivalConfig, ConvictionConfig, CurveConfig, ExtensionsConfig, HatchConfig, ParticipantConfig,
+    ProposalConfig, RangeError, SimulationConfig, SpeculatorConfig,
+};
 use crate::model::ModelConfig;
+
+/// A scenario file: the model's sections plus the population table (`[[population]]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scenario {
+    /// Horizon and random-number source.
+    pub simulation: SimulationConfig,
+    /// The hatch.
+    pub hatch: HatchConfig,
+    /// The bonding curve.
+    pub curve: CurveConfig,
+    /// Conviction voting.
+    pub conviction: ConvictionConfig,
+    /// Proposals.
+    pub proposals: ProposalConfig,
+    /// Participant behaviour and sentiment.
+    pub participants: ParticipantConfig,
+    /// Arrivals.
+    pub arrivals: ArrivalConfig,
+    /// Speculator funding.
+    pub speculators: SpeculatorConfig,
+    /// Extensions for learning agents.
+    pub extensions: ExtensionsConfig,
+    /// Shares of hatchers and arrivals per personality and their controllers; the rest follow the
+    /// reference's rules.
+    pub population: Vec<PopulationEntry>,
+}
+
+impl Scenario {
+    /// The model part.
+    pub fn model(&self) -> ModelConfig {
+        ModelConfig {
+            simulation: self.simulation.clone(),
+            hatch: self.hatch.clone(),
+            curve: self.curve.clone(),
+            conviction: self.conviction.clone(),
+            proposals: self.proposals.clone(),
+            participants: self.participants.clone(),
+            arrivals: self.arrivals.clone(),
+            speculators: self.speculators.clone(),
+            extensions: self.extensions.clone(),
+        }
+    }
+
+    /// Replaces the model part.
+    pub fn set_model(&mut self, m: ModelConfig) {
+        self.simulation = m.simulation;
+        self.hatch = m.hatch;
+        self.curve = m.curve;
+        self.conviction = m.conviction;
+        self.proposals = m.proposals;
+        self.participants = m.participants;
+        self.arrivals = m.arrivals;
+        self.speculators = m.speculators;
+        self.extensions = m.extensions;
+    }
+
+    /// Checks the population table: shares in [0, 1] summing to at most 1, unique personalities, a
+    /// checkpoint for every frozen controller.
+    fn validate_population(&self) -> Result<(), RangeError> {
+        let err = |field: String, value: String, allowed: &'static str| RangeError { field, value, allowed };
+        let mut names = std::collections::HashSet::new();
+        for (i, e) in self.population.iter().enumerate() {
+            for (what, v) in [("hatchers", e.hatchers), ("arrivals", e.arrivals)] {
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(err(format!("population[{i}].{what}"), v.to_string(), "0 to 1"));
+                }
+            }
+            if !names.insert(e.personality.clone()) {
+                return Err(err(
+                    format!("population[{i}].personality"),
+                    e.personality.clone(),
+                    "each personality once",
+                ));
+            }
+            if e.controller == personality::ControllerKind::Frozen && e.checkpoint.is_none() {
+                return Err(err(format!("population[{i}].checkpoint"), "missing".into(), "a checkpoint path for controller = \"frozen\""));
+            }
+        }
+        for (what, total) in [
+            ("hatchers", self.population.iter().map(|e| e.hatchers).sum::<f64>()),
+            ("arrivals", self.population.iter().map(|e| e.arrivals).sum::<f64>()),
+        ] {
+            if total > 1.0 + 1e-9 {
+                return Err(err(format!("population[*].{what}"), format!("sums to {total}"), "shares summing to at most 1"));
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Why a scenario file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +137,7 @@ pub enum ScenarioError {
 }
 
 /// Reads, parses and validates a scenario file.
-pub fn load(path: &Path) -> Result<ModelConfig, ScenarioError> {
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|cause| ScenarioError::Io {
         path: path.to_path_buf(),
         cause,
@@ -48,9 +145,40 @@ pub fn load(path: &Path) -> Result<ModelConfig, ScenarioError> {
     parse(&text, path)
 }
 
+/// Reads a scenario file and resolves its population into an environment configuration (personality
+/// files are looked up relative to the scenario file).
+pub fn load_env(path: &Path) -> Result<CommonsEnvConfig, ScenarioError> {
+    let scenario = load(path)?;
+    env_config(&scenario, path)
+}
+
+/// Resolves a parsed scenario's population; `path` locates relative personality files.
+pub fn env_config(scenario: &Scenario, path: &Path) -> Result<CommonsEnvConfig, ScenarioError> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut population = Vec::new();
+    for e in &scenario.population {
+        let p = personality::resolve(&e.personality, base).map_err(|e| ScenarioError::Parse {
+            path: path.to_path_buf(),
+            location: String::new(),
+            message: e.to_string(),
+        })?;
+        population.push(ResolvedEntry {
+            personality: p,
+            controller: e.controller.clone(),
+            checkpoint: e.checkpoint.clone(),
+            hatchers: e.hatchers,
+            arrivals: e.arrivals,
+        });
+    }
+    Ok(CommonsEnvConfig {
+        model: scenario.model(),
+        population,
+    })
+}
+
 /// Parses and validates scenario text; `path` is only used in messages.
-pub fn parse(text: &str, path: &Path) -> Result<ModelConfig, ScenarioError> {
-    let cfg: ModelConfig = toml::from_str(text).map_err(|e| {
+pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    let cfg: Scenario = toml::from_str(text).map_err(|e| {
         let location = e
             .span()
             .map(|span| describe_location(text, span.start))
@@ -61,10 +189,13 @@ pub fn parse(text: &str, path: &Path) -> Result<ModelConfig, ScenarioError> {
             message: e.message().replace('\n', " ").trim().to_string(),
         }
     })?;
-    cfg.validate().map_err(|cause| ScenarioError::Range {
-        path: path.to_path_buf(),
-        cause,
-    })?;
+    cfg.model()
+        .validate()
+        .and_then(|()| cfg.validate_population())
+        .map_err(|cause| ScenarioError::Range {
+            path: path.to_path_buf(),
+            cause,
+        })?;
     Ok(cfg)
 }
 
@@ -101,7 +232,7 @@ mod tests {
 
     #[test]
     fn empty_file_is_the_reference() {
-        assert_eq!(parse("", Path::new("x")).unwrap(), ModelConfig::default());
+        assert_eq!(parse("", Path::new("x")).unwrap().model(), ModelConfig::default());
     }
 
     #[test]

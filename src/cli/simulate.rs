@@ -36,7 +36,8 @@ pub struct SimulateArgs {
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
-    let mut config = scenario::load(&args.env)?;
+    // Every participant follows the reference's rules here, whatever the scenario's population says.
+    let mut config = scenario::load(&args.env)?.model();
     if let Some(days) = args.days {
         config.simulation.days = days;
     }

@@ -584,7 +584,7 @@ impl Commons {
         let rate = median / (1.0 + total_requested / pool);
         let err = self.rate_error("proposal creation");
         let choice = ctl
-            .propose(&self.participants[who], rate, &mut self.rng)
+            .propose(&self.participants[who], rate, pool, &mut self.rng)
             .map_err(err)?;
         let p = &self.cfg.proposals;
         let f = match choice {
@@ -843,7 +843,13 @@ impl Commons {
     fn vote(&mut self, ctl: &mut impl Controller) -> Result<(), ModelError> {
         let err = self.rate_error("voting");
         for p in &mut self.participants {
-            ctl.vote(p, &self.cfg.conviction, &mut self.rng, &mut self.scratch.votes)
+            ctl.vote(
+                p,
+                &self.candidates,
+                &self.cfg.conviction,
+                &mut self.rng,
+                &mut self.scratch.votes,
+            )
                 .map_err(&err)?;
         }
         Ok(())

@@ -9,6 +9,7 @@
 use super::commons::ProposalChoice;
 use super::config::{ConvictionConfig, ParticipantConfig};
 use super::participant::Participant;
+use super::proposal::ProposalId;
 use super::voting::stake_by_affinity;
 use crate::rng::{ModelRng, RngError};
 
@@ -20,13 +21,16 @@ pub trait Controller {
         &mut self,
         who: &Participant,
         rate: f64,
+        funding_pool: f64,
         rng: &mut ModelRng,
     ) -> Result<ProposalChoice, RngError>;
 
-    /// Block 12: set `tokens` on the participant's support edges to candidates.
+    /// Block 12: set `tokens` on the participant's support edges to candidates (`who.support[k]` is the
+    /// edge to `candidates[k]`).
     fn vote(
         &mut self,
         who: &mut Participant,
+        candidates: &[ProposalId],
         cfg: &ConvictionConfig,
         rng: &mut ModelRng,
         scratch: &mut Vec<(f64, usize)>,
@@ -67,6 +71,7 @@ impl Controller for Scripted {
         &mut self,
         _: &Participant,
         rate: f64,
+        _funding_pool: f64,
         rng: &mut ModelRng,
     ) -> Result<ProposalChoice, RngError> {
         Ok(if rng.probability(rate)? {
@@ -81,6 +86,7 @@ impl Controller for Scripted {
     fn vote(
         &mut self,
         who: &mut Participant,
+        _candidates: &[ProposalId],
         cfg: &ConvictionConfig,
         rng: &mut ModelRng,
         scratch: &mut Vec<(f64, usize)>,

@@ -1,0 +1,198 @@
+//! CartPole: the classic control task with Gymnasium's `CartPole-v1` dynamics, as a one-agent
+//! [`MultiAgentEnv`], to validate trainers on a known problem.
+//!
+//! ## Description
+//! A pole is attached by an un-actuated joint to a cart moving along a frictionless track; the agent
+//! pushes the cart left or right to keep the pole upright (Barto, Sutton & Anderson 1983).
+//!
+//! ## Action space
+//! One head with 2 bins: 0 push left, 1 push right (force 10 N). Never masked.
+//!
+//! ## Observation space
+//! | index | meaning | min | max | scaling |
+//! |---|---|---|---|---|
+//! | 0 | cart position | −4.8 | 4.8 | m |
+//! | 1 | cart velocity | −∞ | ∞ | m/s |
+//! | 2 | pole angle | −0.418 | 0.418 | rad |
+//! | 3 | pole angular velocity | −∞ | ∞ | rad/s |
+//!
+//! ## Rewards
+//! +1 for every step, including the terminating one.
+//!
+//! ## Starting state
+//! Every state variable uniform in [−0.05, 0.05], from the reset seed.
+//!
+//! ## Episode end
+//! Terminated when |angle| > 12° or |position| > 2.4; truncated after 500 steps.
+//!
+//! ## Arguments
+//! None. Dynamics (explicit Euler, τ = 0.02 s):
+//! `temp = (F + m_p·l·θ̇²·sinθ)/M`, `θ̈ = (g·sinθ − cosθ·temp) / (l·(4/3 − m_p·cos²θ/M))`,
+//! `ẍ = temp − m_p·l·θ̈·cosθ/M`, then `x += τ·ẋ, ẋ += τ·ẍ, θ += τ·θ̇, θ̇ += τ·θ̈`.
+
+use rand::{Rng, SeedableRng};
+
+use super::api::{
+    ActionSpec, AgentId, AgentRow, EnvError, MultiAgentEnv, ObservationSpec, PolicyId, StepOutput,
+};
+
+const GRAVITY: f64 = 9.8;
+const MASS_CART: f64 = 1.0;
+const MASS_POLE: f64 = 0.1;
+const TOTAL_MASS: f64 = MASS_CART + MASS_POLE;
+const LENGTH: f64 = 0.5;
+const POLE_MASS_LENGTH: f64 = MASS_POLE * LENGTH;
+const FORCE_MAG: f64 = 10.0;
+const TAU: f64 = 0.02;
+const THETA_THRESHOLD: f64 = 12.0 * 2.0 * std::f64::consts::PI / 360.0;
+const X_THRESHOLD: f64 = 2.4;
+/// Steps after which an episode is truncated.
+pub const MAX_STEPS: u32 = 500;
+
+/// Gymnasium's CartPole-v1 (see the module documentation).
+#[derive(Clone, Debug)]
+pub struct CartPole {
+    state: [f64; 4],
+    steps: u32,
+    done: bool,
+    out: StepOutput,
+    policies: Vec<String>,
+}
+
+impl Default for CartPole {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CartPole {
+    /// A new environment; call `reset` first.
+    pub fn new() -> Self {
+        CartPole {
+            state: [0.0; 4],
+            steps: 0,
+            done: true,
+            out: StepOutput::default(),
+            policies: vec!["cartpole".to_string()],
+        }
+    }
+
+    /// The physical state `[x, ẋ, θ, θ̇]` in double precision.
+    pub fn state(&self) -> [f64; 4] {
+        self.state
+    }
+
+    /// Sets the state (for tests against published trajectories).
+    pub fn set_state(&mut self, state: [f64; 4]) {
+        self.state = state;
+        self.write(0.0, false, false, false);
+    }
+
+    /// One Euler step of the dynamics under `action` (0 left, 1 right).
+    pub fn dynamics(state: [f64; 4], action: u32) -> [f64; 4] {
+        let [x, x_dot, theta, theta_dot] = state;
+        let force = if action == 1 { FORCE_MAG } else { -FORCE_MAG };
+        let (sintheta, costheta) = theta.sin_cos();
+        let temp = (force + POLE_MASS_LENGTH * theta_dot * theta_dot * sintheta) / TOTAL_MASS;
+        let thetaacc = (GRAVITY * sintheta - costheta * temp)
+            / (LENGTH * (4.0 / 3.0 - MASS_POLE * costheta * costheta / TOTAL_MASS));
+        let xacc = temp - POLE_MASS_LENGTH * thetaacc * costheta / TOTAL_MASS;
+        [
+            x + TAU * x_dot,
+            x_dot + TAU * xacc,
+            theta + TAU * theta_dot,
+            theta_dot + TAU * thetaacc,
+        ]
+    }
+
+    /// Whether a state is outside the allowed range.
+    pub fn fallen(state: [f64; 4]) -> bool {
+        let [x, _, theta, _] = state;
+        !(-X_THRESHOLD..=X_THRESHOLD).contains(&x) || !(-THETA_THRESHOLD..=THETA_THRESHOLD).contains(&theta)
+    }
+
+    fn write(&mut self, reward: f32, terminated: bool, truncated: bool, is_new: bool) {
+        self.out.clear(4, 2);
+        self.out.rows.push(AgentRow {
+            agent: AgentId(0),
+            policy: 0,
+            reward,
+            terminated,
+            truncated,
+            is_new,
+        });
+        self.out.obs.extend(self.state.iter().map(|&v| v as f32));
+        self.out.masks.extend([true, true]);
+        self.out.info.step = self.steps;
+        self.out.info.done = terminated || truncated;
+    }
+}
+
+impl MultiAgentEnv for CartPole {
+    fn reset(&mut self, seed: u64) -> Result<&StepOutput, EnvError> {
+        let mut rng = rand_pcg::Pcg32::seed_from_u64(seed);
+        for v in &mut self.state {
+            *v = rng.random_range(-0.05..0.05);
+        }
+        self.steps = 0;
+        self.done = false;
+        self.write(0.0, false, false, true);
+        Ok(&self.out)
+    }
+
+    fn step(&mut self, actions: &[u32]) -> Result<&StepOutput, EnvError> {
+        if self.done {
+            return Err(EnvError::NeedsReset);
+        }
+        if actions.len() != 1 {
+            return Err(EnvError::ActionCount {
+                expected: 1,
+                rows: 1,
+                heads: 1,
+                got: actions.len(),
+            });
+        }
+        if actions[0] > 1 {
+            return Err(EnvError::MaskedAction {
+                agent: AgentId(0),
+                head: "push",
+                value: actions[0],
+            });
+        }
+        self.state = Self::dynamics(self.state, actions[0]);
+        self.steps += 1;
+        let terminated = Self::fallen(self.state);
+        let truncated = !terminated && self.steps >= MAX_STEPS;
+        self.done = terminated || truncated;
+        self.write(1.0, terminated, truncated, false);
+        Ok(&self.out)
+    }
+
+    fn output(&self) -> &StepOutput {
+        &self.out
+    }
+
+    fn policies(&self) -> &[String] {
+        &self.policies
+    }
+
+    fn observation_spec(&self, _: PolicyId) -> ObservationSpec {
+        let inf = f32::INFINITY;
+        ObservationSpec {
+            len: 4,
+            names: ["cart_position", "cart_velocity", "pole_angle", "pole_angular_velocity"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            low: vec![-4.8, -inf, -0.418_879, -inf],
+            high: vec![4.8, inf, 0.418_879, inf],
+        }
+    }
+
+    fn action_spec(&self, _: PolicyId) -> ActionSpec {
+        ActionSpec {
+            nvec: vec![2],
+            heads: vec!["push".to_string()],
+        }
+    }
+}

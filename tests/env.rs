@@ -1,0 +1,171 @@
+//! The environment layer: generic checks on every environment, the Commons environment's agent
+//! lifecycle, equivalence with `commons simulate` when everybody is scripted, CartPole against the
+//! published equations, and VecEnv's independence from the thread count.
+
+use commons_rl::env::cartpole::CartPole;
+use commons_rl::env::check::{check_env, random_legal_actions};
+use commons_rl::env::vec_env::VecEnv;
+use commons_rl::env::{CommonsEnv, CommonsEnvConfig, MultiAgentEnv};
+use commons_rl::model::{Commons, Scripted};
+use commons_rl::scenario;
+use commons_rl::simulate::Metrics;
+use rand::SeedableRng;
+
+fn commons_cfg(days: u32) -> CommonsEnvConfig {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/envs/commons.toml");
+    let mut cfg = scenario::load_env(std::path::Path::new(path)).unwrap();
+    cfg.model.simulation.days = days;
+    cfg
+}
+
+#[test]
+fn commons_env_passes_the_checker() {
+    let mut env = CommonsEnv::new(commons_cfg(120));
+    for seed in 0..3 {
+        let steps = check_env(&mut env, seed, 200).unwrap();
+        assert_eq!(steps, 120);
+    }
+}
+
+#[test]
+fn cartpole_passes_the_checker() {
+    let mut env = CartPole::new();
+    for seed in 0..5 {
+        check_env(&mut env, seed, 600).unwrap();
+    }
+}
+
+#[test]
+fn agents_arrive_with_new_ids_leave_for_good_and_are_truncated_at_the_horizon() {
+    let mut env = CommonsEnv::new(commons_cfg(200));
+    let nvec = env.action_spec(0).nvec.clone();
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(9);
+    let mut actions = Vec::new();
+    let out = env.reset(5).unwrap();
+    assert!(out.rows.iter().all(|r| r.is_new && r.live()));
+    let mut seen: std::collections::HashSet<u64> = out.rows.iter().map(|r| r.agent.0).collect();
+    let mut gone = std::collections::HashSet::new();
+    let (mut arrivals, mut exits) = (0, 0);
+    loop {
+        let out = env.output();
+        if out.info.done {
+            break;
+        }
+        random_legal_actions(out, &nvec, &mut rng, &mut actions);
+        let out = env.step(&actions).unwrap();
+        for r in &out.rows {
+            assert!(!gone.contains(&r.agent.0), "agent {:?} acted after leaving", r.agent);
+            if r.is_new {
+                assert!(seen.insert(r.agent.0), "id {:?} reused", r.agent);
+                arrivals += 1;
+            }
+            if r.terminated {
+                gone.insert(r.agent.0);
+                exits += 1;
+            }
+        }
+        if out.info.done {
+            assert!(out.rows.iter().all(|r| r.terminated || r.truncated));
+            assert!(out.rows.iter().any(|r| r.truncated));
+        } else {
+            assert!(out.rows.iter().all(|r| !r.truncated));
+        }
+    }
+    assert!(arrivals > 0 && exits > 0, "arrivals {arrivals}, exits {exits}");
+    assert_eq!(env.output().info.step, 200);
+    assert!(env.step(&[]).is_err(), "stepping a finished episode must fail");
+}
+
+#[test]
+fn all_scripted_env_reproduces_simulate() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/envs/reference.toml");
+    let cfg = scenario::load_env(std::path::Path::new(path)).unwrap();
+    assert!(cfg.population.is_empty());
+    let days = cfg.model.simulation.days;
+    let mut env = CommonsEnv::new(cfg.clone());
+    for seed in [0u64, 3, 11] {
+        env.reset(seed).unwrap();
+        for _ in 0..days {
+            assert!(env.agents().is_empty());
+            env.step(&[]).unwrap();
+        }
+        let mut plain = Commons::new(&cfg.model, seed).unwrap();
+        for _ in 0..days {
+            plain.step(&mut Scripted).unwrap();
+        }
+        assert_eq!(Metrics::of(env.commons().unwrap()), Metrics::of(&plain));
+        assert!(env.output().info.done);
+    }
+}
+
+#[test]
+fn cartpole_follows_the_published_equations() {
+    let mut env = CartPole::new();
+    env.reset(0).unwrap();
+    env.set_state([0.01, -0.02, 0.03, 0.04]);
+    // Expected states from Gymnasium's CartPole-v1 equations (Euler, tau = 0.02), computed in double
+    // precision with Python's math module.
+    let expected = [
+        [0.009600000000000001, 0.17467919574755525, 0.030799999999999998, -0.2430687179600081],
+        [0.013093583914951107, -0.020868848948191993, 0.025938625640799837, 0.0591679999394166],
+        [0.012676206935987267, 0.1738717748734813, 0.02712198563958817, -0.22521957255967326],
+        [0.016153642433456895, 0.36859581150093934, 0.022617594188394704, -0.509225318312219],
+        [0.023525558663475683, 0.17316263692575581, 0.012433087822150324, -0.20950152868114708],
+    ];
+    for (a, want) in [1u32, 0, 1, 1, 0].iter().zip(expected) {
+        let out = env.step(&[*a]).unwrap();
+        assert_eq!(out.rows[0].reward, 1.0);
+        assert!(!out.rows[0].terminated);
+        for (got, want) in env.state().iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+    }
+    // Pushing right from rest tips the pole past 12 degrees on the 9th step.
+    env.reset(0).unwrap();
+    env.set_state([0.0; 4]);
+    for step in 1..=9 {
+        let out = env.step(&[1]).unwrap();
+        assert_eq!(out.rows[0].terminated, step == 9, "step {step}");
+    }
+    assert!((env.state()[2] - -0.21518604988500967).abs() < 1e-12);
+}
+
+#[test]
+fn cartpole_truncates_at_500() {
+    let mut env = CartPole::new();
+    env.reset(1).unwrap();
+    // Balance by pushing towards the pole's lean (a simple controller that survives 500 steps).
+    for step in 1..=500 {
+        let s = env.state();
+        let a = if s[2] + 0.5 * s[3] > 0.0 { 1 } else { 0 };
+        let out = env.step(&[a]).unwrap();
+        assert!(!out.rows[0].terminated, "fell at {step}");
+        assert_eq!(out.rows[0].truncated, step == 500);
+    }
+}
+
+fn run_vec<E: MultiAgentEnv + Send>(envs: Vec<E>, threads: usize, steps: usize) -> Vec<u8> {
+    let mut v = VecEnv::new(envs, threads).unwrap();
+    let nvec = v.envs()[0].action_spec(0).nvec.clone();
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
+    let mut actions = Vec::new();
+    v.reset(42).unwrap();
+    let mut trace = Vec::new();
+    for _ in 0..steps {
+        random_legal_actions(v.output(), &nvec, &mut rng, &mut actions);
+        let out = v.step(&actions).unwrap();
+        for (i, r) in out.rows.iter().enumerate() {
+            trace.extend(format!("{:?}{:?}", r, out.obs_row(i)).bytes());
+        }
+    }
+    trace
+}
+
+#[test]
+fn vec_env_is_identical_with_one_and_two_threads() {
+    let make = || (0..4).map(|_| CommonsEnv::new(commons_cfg(30))).collect::<Vec<_>>();
+    // 70 steps over 30-day episodes: every environment resets twice.
+    assert_eq!(run_vec(make(), 1, 70), run_vec(make(), 2, 70));
+    let carts = || (0..3).map(|_| CartPole::new()).collect::<Vec<_>>();
+    assert_eq!(run_vec(carts(), 1, 300), run_vec(carts(), 2, 300));
+}
