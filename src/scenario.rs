@@ -74,12 +74,20 @@ impl Scenario {
     /// Checks the population table: shares in [0, 1] summing to at most 1, unique personalities, a
     /// checkpoint for every frozen controller.
     fn validate_population(&self) -> Result<(), RangeError> {
-        let err = |field: String, value: String, allowed: &'static str| RangeError { field, value, allowed };
+        let err = |field: String, value: String, allowed: &'static str| RangeError {
+            field,
+            value,
+            allowed,
+        };
         let mut names = std::collections::HashSet::new();
         for (i, e) in self.population.iter().enumerate() {
             for (what, v) in [("hatchers", e.hatchers), ("arrivals", e.arrivals)] {
                 if !(0.0..=1.0).contains(&v) {
-                    return Err(err(format!("population[{i}].{what}"), v.to_string(), "0 to 1"));
+                    return Err(err(
+                        format!("population[{i}].{what}"),
+                        v.to_string(),
+                        "0 to 1",
+                    ));
                 }
             }
             if !names.insert(e.personality.clone()) {
@@ -90,15 +98,29 @@ impl Scenario {
                 ));
             }
             if e.controller == personality::ControllerKind::Frozen && e.checkpoint.is_none() {
-                return Err(err(format!("population[{i}].checkpoint"), "missing".into(), "a checkpoint path for controller = \"frozen\""));
+                return Err(err(
+                    format!("population[{i}].checkpoint"),
+                    "missing".into(),
+                    "a checkpoint path for controller = \"frozen\"",
+                ));
             }
         }
         for (what, total) in [
-            ("hatchers", self.population.iter().map(|e| e.hatchers).sum::<f64>()),
-            ("arrivals", self.population.iter().map(|e| e.arrivals).sum::<f64>()),
+            (
+                "hatchers",
+                self.population.iter().map(|e| e.hatchers).sum::<f64>(),
+            ),
+            (
+                "arrivals",
+                self.population.iter().map(|e| e.arrivals).sum::<f64>(),
+            ),
         ] {
             if total > 1.0 + 1e-9 {
-                return Err(err(format!("population[*].{what}"), format!("sums to {total}"), "shares summing to at most 1"));
+                return Err(err(
+                    format!("population[*].{what}"),
+                    format!("sums to {total}"),
+                    "shares summing to at most 1",
+                ));
             }
         }
         Ok(())
@@ -232,17 +254,26 @@ mod tests {
 
     #[test]
     fn empty_file_is_the_reference() {
-        assert_eq!(parse("", Path::new("x")).unwrap().model(), ModelConfig::default());
+        assert_eq!(
+            parse("", Path::new("x")).unwrap().model(),
+            ModelConfig::default()
+        );
     }
 
     #[test]
     fn errors_name_file_and_field_on_one_line() {
         let e = err("[curve]\nkappa = \"two\"\n");
-        assert!(e.starts_with("s.toml: line 2, field `curve.kappa`: invalid type"), "{e}");
+        assert!(
+            e.starts_with("s.toml: line 2, field `curve.kappa`: invalid type"),
+            "{e}"
+        );
         let e = err("[curve]\nkapa = 2\n");
         assert!(e.contains("unknown field `kapa`"), "{e}");
         let e = err("[curve]\nkappa = -1\n");
-        assert_eq!(e, "s.toml: field `curve.kappa` = -1 is out of range (allowed: > 0)");
+        assert_eq!(
+            e,
+            "s.toml: field `curve.kappa` = -1 is out of range (allowed: > 0)"
+        );
         let e = err("this is not toml");
         assert!(e.starts_with("s.toml: line 1"), "{e}");
         let e = err("[simulation]\ndays = -3\n");

@@ -313,7 +313,11 @@ pub fn run(settings: &SimulateSettings) -> Result<RunSummary, SimulateError> {
                 settings.seed, settings.episodes
             )));
         }
-    } else if settings.seed.checked_add(settings.episodes as u64).is_none() {
+    } else if settings
+        .seed
+        .checked_add(settings.episodes as u64)
+        .is_none()
+    {
         return Err(SimulateError::Seed(format!(
             "--seed: {} + {} episodes overflows a 64-bit seed",
             settings.seed, settings.episodes
@@ -328,7 +332,8 @@ pub fn run(settings: &SimulateSettings) -> Result<RunSummary, SimulateError> {
     let csv_tmp = settings.out.join("trajectories.csv.tmp");
     let file = std::fs::File::create(&csv_tmp).map_err(io_err(&csv_tmp))?;
     let mut csv = std::io::BufWriter::new(file);
-    csv.write_all(CSV_HEADER.as_bytes()).map_err(io_err(&csv_tmp))?;
+    csv.write_all(CSV_HEADER.as_bytes())
+        .map_err(io_err(&csv_tmp))?;
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(settings.threads)
@@ -443,13 +448,20 @@ pub fn format_table(summary: &RunSummary) -> String {
         summary.seed,
         summary.seed + eps.len().saturating_sub(1) as u64
     );
-    let _ = writeln!(out, "{:<22} {:>16} {:>14} {:>16} {:>16}", "final metric", "mean", "± std", "min", "max");
+    let _ = writeln!(
+        out,
+        "{:<22} {:>16} {:>14} {:>16} {:>16}",
+        "final metric", "mean", "± std", "min", "max"
+    );
     let mut rows: Vec<(&str, Vec<f64>)> = METRIC_NAMES
         .iter()
         .enumerate()
         .map(|(i, name)| (*name, eps.iter().map(|e| e.final_.values()[i]).collect()))
         .collect();
-    let scores: Vec<f64> = eps.iter().filter_map(|e| e.score.map(|s| s as f64)).collect();
+    let scores: Vec<f64> = eps
+        .iter()
+        .filter_map(|e| e.score.map(|s| s as f64))
+        .collect();
     rows.push(("score", scores));
     for (name, values) in rows {
         if values.is_empty() {
@@ -470,14 +482,17 @@ pub fn format_table(summary: &RunSummary) -> String {
     }
     let errors = eps.iter().filter(|e| e.error.is_some()).count();
     if errors > 0 {
-        let _ = writeln!(out, "{errors} episode(s) reported an error (see summary.json)");
+        let _ = writeln!(
+            out,
+            "{errors} episode(s) reported an error (see summary.json)"
+        );
     }
     out
 }
 
 fn fmt_num(x: f64) -> String {
     let a = x.abs();
-    if a != 0.0 && (a < 1e-3 || a >= 1e9) {
+    if a != 0.0 && !(1e-3..1e9).contains(&a) {
         format!("{x:.4e}")
     } else if a >= 1000.0 {
         format!("{x:.1}")

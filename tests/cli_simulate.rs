@@ -23,10 +23,20 @@ fn simulate(out: &Path, extra: &[&str]) -> std::process::Output {
 #[test]
 fn simulate_writes_summary_trajectories_and_config() {
     let dir = tempfile::tempdir().unwrap();
-    let out = simulate(dir.path(), &["--episodes", "3", "--days", "40", "--seed", "7"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = simulate(
+        dir.path(),
+        &["--episodes", "3", "--days", "40", "--seed", "7"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("funding_pool") && stdout.contains("±"), "{stdout}");
+    assert!(
+        stdout.contains("funding_pool") && stdout.contains("±"),
+        "{stdout}"
+    );
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
     let eps = summary["episodes"].as_array().unwrap();
@@ -63,7 +73,10 @@ fn same_seed_gives_identical_outputs_with_one_and_two_threads() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     for (dir, threads) in [(&a, "1"), (&b, "2")] {
-        let out = simulate(dir.path(), &["--episodes", "12", "--seed", "3", "--threads", threads]);
+        let out = simulate(
+            dir.path(),
+            &["--episodes", "12", "--seed", "3", "--threads", threads],
+        );
         assert!(out.status.success());
     }
     for file in ["summary.json", "trajectories.csv"] {
@@ -76,7 +89,10 @@ fn same_seed_gives_identical_outputs_with_one_and_two_threads() {
 #[test]
 fn legacy_mode_reproduces_the_reference_seed_1() {
     let dir = tempfile::tempdir().unwrap();
-    let out = simulate(dir.path(), &["--rng", "numpy-legacy", "--seed", "1", "--episodes", "1"]);
+    let out = simulate(
+        dir.path(),
+        &["--rng", "numpy-legacy", "--seed", "1", "--episodes", "1"],
+    );
     assert!(out.status.success());
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
@@ -95,7 +111,11 @@ fn fails_with(args: &[&str], needles: &[&str]) {
     let out = commons().args(args).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{args:?} succeeded");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{args:?}: not one line: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     for n in needles {
         assert!(err.contains(n), "{args:?}: {err:?} lacks {n:?}");
@@ -120,31 +140,73 @@ fn bad_inputs_give_one_line_errors() {
     let unknown = write("unknown.toml", "[curve]\nkapa = 3\n");
     fails_with(&["simulate", "--env", &unknown], &[&unknown, "kapa"]);
     let unknown_section = write("section.toml", "[market]\nx = 1\n");
-    fails_with(&["simulate", "--env", &unknown_section], &[&unknown_section, "market"]);
+    fails_with(
+        &["simulate", "--env", &unknown_section],
+        &[&unknown_section, "market"],
+    );
     let range = write("range.toml", "[curve]\nexit_tribute = 1.5\n");
-    fails_with(&["simulate", "--env", &range], &[&range, "curve.exit_tribute", "0 to 1"]);
+    fails_with(
+        &["simulate", "--env", &range],
+        &[&range, "curve.exit_tribute", "0 to 1"],
+    );
     let kappa = write("kappa.toml", "[curve]\nkappa = 0\n");
-    fails_with(&["simulate", "--env", &kappa], &[&kappa, "curve.kappa", "> 0"]);
+    fails_with(
+        &["simulate", "--env", &kappa],
+        &[&kappa, "curve.kappa", "> 0"],
+    );
     let days = write("days.toml", "[simulation]\ndays = -10\n");
     fails_with(&["simulate", "--env", &days], &[&days, "simulation.days"]);
-    let prob = write("prob.toml", "[participants]\nengagement_rate_multiplier_buy = -0.1\n");
-    fails_with(&["simulate", "--env", &prob], &[&prob, "engagement_rate_multiplier_buy"]);
+    let prob = write(
+        "prob.toml",
+        "[participants]\nengagement_rate_multiplier_buy = -0.1\n",
+    );
+    fails_with(
+        &["simulate", "--env", &prob],
+        &[&prob, "engagement_rate_multiplier_buy"],
+    );
     let wrong_type = write("type.toml", "[hatch]\nhatchers = \"five\"\n");
-    fails_with(&["simulate", "--env", &wrong_type], &[&wrong_type, "hatch.hatchers", "invalid type"]);
+    fails_with(
+        &["simulate", "--env", &wrong_type],
+        &[&wrong_type, "hatch.hatchers", "invalid type"],
+    );
     let hatchers = write("hatchers.toml", "[hatch]\nhatchers = 0\n");
-    fails_with(&["simulate", "--env", &hatchers], &[&hatchers, "hatch.hatchers", ">= 1"]);
+    fails_with(
+        &["simulate", "--env", &hatchers],
+        &[&hatchers, "hatch.hatchers", ">= 1"],
+    );
 
     let out = dir.path().join("o");
     let out = out.to_str().unwrap();
-    for (flag, value) in [("--episodes", "0"), ("--episodes", "-3"), ("--days", "0"), ("--days", "-1"), ("--episodes", "many")] {
+    for (flag, value) in [
+        ("--episodes", "0"),
+        ("--episodes", "-3"),
+        ("--days", "0"),
+        ("--days", "-1"),
+        ("--episodes", "many"),
+    ] {
         fails_with(
             &["simulate", "--env", REFERENCE, "--out", out, flag, value],
             &[flag],
         );
     }
-    fails_with(&["simulate", "--env", REFERENCE, "--out", out, "--seed", "-1"], &["--seed"]);
     fails_with(
-        &["simulate", "--env", REFERENCE, "--out", out, "--rng", "numpy-legacy", "--seed", "4294967295", "--episodes", "2"],
+        &["simulate", "--env", REFERENCE, "--out", out, "--seed", "-1"],
+        &["--seed"],
+    );
+    fails_with(
+        &[
+            "simulate",
+            "--env",
+            REFERENCE,
+            "--out",
+            out,
+            "--rng",
+            "numpy-legacy",
+            "--seed",
+            "4294967295",
+            "--episodes",
+            "2",
+        ],
         &["--seed", "4294967295"],
     );
     fails_with(&["simulate"], &["--env"]);

@@ -11,6 +11,8 @@ use commons_rl::scenario;
 use commons_rl::simulate::Metrics;
 use rand::SeedableRng;
 
+mod common;
+
 fn commons_cfg(days: u32) -> CommonsEnvConfig {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/envs/commons.toml");
     let mut cfg = scenario::load_env(std::path::Path::new(path)).unwrap();
@@ -54,7 +56,11 @@ fn agents_arrive_with_new_ids_leave_for_good_and_are_truncated_at_the_horizon() 
         random_legal_actions(out, &nvec, &mut rng, &mut actions);
         let out = env.step(&actions).unwrap();
         for r in &out.rows {
-            assert!(!gone.contains(&r.agent.0), "agent {:?} acted after leaving", r.agent);
+            assert!(
+                !gone.contains(&r.agent.0),
+                "agent {:?} acted after leaving",
+                r.agent
+            );
             if r.is_new {
                 assert!(seen.insert(r.agent.0), "id {:?} reused", r.agent);
                 arrivals += 1;
@@ -71,9 +77,15 @@ fn agents_arrive_with_new_ids_leave_for_good_and_are_truncated_at_the_horizon() 
             assert!(out.rows.iter().all(|r| !r.truncated));
         }
     }
-    assert!(arrivals > 0 && exits > 0, "arrivals {arrivals}, exits {exits}");
+    assert!(
+        arrivals > 0 && exits > 0,
+        "arrivals {arrivals}, exits {exits}"
+    );
     assert_eq!(env.output().info.step, 200);
-    assert!(env.step(&[]).is_err(), "stepping a finished episode must fail");
+    assert!(
+        env.step(&[]).is_err(),
+        "stepping a finished episode must fail"
+    );
 }
 
 #[test]
@@ -106,11 +118,36 @@ fn cartpole_follows_the_published_equations() {
     // Expected states from Gymnasium's CartPole-v1 equations (Euler, tau = 0.02), computed in double
     // precision with Python's math module.
     let expected = [
-        [0.009600000000000001, 0.17467919574755525, 0.030799999999999998, -0.2430687179600081],
-        [0.013093583914951107, -0.020868848948191993, 0.025938625640799837, 0.0591679999394166],
-        [0.012676206935987267, 0.1738717748734813, 0.02712198563958817, -0.22521957255967326],
-        [0.016153642433456895, 0.36859581150093934, 0.022617594188394704, -0.509225318312219],
-        [0.023525558663475683, 0.17316263692575581, 0.012433087822150324, -0.20950152868114708],
+        [
+            0.009600000000000001,
+            0.17467919574755525,
+            0.030799999999999998,
+            -0.2430687179600081,
+        ],
+        [
+            0.013093583914951107,
+            -0.020868848948191993,
+            0.025938625640799837,
+            0.0591679999394166,
+        ],
+        [
+            0.012676206935987267,
+            0.1738717748734813,
+            0.02712198563958817,
+            -0.22521957255967326,
+        ],
+        [
+            0.016153642433456895,
+            0.36859581150093934,
+            0.022617594188394704,
+            -0.509225318312219,
+        ],
+        [
+            0.023525558663475683,
+            0.17316263692575581,
+            0.012433087822150324,
+            -0.20950152868114708,
+        ],
     ];
     for (a, want) in [1u32, 0, 1, 1, 0].iter().zip(expected) {
         let out = env.step(&[*a]).unwrap();
@@ -163,9 +200,44 @@ fn run_vec<E: MultiAgentEnv + Send>(envs: Vec<E>, threads: usize, steps: usize) 
 
 #[test]
 fn vec_env_is_identical_with_one_and_two_threads() {
-    let make = || (0..4).map(|_| CommonsEnv::new(commons_cfg(30))).collect::<Vec<_>>();
+    let make = || {
+        (0..4)
+            .map(|_| CommonsEnv::new(commons_cfg(30)))
+            .collect::<Vec<_>>()
+    };
     // 70 steps over 30-day episodes: every environment resets twice.
     assert_eq!(run_vec(make(), 1, 70), run_vec(make(), 2, 70));
     let carts = || (0..3).map(|_| CartPole::new()).collect::<Vec<_>>();
     assert_eq!(run_vec(carts(), 1, 300), run_vec(carts(), 2, 300));
+}
+
+#[test]
+fn a_commons_that_everybody_leaves_keeps_running() {
+    let mut cfg = commons_cfg(730);
+    cfg.model.hatch.hatchers = 6;
+    for e in &mut cfg.population {
+        e.hatchers = 0.25;
+        e.arrivals = 0.25;
+    }
+    let mut env = CommonsEnv::new(cfg);
+    let nvec = env.action_spec(0).nvec.clone();
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(3);
+    let mut actions = Vec::new();
+    env.reset(17).unwrap();
+    let mut emptied = false;
+    while !env.output().info.done {
+        random_legal_actions(env.output(), &nvec, &mut rng, &mut actions);
+        // Leave whenever allowed.
+        let out = env.output();
+        for (i, r) in out.rows.iter().enumerate() {
+            if r.live() && out.mask_row(i)[out.mask_len - 1] {
+                actions[i * nvec.len() + 3] = 1;
+            }
+        }
+        env.step(&actions).unwrap();
+        let c = env.commons().unwrap();
+        emptied |= c.participants().is_empty();
+        common::check(c).unwrap();
+    }
+    assert!(emptied, "the Commons never emptied");
 }

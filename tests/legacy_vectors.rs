@@ -16,7 +16,11 @@ fn bootstrap_of_seed_1() {
     let c = Commons::new(&legacy(), 1).unwrap();
     assert_eq!(c.speculation_days(), 54);
     assert_eq!(c.multiplier(), 7);
-    let vesting: Vec<f64> = c.participants().iter().map(|p| p.holdings.vesting).collect();
+    let vesting: Vec<f64> = c
+        .participants()
+        .iter()
+        .map(|p| p.holdings.vesting)
+        .collect();
     assert_eq!(
         vesting,
         [
@@ -90,7 +94,11 @@ fn days_1_and_2_of_seed_1() {
     // First proposal passes on day 10, node id 44.
     for _ in 3..=10 {
         c.step(&mut Scripted).unwrap();
-        let funded: Vec<_> = c.proposals().iter().filter(|q| q.funded_day.is_some()).collect();
+        let funded: Vec<_> = c
+            .proposals()
+            .iter()
+            .filter(|q| q.funded_day.is_some())
+            .collect();
         if c.day() < 10 {
             assert!(funded.is_empty(), "day {}", c.day());
         } else {
@@ -108,7 +116,12 @@ fn seed_1_over_730_days_scores_974() {
     assert_eq!(e.score, Some(974));
     assert_eq!(r.participants, 24);
     assert_eq!(
-        (r.proposals_candidate, r.proposals_active, r.proposals_completed, r.proposals_failed),
+        (
+            r.proposals_candidate,
+            r.proposals_active,
+            r.proposals_completed,
+            r.proposals_failed
+        ),
         (8, 4, 86, 77)
     );
 }

@@ -1,5 +1,6 @@
 //! Command-line definitions (clap derive) and dispatch.
 
+mod bench;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -16,12 +17,15 @@ pub struct Cli {
 enum Command {
     /// Monte-Carlo simulation of a scenario with the reference's scripted participants.
     Simulate(simulate::SimulateArgs),
+    /// Step environments with random legal actions and print their speed as one JSON line.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -176,7 +176,11 @@ pub trait MultiAgentEnv {
     /// Agents that act in the next step.
     fn agents(&self) -> Vec<AgentId> {
         let out = self.output();
-        out.rows.iter().filter(|r| r.live()).map(|r| r.agent).collect()
+        out.rows
+            .iter()
+            .filter(|r| r.live())
+            .map(|r| r.agent)
+            .collect()
     }
 
     /// Names of the policies (personalities) whose agents this environment may produce.

@@ -108,7 +108,8 @@ impl CartPole {
     /// Whether a state is outside the allowed range.
     pub fn fallen(state: [f64; 4]) -> bool {
         let [x, _, theta, _] = state;
-        !(-X_THRESHOLD..=X_THRESHOLD).contains(&x) || !(-THETA_THRESHOLD..=THETA_THRESHOLD).contains(&theta)
+        !(-X_THRESHOLD..=X_THRESHOLD).contains(&x)
+            || !(-THETA_THRESHOLD..=THETA_THRESHOLD).contains(&theta)
     }
 
     fn write(&mut self, reward: f32, terminated: bool, truncated: bool, is_new: bool) {
@@ -180,10 +181,15 @@ impl MultiAgentEnv for CartPole {
         let inf = f32::INFINITY;
         ObservationSpec {
             len: 4,
-            names: ["cart_position", "cart_velocity", "pole_angle", "pole_angular_velocity"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            names: [
+                "cart_position",
+                "cart_velocity",
+                "pole_angle",
+                "pole_angular_velocity",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             low: vec![-4.8, -inf, -0.418_879, -inf],
             high: vec![4.8, inf, 0.418_879, inf],
         }

@@ -6,7 +6,12 @@ use rand::{Rng, SeedableRng};
 use super::api::{EnvError, MultiAgentEnv, StepOutput};
 
 /// Draws a random legal action for every row of `out` (rows that are not live get zeros).
-pub fn random_legal_actions(out: &StepOutput, nvec: &[usize], rng: &mut impl Rng, actions: &mut Vec<u32>) {
+pub fn random_legal_actions(
+    out: &StepOutput,
+    nvec: &[usize],
+    rng: &mut impl Rng,
+    actions: &mut Vec<u32>,
+) {
     actions.clear();
     for (i, row) in out.rows.iter().enumerate() {
         let mask = out.mask_row(i);
@@ -59,7 +64,10 @@ fn check_output<E: MultiAgentEnv>(env: &E, out: &StepOutput) -> Result<(), Strin
             let mut offset = 0;
             for (h, &n) in act.nvec.iter().enumerate() {
                 if !mask[offset..offset + n].iter().any(|&m| m) {
-                    return Err(format!("row {i}: head {} has no allowed action", act.heads[h]));
+                    return Err(format!(
+                        "row {i}: head {} has no allowed action",
+                        act.heads[h]
+                    ));
                 }
                 offset += n;
             }
@@ -70,7 +78,11 @@ fn check_output<E: MultiAgentEnv>(env: &E, out: &StepOutput) -> Result<(), Strin
 
 /// Runs `episodes` episodes of random legal actions from `seed` and checks every output, that the same
 /// seed replays the same episode, and that a masked action is refused. Returns the number of steps.
-pub fn check_env<E: MultiAgentEnv>(env: &mut E, seed: u64, max_steps: usize) -> Result<usize, String> {
+pub fn check_env<E: MultiAgentEnv>(
+    env: &mut E,
+    seed: u64,
+    max_steps: usize,
+) -> Result<usize, String> {
     let nvec = env.action_spec(0).nvec.clone();
     let mut trace = Vec::new();
     let mut steps = 0;

@@ -209,7 +209,11 @@ impl CommonsEnv {
         self.facts.clear();
         for (k, id) in c.candidates().iter().enumerate() {
             let q = &c.proposals()[id.0 as usize];
-            let conviction: f64 = c.participants().iter().map(|p| p.support[k].conviction).sum();
+            let conviction: f64 = c
+                .participants()
+                .iter()
+                .map(|p| p.support[k].conviction)
+                .sum();
             let threshold = trigger_threshold(q.funds_requested, pool, supply, beta, rho);
             self.facts.push(CandidateFacts {
                 id: Some(*id),
@@ -229,9 +233,14 @@ impl CommonsEnv {
         }
     }
 
-    /// Appends a row for participant `p` (observation, mask) and returns its slots.
-    fn push_row(&mut self, p: &Participant, row: AgentRow, basis: f64) -> [Option<crate::model::proposal::ProposalId>; SLOTS] {
-        let c = self.commons.as_ref().expect("reset");
+    /// Appends a row for participant `p` of `c` (observation, mask) and returns its slots.
+    fn push_row(
+        &mut self,
+        c: &Commons,
+        p: &Participant,
+        row: AgentRow,
+        basis: f64,
+    ) -> [Option<crate::model::proposal::ProposalId>; SLOTS] {
         let start = self.out.obs.len();
         self.out.obs.resize(start + OBS_LEN, 0.0);
         let kind = self.kinds[row.policy as usize];
@@ -256,6 +265,42 @@ impl CommonsEnv {
         slots
     }
 
+    /// Adds rows for the agents among `c`'s participants who joined on `day` (all hatchers at reset).
+    fn push_newcomers(&mut self, c: &Commons, day: u32, truncated: bool) {
+        let first = c.participants().partition_point(|p| p.joined_day < day);
+        for p in &c.participants()[first..] {
+            let Some(policy) = self
+                .label_policy
+                .get(p.personality as usize)
+                .copied()
+                .flatten()
+            else {
+                continue;
+            };
+            let basis = observation::net_worth(c, p).max(1.0);
+            let row = AgentRow {
+                agent: AgentId(p.id.0),
+                policy,
+                reward: 0.0,
+                terminated: false,
+                truncated,
+                is_new: true,
+            };
+            let slots = self.push_row(c, p, row, basis);
+            self.parts.push(RewardParts::default());
+            self.set_agent_state(
+                p.id,
+                AgentState {
+                    policy,
+                    basis,
+                    wealth: basis,
+                    sentiment: p.sentiment,
+                    slots,
+                },
+            );
+        }
+    }
+
     fn fill_info(&mut self) {
         let c = self.commons.as_ref().expect("reset");
         let pools = c.pools();
@@ -277,7 +322,13 @@ impl CommonsEnv {
         ]);
     }
 
-    fn reward_parts_for(&self, c: &Commons, p: &Participant, s: &AgentState, present: bool) -> (RewardParts, f64) {
+    fn reward_parts_for(
+        &self,
+        c: &Commons,
+        p: &Participant,
+        s: &AgentState,
+        present: bool,
+    ) -> (RewardParts, f64) {
         let wealth = if present {
             observation::net_worth(c, p)
         } else if c.budget_wallets() {
@@ -333,37 +384,9 @@ impl MultiAgentEnv for CommonsEnv {
         self.row_ids.clear();
         self.parts.clear();
         self.prepare_step_facts();
-        let participants: Vec<Participant> = self
-            .commons
-            .as_ref()
-            .map(|c| c.participants().to_vec())
-            .unwrap_or_default();
-        for p in &participants {
-            if let Some(policy) = self.label_policy.get(p.personality as usize).copied().flatten() {
-                let c = self.commons.as_ref().expect("reset");
-                let basis = observation::net_worth(c, p).max(1.0);
-                let row = AgentRow {
-                    agent: AgentId(p.id.0),
-                    policy,
-                    reward: 0.0,
-                    terminated: false,
-                    truncated: false,
-                    is_new: true,
-                };
-                let slots = self.push_row(p, row, basis);
-                self.parts.push(RewardParts::default());
-                self.set_agent_state(
-                    p.id,
-                    AgentState {
-                        policy,
-                        basis,
-                        wealth: basis,
-                        sentiment: p.sentiment,
-                        slots,
-                    },
-                );
-            }
-        }
+        let c = self.commons.take().expect("just set");
+        self.push_newcomers(&c, 0, false);
+        self.commons = Some(c);
         self.fill_info();
         Ok(&self.out)
     }
@@ -404,7 +427,10 @@ impl MultiAgentEnv for CommonsEnv {
                 offset += n;
             }
             let id = self.row_ids[i];
-            let slots = self.agent_state(id).map(|s| s.slots).unwrap_or([None; SLOTS]);
+            let slots = self
+                .agent_state(id)
+                .map(|s| s.slots)
+                .unwrap_or([None; SLOTS]);
             self.ctl.set(
                 id,
                 AgentAction {
@@ -433,36 +459,29 @@ impl MultiAgentEnv for CommonsEnv {
         self.row_ids.clear();
         self.parts.clear();
         // Rows: the agents that acted (id order), then today's new agents.
-        let mut rows_to_emit: Vec<(Participant, bool)> = Vec::with_capacity(acting.len() + 4);
-        {
-            let c = self.commons.as_ref().expect("present");
-            for id in &acting {
-                match c.participant_position(*id) {
-                    Some(pos) => rows_to_emit.push((c.participants()[pos].clone(), true)),
-                    None => {
-                        if let Some(p) = c.events().departed.iter().find(|p| p.id == *id) {
-                            rows_to_emit.push((p.clone(), false));
-                        }
-                    }
-                }
-            }
-        }
-        for (p, present) in &rows_to_emit {
+        let c = self.commons.take().expect("present");
+        for id in &acting {
+            let (p, present) = match c.participant_position(*id) {
+                Some(pos) => (&c.participants()[pos], true),
+                None => match c.events().departed.iter().find(|p| p.id == *id) {
+                    Some(p) => (p, false),
+                    None => continue,
+                },
+            };
             let Some(state) = self.agent_state(p.id) else {
                 continue;
             };
-            let c = self.commons.as_ref().expect("present");
-            let (parts, wealth) = self.reward_parts_for(c, p, &state, *present);
+            let (parts, wealth) = self.reward_parts_for(&c, p, &state, present);
             let reward = parts.total(&self.weights[state.policy as usize]) as f32;
             let row = AgentRow {
                 agent: AgentId(p.id.0),
                 policy: state.policy,
                 reward,
                 terminated: !present,
-                truncated: *present && truncated,
+                truncated: present && truncated,
                 is_new: false,
             };
-            let slots = self.push_row(p, row, state.basis);
+            let slots = self.push_row(&c, p, row, state.basis);
             self.parts.push(parts);
             self.set_agent_state(
                 p.id,
@@ -474,43 +493,8 @@ impl MultiAgentEnv for CommonsEnv {
                 },
             );
         }
-        let day = self.commons.as_ref().expect("present").day();
-        let newcomers: Vec<Participant> = self
-            .commons
-            .as_ref()
-            .expect("present")
-            .participants()
-            .iter()
-            .rev()
-            .take_while(|p| p.joined_day == day)
-            .filter(|p| self.label_policy.get(p.personality as usize).copied().flatten().is_some())
-            .cloned()
-            .collect();
-        for p in newcomers.iter().rev() {
-            let policy = self.label_policy[p.personality as usize].expect("filtered");
-            let c = self.commons.as_ref().expect("present");
-            let basis = observation::net_worth(c, p).max(1.0);
-            let row = AgentRow {
-                agent: AgentId(p.id.0),
-                policy,
-                reward: 0.0,
-                terminated: false,
-                truncated,
-                is_new: true,
-            };
-            let slots = self.push_row(p, row, basis);
-            self.parts.push(RewardParts::default());
-            self.set_agent_state(
-                p.id,
-                AgentState {
-                    policy,
-                    basis,
-                    wealth: basis,
-                    sentiment: p.sentiment,
-                    slots,
-                },
-            );
-        }
+        self.push_newcomers(&c, c.day(), truncated);
+        self.commons = Some(c);
         self.fill_info();
         Ok(&self.out)
     }
@@ -534,6 +518,7 @@ impl MultiAgentEnv for CommonsEnv {
         high[4] = 2.0;
         high[5] = 2.0;
         high[10] = 100.0; // price / initial price
+        high[15] = 3.0; // ln(1 + participants) / 5
         for k in 0..SLOTS {
             let b = 22 + k * observation::SLOT.len();
             high[b + 2] = 2.0;

@@ -13,5 +13,7 @@ pub mod observation;
 pub mod personality;
 pub mod vec_env;
 
-pub use api::{ActionSpec, AgentId, AgentRow, EnvError, MultiAgentEnv, ObservationSpec, StepOutput};
+pub use api::{
+    ActionSpec, AgentId, AgentRow, EnvError, MultiAgentEnv, ObservationSpec, StepOutput,
+};
 pub use commons_env::{CommonsEnv, CommonsEnvConfig};

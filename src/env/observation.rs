@@ -52,7 +52,11 @@ pub const OBS_LEN: usize = OWN.len() + COMMONS.len() + SLOTS * SLOT.len();
 
 /// Names of every entry, in order.
 pub fn names() -> Vec<String> {
-    let mut v: Vec<String> = OWN.iter().chain(COMMONS.iter()).map(|s| s.to_string()).collect();
+    let mut v: Vec<String> = OWN
+        .iter()
+        .chain(COMMONS.iter())
+        .map(|s| s.to_string())
+        .collect();
     for k in 0..SLOTS {
         for s in SLOT {
             v.push(format!("slot{k}.{s}"));
@@ -99,7 +103,7 @@ pub struct CandidateFacts {
 /// What selling all of a participant's tokens would return now, after the exit tribute.
 pub fn sale_value(c: &Commons, tokens: f64) -> f64 {
     let pools = c.pools();
-    let n = tokens.clamp(0.0, pools.token_supply);
+    let n = tokens.min(pools.token_supply).max(0.0);
     if n <= 0.0 {
         return 0.0;
     }
@@ -164,12 +168,15 @@ pub fn encode(
     let h = &p.holdings;
     let total = h.total();
     let value = sale_value(c, total);
-    let share = |x: f64| if total > 0.0 { (x / total).clamp(0.0, 2.0) as f32 } else { 0.0 };
+    let share = |x: f64| {
+        if total > 0.0 {
+            (x / total).clamp(0.0, 2.0) as f32
+        } else {
+            0.0
+        }
+    };
     let staked: f64 = p.support.iter().map(|e| e.tokens).sum();
-    let authored = facts
-        .iter()
-        .filter(|f| f.author == Some(p.id))
-        .count();
+    let authored = facts.iter().filter(|f| f.author == Some(p.id)).count();
     let basis = basis.max(1.0);
     let own = [
         p.sentiment as f32,
@@ -227,12 +234,8 @@ pub fn mask(p: &Participant, budget: bool, out: &mut [bool]) {
     let h = &p.holdings;
     let can_buy = !budget || p.wallet >= 1.0;
     let can_sell = h.spendable() > 1e-9;
-    for b in 1..=3 {
-        out[b] = can_buy;
-    }
-    for b in 4..=6 {
-        out[b] = can_sell;
-    }
+    out[1..=3].fill(can_buy);
+    out[4..=6].fill(can_sell);
     let s = TRADE_BINS;
     let candidates = p.support.len();
     out[s + 1] = candidates > 0;

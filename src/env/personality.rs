@@ -214,7 +214,11 @@ mod tests {
         let p = resolve("whale.toml", dir.path()).unwrap();
         assert_eq!(p.observation, ObservationKind::MarketOnly);
         assert_eq!(p.reward.wealth, 2.0);
-        std::fs::write(dir.path().join("bad.toml"), "[personality]\nname = \"x\"\n[personality.reward]\nwealth = 1e9\n").unwrap();
+        std::fs::write(
+            dir.path().join("bad.toml"),
+            "[personality]\nname = \"x\"\n[personality.reward]\nwealth = 1e9\n",
+        )
+        .unwrap();
         let e = resolve("bad.toml", dir.path()).unwrap_err().to_string();
         assert!(e.contains("personality.reward.wealth"), "{e}");
     }

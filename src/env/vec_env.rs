@@ -54,7 +54,11 @@ impl<E: MultiAgentEnv + Send> VecEnv<E> {
             .map(|e| e.action_spec(0).nvec.len())
             .unwrap_or(0);
         let pool = if threads > 0 {
-            Some(rayon::ThreadPoolBuilder::new().num_threads(threads).build()?)
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()?,
+            )
         } else {
             None
         };
@@ -103,7 +107,10 @@ impl<E: MultiAgentEnv + Send> VecEnv<E> {
         &self.segments
     }
 
-    fn run<R: Send>(&mut self, f: impl Fn(usize, &mut E, &mut StepOutput, &mut u64) -> R + Sync) -> Vec<R> {
+    fn run<R: Send>(
+        &mut self,
+        f: impl Fn(usize, &mut E, &mut StepOutput, &mut u64) -> R + Sync,
+    ) -> Vec<R> {
         let envs = &mut self.envs;
         let finals = &mut self.finals;
         let episodes = &mut self.episodes;

@@ -7,7 +7,7 @@
 //! and, for stakers and authors, in the proposal's stakeholder list). A day therefore costs
 //! O(participants × candidates), and the hot loop reuses its scratch buffers.
 
-use super::config::{ModelConfig, WalletMode};
+use super::config::{ArrivalTokens, ModelConfig, WalletMode};
 use super::conviction::{accumulate, passes, trigger_threshold};
 use super::numeric::{pairwise_sum, MedianTracker};
 use super::participant::{affinity_from_uniform, Participant, ParticipantId, Support};
@@ -299,7 +299,10 @@ impl Commons {
         let supply = raise / h.hatch_price;
         let schedule = VestingSchedule::from_80p_days(v80, h.vesting_cliff_ratio);
         let wallet_endowments = if budget {
-            contributions.iter().map(|c| cfg.extensions.hatcher_wallet_ratio * c).sum()
+            contributions
+                .iter()
+                .map(|c| cfg.extensions.hatcher_wallet_ratio * c)
+                .sum()
         } else {
             0.0
         };
@@ -372,10 +375,13 @@ impl Commons {
 
         let p = &cfg.proposals;
         for _ in 0..p.initial {
-            let f = commons
-                .rng
-                .gamma(p.funds_requested_alpha, p.funds_requested_min, p.initial_scale);
-            let trigger = commons.threshold(f, commons.pools.funding_pool, commons.pools.token_supply);
+            let f = commons.rng.gamma(
+                p.funds_requested_alpha,
+                p.funds_requested_min,
+                p.initial_scale,
+            );
+            let trigger =
+                commons.threshold(f, commons.pools.funding_pool, commons.pools.token_supply);
             commons.push_candidate(f, trigger, None);
         }
         // Support edges: for each proposal, for each hatcher.
@@ -416,7 +422,12 @@ impl Commons {
         p.max(q).map_or(0, |m| m + 1)
     }
 
-    fn push_candidate(&mut self, f: f64, trigger: f64, author: Option<ParticipantId>) -> ProposalId {
+    fn push_candidate(
+        &mut self,
+        f: f64,
+        trigger: f64,
+        author: Option<ParticipantId>,
+    ) -> ProposalId {
         let id = ProposalId(self.proposals.len() as u32);
         let ref_id = self.next_ref_id();
         self.proposals.push(Proposal {
@@ -471,7 +482,8 @@ impl Commons {
         self.sell(ctl)?; // 16
         self.exits(ctl)?; // 17
         for p in &mut self.participants {
-            p.sentiment = sentiment::decay(p.sentiment, self.cfg.participants.sentiment_decay); // 18
+            p.sentiment = sentiment::decay(p.sentiment, self.cfg.participants.sentiment_decay);
+            // 18
         }
         self.sync_pools(); // 19
         self.mirrors.sentiment = self.mean_sentiment();
@@ -494,7 +506,10 @@ impl Commons {
                 a.max_new_participants * self.multiplier,
             )
         } else {
-            ((1.0 + s) / a.arrival_rate_denominator, a.max_new_participants)
+            (
+                (1.0 + s) / a.arrival_rate_denominator,
+                a.max_new_participants,
+            )
         };
         let (inv_min, inv_stdev) = (a.investment_min, a.investment_stdev);
         let mut record = (0.0, 0.0);
@@ -538,10 +553,18 @@ impl Commons {
             });
         }
         self.events.arrivals = count;
-        for _ in 0..count {
+        let minted_mode = self.cfg.extensions.arrival_tokens == ArrivalTokens::Minted;
+        let first = self.participants.len() - count as usize;
+        for k in 0..count as usize {
             let (minted, _) = self.pools.deposit(investment);
             self.ledger.arrival_deposits += investment;
-            self.ledger.arrival_token_excess += tokens - minted;
+            // Spot-price credit (Q3) unless the extension credits what was minted, or the price is
+            // degenerate (an emptied Commons): then the minted amount too.
+            if minted_mode || !tokens.is_finite() {
+                self.participants[first + k].holdings.nonvesting = minted;
+            } else {
+                self.ledger.arrival_token_excess += tokens - minted;
+            }
         }
         Ok(())
     }
@@ -558,7 +581,10 @@ impl Commons {
         if self.participants.is_empty() {
             return 0.0;
         }
-        let total = self.participants.iter().fold(0.0, |acc, p| acc + p.sentiment);
+        let total = self
+            .participants
+            .iter()
+            .fold(0.0, |acc, p| acc + p.sentiment);
         total / self.participants.len() as f64
     }
 
@@ -576,10 +602,12 @@ impl Commons {
                 .map(|c| proposals[c.0 as usize].funds_requested),
         );
         let total_requested = pairwise_sum(&self.scratch.column);
-        let median = self
-            .median
-            .median()
-            .ok_or(ModelError::NoSupportEdges { day: self.day })?;
+        let median = match self.median.median() {
+            Some(m) => m,
+            None if self.legacy => return Err(ModelError::NoSupportEdges { day: self.day }),
+            // Nobody supports anything (everybody left): no proposal today.
+            None => 0.0,
+        };
         let pool = self.mirrors.funding_pool;
         let rate = median / (1.0 + total_requested / pool);
         let err = self.rate_error("proposal creation");
@@ -616,7 +644,9 @@ impl Commons {
         let s = &self.cfg.speculators;
         let mut total = 0.0;
         for _ in 0..s.count {
-            total += self.rng.exponential(s.position_size_min, s.position_size_stdev);
+            total += self
+                .rng
+                .exponential(s.position_size_min, s.position_size_stdev);
         }
         let funding = total * self.pools.exit_tribute;
         if funding != 0.0 {
@@ -647,12 +677,19 @@ impl Commons {
         let (pool, supply) = (self.mirrors.funding_pool, self.mirrors.token_supply);
         let mut passed = std::mem::take(&mut self.scratch.passed);
         passed.clear();
-        for k in 0..self.candidates.len() {
-            self.scratch.column.clear();
-            self.scratch
-                .column
-                .extend(self.participants.iter().map(|p| p.support[k].conviction));
-            let conviction = pairwise_sum(&self.scratch.column);
+        // Transpose the edge convictions (participant-major reads, one column per candidate) so that
+        // each candidate's sum runs over a contiguous slice, in participant order.
+        let (n, c) = (self.participants.len(), self.candidates.len());
+        let column = &mut self.scratch.column;
+        column.clear();
+        column.resize(n * c, 0.0);
+        for (i, p) in self.participants.iter().enumerate() {
+            for (k, e) in p.support.iter().enumerate() {
+                column[k * n + i] = e.conviction;
+            }
+        }
+        for k in 0..c {
+            let conviction = pairwise_sum(&self.scratch.column[k * n..(k + 1) * n]);
             let idx = self.candidates[k].0 as usize;
             let f = self.proposals[idx].funds_requested;
             let threshold = self.threshold(f, pool, supply);
@@ -689,7 +726,10 @@ impl Commons {
         self.activate(&passed);
         // Block 8: the author of each passed proposal, if still present, gains sentiment (and, with the
         // author-payout extension, the grant).
-        let bonus = self.cfg.participants.sentiment_bonus_proposal_becomes_active;
+        let bonus = self
+            .cfg
+            .participants
+            .sentiment_bonus_proposal_becomes_active;
         let payout = self.cfg.extensions.author_payout;
         for id in &activated {
             let q = &self.proposals[id.0 as usize];
@@ -779,8 +819,11 @@ impl Commons {
         let err = self.rate_error("active proposals");
         let mut result = Ok(());
         for &id in &self.actives {
-            let (r_fail, r_succ) =
-                resolution_rates(self.proposals[id.0 as usize].funds_requested, base_fail, base_succ);
+            let (r_fail, r_succ) = resolution_rates(
+                self.proposals[id.0 as usize].funds_requested,
+                base_fail,
+                base_succ,
+            );
             match self.rng.probability(r_fail) {
                 Ok(true) => failed.push(id),
                 Ok(false) => match self.rng.probability(r_succ) {
@@ -850,7 +893,7 @@ impl Commons {
                 &mut self.rng,
                 &mut self.scratch.votes,
             )
-                .map_err(&err)?;
+            .map_err(&err)?;
         }
         Ok(())
     }
@@ -926,7 +969,8 @@ impl Commons {
         }
         let mut result = Ok(());
         if total > 0.0 {
-            let (received, _) = self.pools.burn(total);
+            // Never burn more than exists (holdings can exceed the supply by the Q3 excess).
+            let (received, _) = self.pools.burn(total.min(self.pools.token_supply));
             if self.budget {
                 self.ledger.wallet_proceeds += received;
             } else {
@@ -934,7 +978,8 @@ impl Commons {
             }
             for &(i, n) in &trades {
                 if self.budget {
-                    self.participants[i].wallet += (n / total) * received;
+                    // A burn can return −1e-11 DAI when rounding has drifted the pools off the curve.
+                    self.participants[i].wallet += ((n / total) * received).max(0.0);
                 }
                 if let Err(cause) = self.participants[i].holdings.spend(n) {
                     result = Err(ModelError::NotSpendable {
@@ -987,10 +1032,10 @@ impl Commons {
         });
         for k in 0..self.scratch.leavers.len() {
             let total = self.scratch.leavers[k];
-            let (received, _) = self.pools.burn(total);
+            let (received, _) = self.pools.burn(total.min(self.pools.token_supply));
             let p = &mut self.events.departed[k];
             if self.budget {
-                p.wallet += received;
+                p.wallet += received.max(0.0);
                 self.ledger.wallet_proceeds += received;
             } else {
                 self.ledger.vanished_proceeds += received;

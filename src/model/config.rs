@@ -285,6 +285,17 @@ pub enum WalletMode {
     Budget,
 }
 
+/// How many tokens an arrival is credited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArrivalTokens {
+    /// The reference (Q3): `investment / spot price`, slightly more than the curve mints.
+    #[default]
+    Spot,
+    /// What the curve actually minted for the investment: holdings add up to the supply exactly.
+    Minted,
+}
+
 /// Extensions that learning agents need; all off in the reference scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -298,6 +309,8 @@ pub struct ExtensionsConfig {
     /// When a proposal becomes active, its requested funds are paid to its author's wallet (if the author
     /// is still a participant).
     pub author_payout: bool,
+    /// Tokens credited to arrivals: `spot` (reference, Q3) or `minted`.
+    pub arrival_tokens: ArrivalTokens,
 }
 
 impl Default for ExtensionsConfig {
@@ -307,6 +320,7 @@ impl Default for ExtensionsConfig {
             hatcher_wallet_ratio: 0.5,
             arrival_wallet_ratio: 4.0,
             author_payout: false,
+            arrival_tokens: ArrivalTokens::Spot,
         }
     }
 }
@@ -370,7 +384,13 @@ impl Check<'_> {
         self.range(name, value, |v| v >= 0.0, ">= 0")
     }
 
-    fn count(&self, name: &str, value: u32, min: u32, allowed: &'static str) -> Result<(), RangeError> {
+    fn count(
+        &self,
+        name: &str,
+        value: u32,
+        min: u32,
+        allowed: &'static str,
+    ) -> Result<(), RangeError> {
         if value >= min {
             Ok(())
         } else {
@@ -386,7 +406,9 @@ impl Check<'_> {
 impl ModelConfig {
     /// Checks every parameter's range; the first violation is returned.
     pub fn validate(&self) -> Result<(), RangeError> {
-        let c = Check { section: "simulation" };
+        let c = Check {
+            section: "simulation",
+        };
         c.count("days", self.simulation.days, 1, ">= 1")?;
 
         let h = &self.hatch;
@@ -394,7 +416,12 @@ impl ModelConfig {
         c.count("hatchers", h.hatchers, 1, ">= 1")?;
         c.positive("contribution_scale", h.contribution_scale)?;
         c.positive("hatch_price", h.hatch_price)?;
-        c.range("hatch_tribute", h.hatch_tribute, |v| (0.0..1.0).contains(&v), "0 to 1, below 1")?;
+        c.range(
+            "hatch_tribute",
+            h.hatch_tribute,
+            |v| (0.0..1.0).contains(&v),
+            "0 to 1, below 1",
+        )?;
         c.positive("vesting_80p_unlocked", h.vesting_80p_unlocked)?;
         c.non_negative("vesting_cliff_ratio", h.vesting_cliff_ratio)?;
         c.unit("sentiment_base", h.sentiment_base)?;
@@ -411,7 +438,9 @@ impl ModelConfig {
         c.unit("exit_tribute", self.curve.exit_tribute)?;
 
         let v = &self.conviction;
-        let c = Check { section: "conviction" };
+        let c = Check {
+            section: "conviction",
+        };
         c.range(
             "days_to_80p_of_max_voting_weight",
             v.days_to_80p_of_max_voting_weight,
@@ -430,7 +459,9 @@ impl ModelConfig {
         c.unit("voting_engagement_rate", v.voting_engagement_rate)?;
 
         let p = &self.proposals;
-        let c = Check { section: "proposals" };
+        let c = Check {
+            section: "proposals",
+        };
         c.count("initial", p.initial, 1, ">= 1")?;
         c.positive("initial_scale", p.initial_scale)?;
         c.positive("funds_requested_alpha", p.funds_requested_alpha)?;
@@ -441,13 +472,24 @@ impl ModelConfig {
         c.unit("conflict_rate", p.conflict_rate)?;
 
         let q = &self.participants;
-        let c = Check { section: "participants" };
+        let c = Check {
+            section: "participants",
+        };
         c.unit("sentiment_decay", q.sentiment_decay)?;
         c.unit("sentiment_sensitivity", q.sentiment_sensitivity)?;
         c.non_negative("delta_holdings_scale", q.delta_holdings_scale)?;
-        c.unit("engagement_rate_multiplier_buy", q.engagement_rate_multiplier_buy)?;
-        c.unit("engagement_rate_multiplier_sell", q.engagement_rate_multiplier_sell)?;
-        c.unit("engagement_rate_multiplier_exit", q.engagement_rate_multiplier_exit)?;
+        c.unit(
+            "engagement_rate_multiplier_buy",
+            q.engagement_rate_multiplier_buy,
+        )?;
+        c.unit(
+            "engagement_rate_multiplier_sell",
+            q.engagement_rate_multiplier_sell,
+        )?;
+        c.unit(
+            "engagement_rate_multiplier_exit",
+            q.engagement_rate_multiplier_exit,
+        )?;
         c.unit("sentiment_sensitivity_exit", q.sentiment_sensitivity_exit)?;
         let signed = |v: f64| (-1.0..=1.0).contains(&v);
         c.range(
@@ -470,7 +512,9 @@ impl ModelConfig {
         )?;
 
         let a = &self.arrivals;
-        let c = Check { section: "arrivals" };
+        let c = Check {
+            section: "arrivals",
+        };
         c.non_negative("investment_min", a.investment_min)?;
         c.non_negative("investment_stdev", a.investment_stdev)?;
         c.unit("speculation_min_fraction", a.speculation_min_fraction)?;
@@ -485,12 +529,16 @@ impl ModelConfig {
         )?;
 
         let s = &self.speculators;
-        let c = Check { section: "speculators" };
+        let c = Check {
+            section: "speculators",
+        };
         c.non_negative("position_size_min", s.position_size_min)?;
         c.non_negative("position_size_stdev", s.position_size_stdev)?;
 
         let x = &self.extensions;
-        let c = Check { section: "extensions" };
+        let c = Check {
+            section: "extensions",
+        };
         c.non_negative("hatcher_wallet_ratio", x.hatcher_wallet_ratio)?;
         c.non_negative("arrival_wallet_ratio", x.arrival_wallet_ratio)?;
         Ok(())

@@ -38,7 +38,7 @@ pub fn trigger_threshold(
 /// A candidate passes iff `conviction ≥ threshold` (equality passes; `+∞` never does).
 #[inline]
 pub fn passes(conviction: f64, threshold: f64) -> bool {
-    !(conviction < threshold)
+    conviction >= threshold
 }
 
 #[cfg(test)]
@@ -85,7 +85,10 @@ mod tests {
     fn threshold_vectors() {
         let t = |f: f64, pool: f64, s: f64, b: f64| trigger_threshold(f, pool, s, b, rho(0.5, b));
         assert!(close(t(10.0, 1000.0, 1e7, 0.2), 5540166.20498615));
-        assert!(close(t(500.0, 500_000.0, 3000.0, 10_000.0), 1500.000300000045));
+        assert!(close(
+            t(500.0, 500_000.0, 3000.0, 10_000.0),
+            1500.000300000045
+        ));
         assert!(close(t(100.0, 1000.0, 1000.0, 0.2), 2000.0));
         assert_eq!(t(200.0, 1000.0, 1000.0, 0.2), f64::INFINITY);
         let x = t(500.0, 10_000.0, 3e6, 0.2);

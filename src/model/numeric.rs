@@ -68,7 +68,7 @@ pub struct MedianTracker {
     scratch: Vec<f64>,
 }
 
-const MEDIAN_BUCKETS: usize = 1024;
+const MEDIAN_BUCKETS: usize = 4096;
 
 impl Default for MedianTracker {
     fn default() -> Self {
@@ -193,7 +193,10 @@ mod tests {
     fn pairwise_splits_above_128_at_a_multiple_of_8() {
         let x: Vec<f64> = (0..300).map(|i| 1.0 / (i as f64 + 1.0)).collect();
         // n2 = 150 - 150 % 8 = 144
-        assert_eq!(pairwise_sum(&x), pairwise_sum(&x[..144]) + pairwise_sum(&x[144..]));
+        assert_eq!(
+            pairwise_sum(&x),
+            pairwise_sum(&x[..144]) + pairwise_sum(&x[144..])
+        );
         assert!((pairwise_sum(&x) - x.iter().sum::<f64>()).abs() < 1e-12);
     }
 
@@ -212,7 +215,11 @@ mod tests {
         let mut s = v.to_vec();
         s.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let n = s.len();
-        Some(if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 })
+        Some(if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        })
     }
 
     proptest! {

@@ -31,7 +31,13 @@ pub struct Pools {
 impl Pools {
     /// The hatch: a raise of `raise` DAI minted at `hatch_price` into `S0 = raise / hatch_price` tokens;
     /// `funding = θ·raise`, `collateral = raise·(1−θ)`, `V0 = S0^κ / collateral`.
-    pub fn hatch(raise: f64, supply: f64, hatch_tribute: f64, exit_tribute: f64, kappa: f64) -> Self {
+    pub fn hatch(
+        raise: f64,
+        supply: f64,
+        hatch_tribute: f64,
+        exit_tribute: f64,
+        kappa: f64,
+    ) -> Self {
         let collateral_pool = (1.0 - hatch_tribute) * raise;
         let funding_pool = hatch_tribute * raise;
         Pools {
@@ -111,7 +117,10 @@ mod tests {
         let mut a = p.clone();
         let (got, price) = a.burn(50_000.0);
         assert!(close(got, 6825.0) && close(price, 0.1365));
-        let mut b = Pools { exit_tribute: 0.02, ..p };
+        let mut b = Pools {
+            exit_tribute: 0.02,
+            ..p
+        };
         let (got, _) = b.burn(50_000.0);
         assert!(close(got, 6688.5) && close(b.funding_pool, 30136.5));
         assert!(close(b.collateral_pool, 63175.0) && close(b.token_supply, 950_000.0));
@@ -139,7 +148,10 @@ mod tests {
     fn arrival_at_spot_vs_minted() {
         let mut p = Pools::hatch(10_000.0, 1000.0, 0.2, 0.0, 2.0);
         assert!(close(p.token_price(), 16.0));
-        assert!(close(p.dai_to_tokens(16.872149388283283), 1.0545093367677052));
+        assert!(close(
+            p.dai_to_tokens(16.872149388283283),
+            1.0545093367677052
+        ));
         let (t, price) = p.deposit(16.872149388283283);
         assert!(close(t, 1.0539539273272567) && close(price, 16.00843163141838));
         assert!(close(p.token_supply, 1001.0539539273273));

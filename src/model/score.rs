@@ -84,7 +84,12 @@ pub fn commons_score(inp: &ScoreInputs<'_>, mode: ScoreMode) -> Result<Score, Sc
     let s_t = inp.sentiment[n - 1];
     let net = inp.network;
 
-    let avg_funds = cap(divide(mean(inp.funding_pool), f0, mode, "initial funding pool is 0")?);
+    let avg_funds = cap(divide(
+        mean(inp.funding_pool),
+        f0,
+        mode,
+        "initial funding pool is 0",
+    )?);
 
     let avg_price = mean(inp.token_price);
     let std_price = sample_std(inp.token_price, &mut Vec::new());
@@ -92,7 +97,9 @@ pub fn commons_score(inp: &ScoreInputs<'_>, mode: ScoreMode) -> Result<Score, Sc
     if !avg_price_ratio.is_finite() {
         match mode {
             ScoreMode::Legacy if avg_price_ratio.is_nan() => {
-                return Err(ScoreError("price series is constant or has one row (std 0 or NaN)"))
+                return Err(ScoreError(
+                    "price series is constant or has one row (std 0 or NaN)",
+                ))
             }
             ScoreMode::Legacy => {}
             ScoreMode::Guarded => avg_price_ratio = 0.0,
@@ -169,7 +176,11 @@ pub fn commons_score(inp: &ScoreInputs<'_>, mode: ScoreMode) -> Result<Score, Sc
         };
     }
     let rounded = total.round_ties_even();
-    let score = if rounded > 1000.0 { 1000 } else { rounded as i64 };
+    let score = if rounded > 1000.0 {
+        1000
+    } else {
+        rounded as i64
+    };
     Ok(Score { score, components })
 }
 
@@ -258,7 +269,7 @@ mod tests {
     #[test]
     fn rounding_is_half_even_and_capped() {
         assert_eq!(2.5f64.round_ties_even(), 2.0);
-        assert_eq!(cap(f64::NAN).is_nan(), true);
+        assert!(cap(f64::NAN).is_nan());
         assert_eq!(cap(3.0), 1.0);
     }
 }

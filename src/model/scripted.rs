@@ -186,7 +186,10 @@ mod tests {
     fn buy_and_sell_sizes() {
         let cfg = ParticipantConfig::default();
         // force · scale with U = 0.5, computed as the rule does
-        assert_eq!(0.5 * (0.9 - 0.75) * cfg.delta_holdings_scale, 5250.000000000001);
+        assert_eq!(
+            0.5 * (0.9 - 0.75) * cfg.delta_holdings_scale,
+            5250.000000000001
+        );
         assert_eq!(0.5 * -(0.5f64 - 0.75) * 1000.0, 125.0);
         // a participant at 0.75 neither buys nor sells, whatever the draws
         let mut rng = sure_rng();
@@ -203,7 +206,9 @@ mod tests {
         assert!((1.0 - cfg.engagement_rate_multiplier_exit * 0.3 - 0.91).abs() < 1e-15);
         let mut rng = sure_rng();
         // s = 0.5: no exit check at all
-        assert!(!Scripted.exit(&participant(0.5, 1.0), &cfg, &mut rng).unwrap());
+        assert!(!Scripted
+            .exit(&participant(0.5, 1.0), &cfg, &mut rng)
+            .unwrap());
         // a hatcher (vesting grant) never leaves
         let mut h = participant(0.0, 0.0);
         h.holdings = TokenBatch::new(10.0, 0.0, VestingSchedule::from_80p_days(120.0, 2.0));
@@ -211,6 +216,8 @@ mod tests {
             assert!(!Scripted.exit(&h, &cfg, &mut rng).unwrap());
         }
         // s = 0: leaves for sure
-        assert!(Scripted.exit(&participant(0.0, 1.0), &cfg, &mut rng).unwrap());
+        assert!(Scripted
+            .exit(&participant(0.0, 1.0), &cfg, &mut rng)
+            .unwrap());
     }
 }

@@ -155,7 +155,10 @@ mod tests {
         assert_eq!(vesting_curve(90.0, 90.0, 90.0), 0.0);
         assert!(close(vesting_curve(180.0, 90.0, 90.0), 0.5));
         assert!(close(vesting_curve(270.0, 90.0, 90.0), 0.75));
-        assert!(close(vesting_curve(89.0, 90.0, 90.0), -0.007731369217151451));
+        assert!(close(
+            vesting_curve(89.0, 90.0, 90.0),
+            -0.007731369217151451
+        ));
         let mut b = TokenBatch::new(1.0, 0.0, VestingSchedule::from_80p_days(120.0, 2.0));
         for (age, f) in [
             (55, 0.0),
@@ -182,7 +185,10 @@ mod tests {
         b.age_days = 6;
         assert_eq!(b.unlocked_fraction(), 0.5);
         b.spend(5000.0).unwrap();
-        assert_eq!((b.vesting, b.vesting_spent, b.nonvesting), (10_000.0, 5000.0, 0.0));
+        assert_eq!(
+            (b.vesting, b.vesting_spent, b.nonvesting),
+            (10_000.0, 5000.0, 0.0)
+        );
         b.age_days = 9;
         assert!(b.spend(6000.0).is_err());
         assert_eq!(b.spendable(), 2500.0);
@@ -198,12 +204,18 @@ mod tests {
         b.age_days = 3;
         assert_eq!(b.spendable(), 875.0);
         b.spend(750.0).unwrap();
-        assert_eq!((b.vesting, b.vesting_spent, b.nonvesting), (500.0, 250.0, 0.0));
+        assert_eq!(
+            (b.vesting, b.vesting_spent, b.nonvesting),
+            (500.0, 250.0, 0.0)
+        );
         assert_eq!(b.spendable(), 125.0);
         b.age_days = 103;
         assert!(b.spend(300.0).is_err());
         b.spend(250.0).unwrap();
-        assert_eq!((b.vesting, b.vesting_spent, b.nonvesting), (500.0, 500.0, 0.0));
+        assert_eq!(
+            (b.vesting, b.vesting_spent, b.nonvesting),
+            (500.0, 500.0, 0.0)
+        );
 
         let mut f = TokenBatch::new(0.0, 10_000.0, VestingSchedule::NONE);
         f.spend(100.0).unwrap();

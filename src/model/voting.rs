@@ -52,7 +52,10 @@ mod tests {
     fn voted(affinities: &[f64]) -> Vec<f64> {
         let mut s: Vec<Support> = affinities.iter().map(|&a| Support::new(a)).collect();
         stake_by_affinity(&mut s, 1.0, 0.75, 0.5, &mut Vec::new());
-        s.iter().filter(|e| e.tokens > 0.0).map(|e| e.affinity).collect()
+        s.iter()
+            .filter(|e| e.tokens > 0.0)
+            .map(|e| e.affinity)
+            .collect()
     }
 
     /// reference-model.md §9, "Voting".
@@ -66,10 +69,21 @@ mod tests {
     #[test]
     fn stake_split_vectors() {
         // The split itself (§9 vector): every edge voted, so no cutoff.
-        let mut s: Vec<Support> = [0.9, 0.9, 0.8, 0.6].iter().map(|&a| Support::new(a)).collect();
+        let mut s: Vec<Support> = [0.9, 0.9, 0.8, 0.6]
+            .iter()
+            .map(|&a| Support::new(a))
+            .collect();
         stake_by_affinity(&mut s, 1000.0, 0.0, 0.0, &mut Vec::new());
         let t: Vec<f64> = s.iter().map(|e| e.tokens).collect();
-        assert_eq!(t, [281.25000000000006, 281.25000000000006, 250.00000000000006, 187.5]);
+        assert_eq!(
+            t,
+            [
+                281.25000000000006,
+                281.25000000000006,
+                250.00000000000006,
+                187.5
+            ]
+        );
         let mut s: Vec<Support> = [0.7, 0.7].iter().map(|&a| Support::new(a)).collect();
         stake_by_affinity(&mut s, 1000.0, 0.75, 0.5, &mut Vec::new());
         assert_eq!((s[0].tokens, s[1].tokens), (500.0, 500.0));
@@ -77,7 +91,13 @@ mod tests {
 
     #[test]
     fn unvoted_edges_keep_their_stale_stake() {
-        let mut s = vec![Support::new(0.9), Support { tokens: 42.0, ..Support::new(0.1) }];
+        let mut s = vec![
+            Support::new(0.9),
+            Support {
+                tokens: 42.0,
+                ..Support::new(0.1)
+            },
+        ];
         stake_by_affinity(&mut s, 10.0, 0.75, 0.5, &mut Vec::new());
         assert_eq!((s[0].tokens, s[1].tokens), (10.0, 42.0));
     }

@@ -209,7 +209,10 @@ mod tests {
             ]
         );
         let e: Vec<f64> = (0..3).map(|_| rng.exponential(0.0, 100.0)).collect();
-        assert_eq!(e, [53.96058372591854, 127.41252530133042, 0.011438135864308592]);
+        assert_eq!(
+            e,
+            [53.96058372591854, 127.41252530133042, 0.011438135864308592]
+        );
         let g: Vec<f64> = (0..2).map(|_| rng.gamma(3.0, 0.001, 10_000.0)).collect();
         assert_eq!(g, [62959.1556328046, 17872.287319840732]);
         let c: Vec<usize> = (0..5).map(|_| rng.choice(5)).collect();
@@ -229,13 +232,21 @@ mod tests {
     #[test]
     fn legacy_seed_must_fit_32_bits() {
         assert!(ModelRng::new(RngMode::NumpyLegacy, StreamSeeding::SharedSeed, 1 << 32).is_err());
-        assert!(ModelRng::new(RngMode::NumpyLegacy, StreamSeeding::SharedSeed, u32::MAX as u64).is_ok());
+        assert!(ModelRng::new(
+            RngMode::NumpyLegacy,
+            StreamSeeding::SharedSeed,
+            u32::MAX as u64
+        )
+        .is_ok());
     }
 
     #[test]
     fn shared_seed_streams_coincide_and_independent_ones_do_not() {
         // E's first draw is −ln(1 − U₁): with a shared seed, U₁ is R's first uniform too.
-        for (seeding, coincide) in [(StreamSeeding::SharedSeed, true), (StreamSeeding::Independent, false)] {
+        for (seeding, coincide) in [
+            (StreamSeeding::SharedSeed, true),
+            (StreamSeeding::Independent, false),
+        ] {
             let mut rng = ModelRng::new(RngMode::Default, seeding, 7).unwrap();
             let u = rng.uniform();
             let from_e = 1.0 - (-rng.exponential(0.0, 1.0)).exp();

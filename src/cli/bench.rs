@@ -1,0 +1,92 @@
+//! `commons bench`: steps environments with random legal actions and reports their speed.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use commons_rl::env::check::random_legal_actions;
+use commons_rl::env::vec_env::VecEnv;
+use commons_rl::env::{CommonsEnv, MultiAgentEnv};
+use commons_rl::scenario;
+use rand::SeedableRng;
+
+/// Arguments of `commons bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Scenario file (TOML), e.g. envs/commons.toml.
+    #[arg(long, value_name = "FILE")]
+    env: PathBuf,
+    /// Environments stepped in parallel.
+    #[arg(long, value_name = "N", default_value = "8", allow_hyphen_values = true, value_parser = super::positive_u32)]
+    num_envs: u32,
+    /// Vectorised steps to time (each steps every environment by one day).
+    #[arg(long, value_name = "N", default_value = "2000", allow_hyphen_values = true, value_parser = super::positive_u32)]
+    steps: u32,
+    /// Override the number of hatchers (who never leave), to study scaling with the population size.
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = super::positive_u32)]
+    participants: Option<u32>,
+    /// Seed of the environments and of the random actions.
+    #[arg(long, value_name = "S", default_value = "0", value_parser = super::seed_u64)]
+    seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N", value_parser = super::positive_u32)]
+    threads: Option<u32>,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let mut cfg = scenario::load_env(&args.env)?;
+    if let Some(n) = args.participants {
+        cfg.model.hatch.hatchers = n;
+    }
+    let threads = args
+        .threads
+        .map(|t| t as usize)
+        .unwrap_or_else(rayon::current_num_threads);
+    let envs: Vec<CommonsEnv> = (0..args.num_envs)
+        .map(|_| CommonsEnv::new(cfg.clone()))
+        .collect();
+    let mut venv = VecEnv::new(envs, threads).context("bench")?;
+    let nvec = venv.envs()[0].action_spec(0).nvec.clone();
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(args.seed ^ 0xbe9c);
+    let mut actions = Vec::new();
+    venv.reset(args.seed)?;
+    let bar = indicatif::ProgressBar::new(args.steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} bench [{elapsed_precise}] {wide_bar} {pos}/{len} steps (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut stepping = Duration::ZERO;
+    let (mut agent_steps, mut participants) = (0u64, 0u64);
+    for _ in 0..args.steps {
+        random_legal_actions(venv.output(), &nvec, &mut rng, &mut actions);
+        agent_steps += venv.output().live_rows() as u64;
+        let t = Instant::now();
+        venv.step(&actions)?;
+        stepping += t.elapsed();
+        participants += venv
+            .envs()
+            .iter()
+            .filter_map(|e| e.commons())
+            .map(|c| c.participants().len() as u64)
+            .sum::<u64>();
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let secs = stepping.as_secs_f64().max(1e-9);
+    let env_steps = args.steps as u64 * args.num_envs as u64;
+    let line = serde_json::json!({
+        "agent_steps_per_sec": agent_steps as f64 / secs,
+        "env_steps_per_sec": env_steps as f64 / secs,
+        "participants": participants as f64 / env_steps as f64,
+        "agents_per_env_step": agent_steps as f64 / env_steps as f64,
+        "threads": threads,
+        "num_envs": args.num_envs,
+        "steps": args.steps,
+        "seconds": secs,
+    });
+    println!("{line}");
+    Ok(())
+}
