@@ -241,3 +241,29 @@ fn a_commons_that_everybody_leaves_keeps_running() {
     }
     assert!(emptied, "the Commons never emptied");
 }
+
+#[test]
+fn custom_personality_files_load_from_a_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let whale = concat!(env!("CARGO_MANIFEST_DIR"), "/agents/whale.toml");
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[simulation]\ndays = 20\n[[population]]\npersonality = \"{whale}\"\ncontroller = \"learned\"\nhatchers = 1.0\narrivals = 0.5\n"
+        ),
+    )
+    .unwrap();
+    let cfg = scenario::load_env(&scenario).unwrap();
+    assert_eq!(cfg.population[0].personality.name, "whale");
+    let mut env = CommonsEnv::new(cfg);
+    assert_eq!(env.policies(), ["whale".to_string()]);
+    check_env(&mut env, 1, 30).unwrap();
+    // A bad population table is refused with the field named.
+    std::fs::write(&scenario, "[[population]]\npersonality = \"altruist\"\nhatchers = 1.5\n").unwrap();
+    let e = scenario::load_env(&scenario).unwrap_err().to_string();
+    assert!(e.contains("population[0].hatchers"), "{e}");
+    std::fs::write(&scenario, "[[population]]\npersonality = \"nobody\"\n").unwrap();
+    let e = scenario::load_env(&scenario).unwrap_err().to_string();
+    assert!(e.contains("nobody"), "{e}");
+}
