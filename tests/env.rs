@@ -260,7 +260,11 @@ fn custom_personality_files_load_from_a_scenario() {
     assert_eq!(env.policies(), ["whale".to_string()]);
     check_env(&mut env, 1, 30).unwrap();
     // A bad population table is refused with the field named.
-    std::fs::write(&scenario, "[[population]]\npersonality = \"altruist\"\nhatchers = 1.5\n").unwrap();
+    std::fs::write(
+        &scenario,
+        "[[population]]\npersonality = \"altruist\"\nhatchers = 1.5\n",
+    )
+    .unwrap();
     let e = scenario::load_env(&scenario).unwrap_err().to_string();
     assert!(e.contains("population[0].hatchers"), "{e}");
     std::fs::write(&scenario, "[[population]]\npersonality = \"nobody\"\n").unwrap();

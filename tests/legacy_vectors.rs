@@ -125,3 +125,47 @@ fn seed_1_over_730_days_scores_974() {
         (8, 4, 86, 77)
     );
 }
+
+/// Where the reference raises, legacy mode ends the episode with an error flag instead of aborting the
+/// run; the default mode clamps rates (Q4) and never overdraws (Q14).
+#[test]
+fn reference_exceptions_end_the_episode_with_an_error() {
+    // Q4: a tiny funding pool makes proposals of 0.74-2.34 DAI, whose failure rate is above 1.
+    let mut q4 = legacy();
+    q4.simulation.days = 200;
+    q4.hatch.hatch_tribute = 0.0001;
+    q4.curve.exit_tribute = 0.0;
+    let e = run_episode(&q4, 16, |_| {}).unwrap();
+    assert_eq!(e.days, 169);
+    assert!(
+        e.error.as_deref().unwrap().contains("is above 1"),
+        "{:?}",
+        e.error
+    );
+    assert_eq!(e.score, None);
+    // Q14: with beta = 1 and large requests, simultaneous passes overdraw the pool.
+    let mut q14 = legacy();
+    q14.conviction.max_proposal_request = 1.0;
+    q14.proposals.scale_factor = 0.3;
+    let e = run_episode(&q14, 1, |_| {}).unwrap();
+    assert_eq!(e.days, 63);
+    assert!(
+        e.error
+            .as_deref()
+            .unwrap()
+            .contains("funding pool only has"),
+        "{:?}",
+        e.error
+    );
+    // The default mode runs both to the horizon.
+    for (mut cfg, seed) in [(q4, 16), (q14, 1)] {
+        cfg.simulation.rng = RngMode::Default;
+        let e = run_episode(&cfg, seed, |_| {}).unwrap();
+        assert_eq!(e.days, cfg.simulation.days);
+        assert!(
+            e.error.as_deref().is_none_or(|m| m.starts_with("score")),
+            "{:?}",
+            e.error
+        );
+    }
+}
