@@ -15,10 +15,23 @@ use crate::model::config::{
 };
 use crate::model::ModelConfig;
 
+/// Which environment a scenario describes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnvKind {
+    /// The Commons (every other section applies).
+    #[default]
+    Commons,
+    /// Gymnasium's CartPole-v1 (other sections are ignored).
+    Cartpole,
+}
+
 /// A scenario file: the model's sections plus the population table (`[[population]]`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Scenario {
+    /// Which environment (`commons` unless `kind = "cartpole"`).
+    pub kind: EnvKind,
     /// Horizon and random-number source.
     pub simulation: SimulationConfig,
     /// The hatch.

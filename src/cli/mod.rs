@@ -2,6 +2,8 @@
 
 mod bench;
 mod simulate;
+#[cfg(feature = "torch")]
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +21,9 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Step environments with random legal actions and print their speed as one JSON line.
     Bench(bench::BenchArgs),
+    /// Train the scenario's learned personalities with PPO (TensorBoard curves, checkpoints).
+    #[cfg(feature = "torch")]
+    Train(train::TrainArgs),
 }
 
 /// Runs the parsed command.
@@ -26,6 +31,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
         Command::Bench(args) => bench::run(args),
+        #[cfg(feature = "torch")]
+        Command::Train(args) => train::run(args),
     }
 }
 

@@ -41,6 +41,8 @@ pub struct VecEnv<E> {
     out: StepOutput,
     /// Environment index of each combined row.
     row_env: Vec<usize>,
+    /// Episode number (per environment) of each combined row.
+    row_episode: Vec<u64>,
     pool: Option<rayon::ThreadPool>,
     /// Episodes finished so far, all environments together.
     pub episodes_done: u64,
@@ -72,6 +74,7 @@ impl<E: MultiAgentEnv + Send> VecEnv<E> {
             segments: vec![Segment::default(); n],
             out: StepOutput::default(),
             row_env: Vec::new(),
+            row_episode: Vec::new(),
             pool,
             episodes_done: 0,
         })
@@ -100,6 +103,11 @@ impl<E: MultiAgentEnv + Send> VecEnv<E> {
     /// Environment of each row of the last output.
     pub fn row_env(&self) -> &[usize] {
         &self.row_env
+    }
+
+    /// Episode number (within its environment) of each row of the last output.
+    pub fn row_episode(&self) -> &[u64] {
+        &self.row_episode
     }
 
     /// Where each environment's rows are.
@@ -188,14 +196,18 @@ impl<E: MultiAgentEnv + Send> VecEnv<E> {
             .unwrap_or((0, 0));
         self.out.clear(obs_len, mask_len);
         self.row_env.clear();
+        self.row_episode.clear();
         let mut done_all = true;
         for (i, (env, fin)) in self.envs.iter().zip(&self.finals).enumerate() {
             let start = self.out.rows.len();
-            for part in [fin, env.output()] {
+            let current = self.episodes[i];
+            for (part, episode) in [(fin, current.saturating_sub(1)), (env.output(), current)] {
                 self.out.rows.extend_from_slice(&part.rows);
                 self.out.obs.extend_from_slice(&part.obs);
                 self.out.masks.extend_from_slice(&part.masks);
                 self.row_env.extend(std::iter::repeat_n(i, part.rows.len()));
+                self.row_episode
+                    .extend(std::iter::repeat_n(episode, part.rows.len()));
             }
             done_all &= env.output().info.done;
             self.segments[i] = Segment {

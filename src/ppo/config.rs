@@ -1,0 +1,213 @@
+//! Training files (`agents/*.toml`): run settings, PPO hyper-parameters, and optionally the population.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::personality::PopulationEntry;
+
+/// PPO hyper-parameters of one policy (CleanRL's `ppo.py` defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PpoConfig {
+    /// Adam learning rate (annealed linearly to 0 when `anneal_lr`).
+    pub learning_rate: f64,
+    /// Anneal the learning rate linearly over the run.
+    pub anneal_lr: bool,
+    /// Discount γ.
+    pub gamma: f64,
+    /// GAE λ.
+    pub gae_lambda: f64,
+    /// Minibatches per epoch.
+    pub num_minibatches: usize,
+    /// Epochs over each rollout.
+    pub update_epochs: usize,
+    /// Normalise advantages per minibatch.
+    pub norm_adv: bool,
+    /// Surrogate clipping coefficient ε.
+    pub clip_coef: f64,
+    /// Clip the value loss too.
+    pub clip_vloss: bool,
+    /// Entropy bonus coefficient.
+    pub ent_coef: f64,
+    /// Value loss coefficient.
+    pub vf_coef: f64,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f64,
+    /// Stop the epochs early when the approximate KL exceeds this (0 = never).
+    pub target_kl: f64,
+    /// Width of the two hidden layers.
+    pub hidden: usize,
+    /// Running observation normalisation.
+    pub normalize_observations: bool,
+}
+
+impl Default for PpoConfig {
+    fn default() -> Self {
+        PpoConfig {
+            learning_rate: 2.5e-4,
+            anneal_lr: true,
+            gamma: 0.99,
+            gae_lambda: 0.95,
+            num_minibatches: 4,
+            update_epochs: 4,
+            norm_adv: true,
+            clip_coef: 0.2,
+            clip_vloss: true,
+            ent_coef: 0.01,
+            vf_coef: 0.5,
+            max_grad_norm: 0.5,
+            target_kl: 0.0,
+            hidden: 64,
+            normalize_observations: false,
+        }
+    }
+}
+
+/// Run-level settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Environment steps to train for (one day of one environment = 1).
+    pub total_steps: u64,
+    /// Environments stepped in parallel.
+    pub num_envs: usize,
+    /// Steps per environment per rollout.
+    pub num_steps: usize,
+    /// Seed of the whole run.
+    pub seed: u64,
+    /// Save a checkpoint every this many updates (and at the end).
+    pub checkpoint_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            total_steps: 500_000,
+            num_envs: 4,
+            num_steps: 128,
+            seed: 1,
+            checkpoint_every: 50,
+        }
+    }
+}
+
+/// A training file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingFile {
+    /// Run settings.
+    pub train: TrainConfig,
+    /// Hyper-parameters of every policy.
+    pub ppo: PpoConfig,
+    /// Per-policy replacements of `ppo`, by personality name.
+    pub policies: BTreeMap<String, PpoConfig>,
+    /// Replaces the scenario's population when present.
+    pub population: Option<Vec<PopulationEntry>>,
+}
+
+/// A training file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainingFileError {
+    /// Unreadable.
+    #[error("{path}: cannot read agents file: {cause}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        cause: std::io::Error,
+    },
+    /// Not a valid training file.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl TrainingFile {
+    /// Reads and validates a training file.
+    pub fn load(path: &Path) -> Result<Self, TrainingFileError> {
+        let text = std::fs::read_to_string(path).map_err(|cause| TrainingFileError::Io {
+            path: path.to_path_buf(),
+            cause,
+        })?;
+        let f: TrainingFile = toml::from_str(&text).map_err(|e| TrainingFileError::Invalid {
+            path: path.to_path_buf(),
+            message: e.message().replace('\n', " "),
+        })?;
+        f.validate().map_err(|message| TrainingFileError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(f)
+    }
+
+    /// Hyper-parameters of a policy.
+    pub fn ppo_for(&self, policy: &str) -> &PpoConfig {
+        self.policies.get(policy).unwrap_or(&self.ppo)
+    }
+
+    /// Checks every range; the message names the field and the allowed range.
+    pub fn validate(&self) -> Result<(), String> {
+        let t = &self.train;
+        let bad = |f: &str, v: String, allowed: &str| {
+            Err(format!(
+                "field `{f}` = {v} is out of range (allowed: {allowed})"
+            ))
+        };
+        if t.total_steps == 0 {
+            return bad("train.total_steps", "0".into(), ">= 1");
+        }
+        if t.num_envs == 0 || t.num_envs > 4096 {
+            return bad("train.num_envs", t.num_envs.to_string(), "1 to 4096");
+        }
+        if t.num_steps == 0 {
+            return bad("train.num_steps", "0".into(), ">= 1");
+        }
+        if t.checkpoint_every == 0 {
+            return bad("train.checkpoint_every", "0".into(), ">= 1");
+        }
+        for (name, p) in std::iter::once(("ppo".to_string(), &self.ppo)).chain(
+            self.policies
+                .iter()
+                .map(|(k, v)| (format!("policies.{k}"), v)),
+        ) {
+            let unit = |v: f64| (0.0..=1.0).contains(&v);
+            if !(p.learning_rate > 0.0 && p.learning_rate < 1.0) {
+                return bad(
+                    &format!("{name}.learning_rate"),
+                    p.learning_rate.to_string(),
+                    "above 0, below 1",
+                );
+            }
+            for (f, v) in [("gamma", p.gamma), ("gae_lambda", p.gae_lambda)] {
+                if !unit(v) {
+                    return bad(&format!("{name}.{f}"), v.to_string(), "0 to 1");
+                }
+            }
+            for (f, v) in [
+                ("clip_coef", p.clip_coef),
+                ("ent_coef", p.ent_coef),
+                ("vf_coef", p.vf_coef),
+                ("max_grad_norm", p.max_grad_norm),
+                ("target_kl", p.target_kl),
+            ] {
+                if !(v.is_finite() && v >= 0.0) {
+                    return bad(&format!("{name}.{f}"), v.to_string(), ">= 0");
+                }
+            }
+            if p.num_minibatches == 0 || p.update_epochs == 0 || p.hidden == 0 {
+                return bad(
+                    &format!("{name}.num_minibatches/update_epochs/hidden"),
+                    "0".into(),
+                    ">= 1",
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,757 @@
+//! The PPO training loop (CleanRL's `ppo.py` structure): rollout → GAE → update → log, for every policy
+//! of a multi-agent environment, with agents that arrive and leave.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use tch::nn::OptimizerConfig;
+use tch::{nn, Device, Kind, Tensor};
+
+use super::config::{PpoConfig, TrainingFile};
+use super::gae::{gae, Next};
+use super::net::ActorCritic;
+use super::normalizer::RunningNorm;
+use super::sampling;
+use crate::env::vec_env::{episode_seed, VecEnv};
+use crate::env::MultiAgentEnv;
+
+/// Errors of a training run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The environment refused something.
+    #[error("environment: {0}")]
+    Env(#[from] crate::env::EnvError),
+    /// libtorch failed.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    /// A file could not be written or read.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+fn file_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |e| TrainError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Settings of one run.
+pub struct TrainSettings {
+    /// Run folder (created if needed).
+    pub run_dir: PathBuf,
+    /// Where tensors live.
+    pub device: Device,
+    /// Run settings and hyper-parameters.
+    pub file: TrainingFile,
+    /// Worker threads for the environments (0 = all cores).
+    pub threads: usize,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// Set to stop after the current step (Ctrl-C): a checkpoint is saved.
+    pub stop: Arc<AtomicBool>,
+    /// Continue from the run folder's latest checkpoint.
+    pub resume: bool,
+}
+
+/// Episodic-return statistics of one policy in `summary.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ReturnStats {
+    /// Mean of the last 100 episodic returns.
+    pub last_100_mean: f64,
+    /// Standard deviation of the last 100.
+    pub last_100_std: f64,
+    /// Episodes finished.
+    pub episodes: u64,
+}
+
+/// `summary.json` of a training run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TrainSummary {
+    /// Environment steps taken.
+    pub global_step: u64,
+    /// Wall-clock seconds of this invocation.
+    pub wall_seconds: f64,
+    /// Environment steps per second.
+    pub sps: f64,
+    /// Per policy.
+    pub episodic_return: std::collections::BTreeMap<String, ReturnStats>,
+    /// Agent steps taken.
+    pub agent_steps: u64,
+    /// Whether the run stopped early (Ctrl-C).
+    pub interrupted: bool,
+}
+
+/// What a checkpoint restores besides the networks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct TrainerState {
+    global_step: u64,
+    agent_steps: u64,
+    update: usize,
+    normalizers: Vec<RunningNorm>,
+    returns: Vec<Vec<f32>>,
+    episodes: Vec<u64>,
+    policies: Vec<String>,
+}
+
+struct Policy {
+    name: String,
+    net: ActorCritic,
+    opt: nn::Optimizer,
+    cfg: PpoConfig,
+    norm: RunningNorm,
+    returns: VecDeque<f32>,
+    episodes: u64,
+}
+
+/// One policy's rollout storage.
+#[derive(Default)]
+struct Rollout {
+    obs: Vec<f32>,
+    masks: Vec<bool>,
+    actions: Vec<i64>,
+    logp: Vec<f32>,
+    values: Vec<f32>,
+    rewards: Vec<f32>,
+    next: Vec<Next>,
+}
+
+impl Rollout {
+    fn len(&self) -> usize {
+        self.logp.len()
+    }
+}
+
+type Key = (usize, u64, u64);
+
+/// Losses and diagnostics of one update.
+#[derive(Default, Clone, Copy)]
+struct UpdateStats {
+    policy_loss: f64,
+    value_loss: f64,
+    entropy: f64,
+    approx_kl: f64,
+    clipfrac: f64,
+    explained_variance: f64,
+}
+
+fn to_tensor(v: &[f32], shape: [i64; 2], device: Device) -> Tensor {
+    Tensor::from_slice(v).reshape(shape).to_device(device)
+}
+
+fn ppo_update(
+    p: &mut Policy,
+    r: &Rollout,
+    adv: &[f32],
+    ret: &[f32],
+    rng: &mut rand_pcg::Pcg32,
+    device: Device,
+) -> UpdateStats {
+    let n = r.len();
+    let (l, m, h) = (
+        p.net.obs_len as i64,
+        p.net.nvec.iter().sum::<usize>() as i64,
+        p.net.nvec.len() as i64,
+    );
+    let obs = to_tensor(&r.obs, [n as i64, l], device);
+    let masks = Tensor::from_slice(&r.masks)
+        .reshape([n as i64, m])
+        .to_device(device);
+    let actions = Tensor::from_slice(&r.actions)
+        .reshape([n as i64, h])
+        .to_device(device);
+    let old_logp = Tensor::from_slice(&r.logp).to_device(device);
+    let old_values = Tensor::from_slice(&r.values).to_device(device);
+    let advantages = Tensor::from_slice(adv).to_device(device);
+    let returns = Tensor::from_slice(ret).to_device(device);
+    let cfg = p.cfg.clone();
+    let mb = (n / cfg.num_minibatches).max(1);
+    let mut idx: Vec<i64> = (0..n as i64).collect();
+    let mut stats = UpdateStats::default();
+    let mut clipfracs = Vec::new();
+    'epochs: for _ in 0..cfg.update_epochs {
+        idx.shuffle(rng);
+        for chunk in idx.chunks(mb) {
+            let i = Tensor::from_slice(chunk).to_device(device);
+            let (new_logp, entropy) = p.net.evaluate(
+                &obs.index_select(0, &i),
+                &masks.index_select(0, &i),
+                &actions.index_select(0, &i),
+            );
+            let new_value = p.net.value(&obs.index_select(0, &i));
+            let logratio = &new_logp - old_logp.index_select(0, &i);
+            let ratio = logratio.exp();
+            let (approx_kl, clipfrac) = tch::no_grad(|| {
+                let kl = ((&ratio - 1.0) - &logratio)
+                    .mean(Kind::Float)
+                    .double_value(&[]);
+                let cf = (&ratio - 1.0)
+                    .abs()
+                    .gt(cfg.clip_coef)
+                    .to_kind(Kind::Float)
+                    .mean(Kind::Float)
+                    .double_value(&[]);
+                (kl, cf)
+            });
+            clipfracs.push(clipfrac);
+            let mut a = advantages.index_select(0, &i);
+            if cfg.norm_adv && chunk.len() > 1 {
+                a = (&a - a.mean(Kind::Float)) / (a.std(true) + 1e-8);
+            }
+            let pg1 = -&a * &ratio;
+            let pg2 = -&a * ratio.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef);
+            let pg_loss = pg1.maximum(&pg2).mean(Kind::Float);
+            let ret_mb = returns.index_select(0, &i);
+            let v_loss: Tensor = if cfg.clip_vloss {
+                let old_v = old_values.index_select(0, &i);
+                let unclipped = (&new_value - &ret_mb).square();
+                let clipped = &old_v + (&new_value - &old_v).clamp(-cfg.clip_coef, cfg.clip_coef);
+                unclipped
+                    .maximum(&(clipped - &ret_mb).square())
+                    .mean(Kind::Float)
+                    * 0.5
+            } else {
+                (&new_value - &ret_mb).square().mean(Kind::Float) * 0.5
+            };
+            let ent = entropy.mean(Kind::Float);
+            let loss: Tensor = &pg_loss - &ent * cfg.ent_coef + &v_loss * cfg.vf_coef;
+            p.opt.zero_grad();
+            loss.backward();
+            p.opt.clip_grad_norm(cfg.max_grad_norm);
+            p.opt.step();
+            stats.policy_loss = pg_loss.double_value(&[]);
+            stats.value_loss = v_loss.double_value(&[]);
+            stats.entropy = ent.double_value(&[]);
+            stats.approx_kl = approx_kl;
+            if cfg.target_kl > 0.0 && approx_kl > cfg.target_kl {
+                break 'epochs;
+            }
+        }
+    }
+    stats.clipfrac = clipfracs.iter().sum::<f64>() / clipfracs.len().max(1) as f64;
+    let var_y = variance(ret);
+    let resid: Vec<f32> = ret.iter().zip(&r.values).map(|(y, v)| y - v).collect();
+    stats.explained_variance = if var_y == 0.0 {
+        f64::NAN
+    } else {
+        1.0 - variance(&resid) / var_y
+    };
+    stats
+}
+
+fn variance(x: &[f32]) -> f64 {
+    let n = x.len() as f64;
+    if n == 0.0 {
+        return 0.0;
+    }
+    let m = x.iter().map(|&v| v as f64).sum::<f64>() / n;
+    x.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n
+}
+
+fn mean_std(x: &VecDeque<f32>) -> (f64, f64) {
+    let n = x.len() as f64;
+    if n == 0.0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = x.iter().map(|&v| v as f64).sum::<f64>() / n;
+    (
+        m,
+        (x.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n).sqrt(),
+    )
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    crate::simulate::write_atomic(path, bytes).map_err(file_err(path))
+}
+
+fn save_checkpoint(
+    dir: &Path,
+    policies: &[Policy],
+    state: &TrainerState,
+) -> Result<PathBuf, TrainError> {
+    let root = dir.join("checkpoints");
+    std::fs::create_dir_all(&root).map_err(file_err(&root))?;
+    let final_dir = root.join(state.global_step.to_string());
+    let tmp = root.join(format!(".tmp-{}", state.global_step));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(file_err(&tmp))?;
+    for p in policies {
+        let path = tmp.join(format!("{}.ot", p.name));
+        p.net.vs.save(&path).map_err(|e| TrainError::File {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    let state_path = tmp.join("state.json");
+    let json = serde_json::to_string_pretty(state).unwrap_or_default();
+    std::fs::write(&state_path, json).map_err(file_err(&state_path))?;
+    let _ = std::fs::remove_dir_all(&final_dir);
+    std::fs::rename(&tmp, &final_dir).map_err(file_err(&final_dir))?;
+    write_atomic(
+        &root.join("latest"),
+        state.global_step.to_string().as_bytes(),
+    )?;
+    Ok(final_dir)
+}
+
+/// The latest checkpoint folder of a run, checked to be complete.
+pub fn latest_checkpoint(run_dir: &Path) -> Result<PathBuf, TrainError> {
+    let pointer = run_dir.join("checkpoints").join("latest");
+    let text = std::fs::read_to_string(&pointer).map_err(|e| TrainError::File {
+        path: pointer.clone(),
+        message: format!("no checkpoint to resume from ({e})"),
+    })?;
+    let step: u64 = text.trim().parse().map_err(|_| TrainError::File {
+        path: pointer.clone(),
+        message: format!(
+            "corrupt checkpoint pointer `{}` (expected a step number)",
+            text.trim()
+        ),
+    })?;
+    Ok(run_dir.join("checkpoints").join(step.to_string()))
+}
+
+fn load_checkpoint(dir: &Path, policies: &mut [Policy]) -> Result<TrainerState, TrainError> {
+    let state_path = dir.join("state.json");
+    let text = std::fs::read_to_string(&state_path).map_err(file_err(&state_path))?;
+    let state: TrainerState = serde_json::from_str(&text).map_err(|e| TrainError::File {
+        path: state_path.clone(),
+        message: format!("corrupt checkpoint state: {e}"),
+    })?;
+    let names: Vec<&String> = policies.iter().map(|p| &p.name).collect();
+    if state.policies.iter().collect::<Vec<_>>() != names
+        || state.normalizers.len() != policies.len()
+    {
+        return Err(TrainError::File {
+            path: state_path,
+            message: format!(
+                "checkpoint has policies {:?}, this run has {:?}",
+                state.policies, names
+            ),
+        });
+    }
+    for (k, p) in policies.iter_mut().enumerate() {
+        let path = dir.join(format!("{}.ot", p.name));
+        p.net.vs.load(&path).map_err(|e| TrainError::File {
+            path: path.clone(),
+            message: format!("corrupt or missing checkpoint: {e}"),
+        })?;
+        p.norm = state.normalizers[k].clone();
+        p.returns = state.returns[k].iter().copied().collect();
+        p.episodes = state.episodes[k];
+    }
+    Ok(state)
+}
+
+/// Trains every policy of `envs` (one per personality) with PPO; writes TensorBoard events, checkpoints
+/// and `summary.json` into the run folder.
+pub fn train<E: MultiAgentEnv + Send>(
+    envs: Vec<E>,
+    s: &TrainSettings,
+) -> Result<TrainSummary, TrainError> {
+    let t = &s.file.train;
+    std::fs::create_dir_all(&s.run_dir).map_err(file_err(&s.run_dir))?;
+    tch::manual_seed(t.seed as i64);
+    tch::set_num_threads(1);
+    let names: Vec<String> = envs
+        .first()
+        .map(|e| e.policies().to_vec())
+        .unwrap_or_default();
+    let mut policies: Vec<Policy> = Vec::new();
+    for (k, name) in names.iter().enumerate() {
+        let env0 = &envs[0];
+        let obs_len = env0.observation_spec(k as u16).len;
+        let nvec = env0.action_spec(k as u16).nvec;
+        let cfg = s.file.ppo_for(name).clone();
+        let net = ActorCritic::new(s.device, obs_len, &nvec, cfg.hidden);
+        let opt = nn::Adam::default()
+            .eps(1e-5)
+            .build(&net.vs, cfg.learning_rate)?;
+        policies.push(Policy {
+            name: name.clone(),
+            norm: RunningNorm::new(obs_len, cfg.normalize_observations),
+            net,
+            opt,
+            cfg,
+            returns: VecDeque::with_capacity(100),
+            episodes: 0,
+        });
+    }
+    let mut venv = VecEnv::new(envs, s.threads).map_err(|e| TrainError::File {
+        path: s.run_dir.clone(),
+        message: format!("cannot start worker threads: {e}"),
+    })?;
+    let (mut global_step, mut agent_steps, mut start_update) = (0u64, 0u64, 0usize);
+    if s.resume {
+        let dir = latest_checkpoint(&s.run_dir)?;
+        let state = load_checkpoint(&dir, &mut policies)?;
+        global_step = state.global_step;
+        agent_steps = state.agent_steps;
+        start_update = state.update;
+    }
+    let per_update = (t.num_envs * t.num_steps) as u64;
+    let num_updates = t.total_steps.div_ceil(per_update) as usize;
+    // Episodes in flight are not part of a checkpoint: a resumed run starts new ones.
+    venv.reset(episode_seed(t.seed, usize::MAX, start_update as u64))?;
+    let mut writer = tensorboard_rs::summary_writer::SummaryWriter::new(&s.run_dir);
+    let bar = if s.progress {
+        indicatif::ProgressBar::new(t.total_steps)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} train [{elapsed_precise}] {wide_bar} {pos}/{len} steps (eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_position(global_step);
+    let started = Instant::now();
+    let start_step = global_step;
+    let mut returns_acc: HashMap<Key, f32> = HashMap::new();
+    let mut actions: Vec<u32> = Vec::new();
+    let mut interrupted = false;
+    let mut last_checkpoint_update = start_update;
+    let heads: Vec<usize> = policies.iter().map(|p| p.net.nvec.len()).collect();
+    let n_heads = heads.first().copied().unwrap_or(1);
+    for update in start_update..num_updates {
+        if s.stop.load(Ordering::SeqCst) {
+            interrupted = true;
+            break;
+        }
+        let mut rng = rand_pcg::Pcg32::seed_from_u64(episode_seed(t.seed, 0, update as u64));
+        for p in &mut policies {
+            let frac = if p.cfg.anneal_lr {
+                1.0 - update as f64 / num_updates as f64
+            } else {
+                1.0
+            };
+            p.opt.set_lr(frac * p.cfg.learning_rate);
+        }
+        let mut rollouts: Vec<Rollout> = (0..policies.len()).map(|_| Rollout::default()).collect();
+        let mut pending: HashMap<Key, (usize, usize)> = HashMap::new();
+        let mut finished: Vec<Vec<f32>> = vec![Vec::new(); policies.len()];
+        // ---- rollout ----
+        for _ in 0..t.num_steps {
+            let out = venv.output();
+            let rows = out.rows.len();
+            actions.clear();
+            actions.resize(rows * n_heads, 0);
+            for (k, p) in policies.iter_mut().enumerate() {
+                let live: Vec<usize> = (0..rows)
+                    .filter(|&i| out.rows[i].live() && out.rows[i].policy as usize == k)
+                    .collect();
+                if live.is_empty() {
+                    continue;
+                }
+                let l = p.net.obs_len;
+                let mut raw = Vec::with_capacity(live.len() * l);
+                for &i in &live {
+                    raw.extend_from_slice(out.obs_row(i));
+                }
+                p.norm.update(&raw);
+                for row in raw.chunks_mut(l) {
+                    p.norm.apply(row);
+                }
+                let obs = to_tensor(&raw, [live.len() as i64, l as i64], s.device);
+                let (logits, values) = tch::no_grad(|| (p.net.logits(&obs), p.net.value(&obs)));
+                let logits: Vec<f32> =
+                    Vec::<f32>::try_from(logits.to_device(Device::Cpu).reshape([-1]))
+                        .unwrap_or_default();
+                let values: Vec<f32> =
+                    Vec::<f32>::try_from(values.to_device(Device::Cpu).reshape([-1]))
+                        .unwrap_or_default();
+                let m = p.net.nvec.iter().sum::<usize>();
+                let mut chosen = Vec::with_capacity(n_heads);
+                for (j, &i) in live.iter().enumerate() {
+                    let mask = out.mask_row(i);
+                    chosen.clear();
+                    let logp = sampling::sample(
+                        &logits[j * m..(j + 1) * m],
+                        mask,
+                        &p.net.nvec,
+                        &mut rng,
+                        &mut chosen,
+                    );
+                    actions[i * n_heads..(i + 1) * n_heads].copy_from_slice(&chosen);
+                    let r = &mut rollouts[k];
+                    let idx = r.len();
+                    r.obs.extend_from_slice(&raw[j * l..(j + 1) * l]);
+                    r.masks.extend_from_slice(mask);
+                    r.actions.extend(chosen.iter().map(|&a| a as i64));
+                    r.logp.push(logp);
+                    r.values.push(values[j]);
+                    r.rewards.push(0.0);
+                    r.next.push(Next::Bootstrap(0.0));
+                    let key = (
+                        venv.row_env()[i],
+                        venv.row_episode()[i],
+                        out.rows[i].agent.0,
+                    );
+                    if let Some((pk, pi)) = pending.insert(key, (k, idx)) {
+                        // The agent's previous transition continues with this one.
+                        rollouts[pk].next[pi] = Next::Continue(idx);
+                    }
+                    agent_steps += 1;
+                }
+            }
+            venv.step(&actions)?;
+            let out = venv.output();
+            global_step += t.num_envs as u64;
+            // ---- results of the actions ----
+            let mut truncated_rows: Vec<(usize, usize, usize)> = Vec::new();
+            for (i, row) in out.rows.iter().enumerate() {
+                let key = (venv.row_env()[i], venv.row_episode()[i], row.agent.0);
+                if row.is_new {
+                    returns_acc.insert(key, 0.0);
+                    continue;
+                }
+                *returns_acc.entry(key).or_insert(0.0) += row.reward;
+                if let Some(&(k, idx)) = pending.get(&key) {
+                    rollouts[k].rewards[idx] = row.reward;
+                    if row.terminated {
+                        rollouts[k].next[idx] = Next::Terminated;
+                        pending.remove(&key);
+                    } else if row.truncated {
+                        truncated_rows.push((k, idx, i));
+                        pending.remove(&key);
+                    }
+                }
+                if row.terminated || row.truncated {
+                    if let Some(ret) = returns_acc.remove(&key) {
+                        finished[row.policy as usize].push(ret);
+                    }
+                }
+            }
+            bootstrap(&mut policies, &mut rollouts, &truncated_rows, out, s.device);
+        }
+        // Agents still running at the end of the rollout: bootstrap with the value of their observation.
+        {
+            let out = venv.output();
+            let mut open: Vec<(usize, usize, usize)> = Vec::new();
+            for (i, row) in out.rows.iter().enumerate() {
+                if !row.live() {
+                    continue;
+                }
+                let key = (venv.row_env()[i], venv.row_episode()[i], row.agent.0);
+                if let Some(&(k, idx)) = pending.get(&key) {
+                    open.push((k, idx, i));
+                }
+            }
+            bootstrap(&mut policies, &mut rollouts, &open, out, s.device);
+        }
+        // ---- GAE and update ----
+        let sps = (global_step - start_step) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        for (k, p) in policies.iter_mut().enumerate() {
+            for &ret in &finished[k] {
+                if p.returns.len() == 100 {
+                    p.returns.pop_front();
+                }
+                p.returns.push_back(ret);
+                p.episodes += 1;
+            }
+            let r = &rollouts[k];
+            if r.len() == 0 {
+                continue;
+            }
+            let (adv, ret) = gae(
+                &r.rewards,
+                &r.values,
+                &r.next,
+                p.cfg.gamma as f32,
+                p.cfg.gae_lambda as f32,
+            );
+            let st = ppo_update(p, r, &adv, &ret, &mut rng, s.device);
+            let name = &p.name;
+            let step = global_step as usize;
+            if !finished[k].is_empty() {
+                let m = finished[k].iter().sum::<f32>() / finished[k].len() as f32;
+                writer.add_scalar(&format!("charts/episodic_return/{name}"), m, step);
+            }
+            writer.add_scalar(
+                &format!("charts/learning_rate/{name}"),
+                p.opt_lr(update, num_updates) as f32,
+                step,
+            );
+            for (tag, v) in [
+                ("policy_loss", st.policy_loss),
+                ("value_loss", st.value_loss),
+                ("entropy", st.entropy),
+                ("approx_kl", st.approx_kl),
+                ("clipfrac", st.clipfrac),
+                ("explained_variance", st.explained_variance),
+            ] {
+                writer.add_scalar(&format!("losses/{name}/{tag}"), v as f32, step);
+            }
+            if p.net.nvec.len() == 4 {
+                let n = r.len() as f32;
+                let count = |f: &dyn Fn(&[i64]) -> bool| {
+                    r.actions.chunks(4).filter(|a| f(a)).count() as f32 / n
+                };
+                for (tag, v) in [
+                    ("buy_rate", count(&|a| (1..=3).contains(&a[0]))),
+                    ("sell_rate", count(&|a| (4..=6).contains(&a[0]))),
+                    ("stake_rate", count(&|a| a[1] == 1 || a[1] >= 3)),
+                    ("propose_rate", count(&|a| a[2] != 0)),
+                    ("exit_rate", count(&|a| a[3] == 1)),
+                ] {
+                    writer.add_scalar(&format!("behaviour/{name}/{tag}"), v, step);
+                }
+            }
+        }
+        let step = global_step as usize;
+        writer.add_scalar("charts/SPS", sps as f32, step);
+        writer.add_scalar("charts/agent_steps", agent_steps as f32, step);
+        let mut metrics: HashMap<&'static str, (f64, usize)> = HashMap::new();
+        for e in venv.envs() {
+            for &(name, v) in &e.output().info.metrics {
+                let m = metrics.entry(name).or_insert((0.0, 0));
+                m.0 += v;
+                m.1 += 1;
+            }
+        }
+        let mut keys: Vec<_> = metrics.keys().copied().collect();
+        keys.sort();
+        for name in keys {
+            let (sum, n) = metrics[name];
+            writer.add_scalar(&format!("commons/{name}"), (sum / n as f64) as f32, step);
+        }
+        writer.flush();
+        bar.set_position(global_step.min(t.total_steps));
+        let msg: Vec<String> = policies
+            .iter()
+            .map(|p| format!("{} {:.2}", p.name, mean_std(&p.returns).0))
+            .collect();
+        bar.set_message(format!("SPS {:.0} | return {}", sps, msg.join(", ")));
+        if (update + 1 - last_checkpoint_update) >= t.checkpoint_every {
+            save_checkpoint(
+                &s.run_dir,
+                &policies,
+                &state_of(&policies, global_step, agent_steps, update + 1),
+            )?;
+            last_checkpoint_update = update + 1;
+        }
+        if s.stop.load(Ordering::SeqCst) {
+            interrupted = true;
+            save_checkpoint(
+                &s.run_dir,
+                &policies,
+                &state_of(&policies, global_step, agent_steps, update + 1),
+            )?;
+            last_checkpoint_update = update + 1;
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    let final_update = (global_step / per_update) as usize;
+    if last_checkpoint_update != final_update
+        || !s.run_dir.join("checkpoints").join("latest").exists()
+    {
+        save_checkpoint(
+            &s.run_dir,
+            &policies,
+            &state_of(&policies, global_step, agent_steps, final_update),
+        )?;
+    }
+    writer.flush();
+    let wall = started.elapsed().as_secs_f64();
+    let summary = TrainSummary {
+        global_step,
+        wall_seconds: wall,
+        sps: (global_step - start_step) as f64 / wall.max(1e-9),
+        episodic_return: policies
+            .iter()
+            .map(|p| {
+                let (m, sd) = mean_std(&p.returns);
+                (
+                    p.name.clone(),
+                    ReturnStats {
+                        last_100_mean: m,
+                        last_100_std: sd,
+                        episodes: p.episodes,
+                    },
+                )
+            })
+            .collect(),
+        agent_steps,
+        interrupted,
+    };
+    let path = s.run_dir.join("summary.json");
+    let mut json = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    json.push('\n');
+    write_atomic(&path, json.as_bytes())?;
+    Ok(summary)
+}
+
+/// Sets `Bootstrap(V(obs))` on the transitions `(policy, transition, row of out)`.
+fn bootstrap(
+    policies: &mut [Policy],
+    rollouts: &mut [Rollout],
+    items: &[(usize, usize, usize)],
+    out: &crate::env::StepOutput,
+    device: Device,
+) {
+    for (k, p) in policies.iter().enumerate() {
+        let mine: Vec<&(usize, usize, usize)> = items.iter().filter(|x| x.0 == k).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let l = p.net.obs_len;
+        let mut raw = Vec::with_capacity(mine.len() * l);
+        for &&(_, _, i) in &mine {
+            raw.extend_from_slice(out.obs_row(i));
+        }
+        for row in raw.chunks_mut(l) {
+            p.norm.apply(row);
+        }
+        let obs = to_tensor(&raw, [mine.len() as i64, l as i64], device);
+        let v = tch::no_grad(|| p.net.value(&obs));
+        let v: Vec<f32> =
+            Vec::<f32>::try_from(v.to_device(Device::Cpu).reshape([-1])).unwrap_or_default();
+        for (j, &&(_, idx, _)) in mine.iter().enumerate() {
+            rollouts[k].next[idx] = Next::Bootstrap(v[j]);
+        }
+    }
+}
+
+fn state_of(
+    policies: &[Policy],
+    global_step: u64,
+    agent_steps: u64,
+    update: usize,
+) -> TrainerState {
+    TrainerState {
+        global_step,
+        agent_steps,
+        update,
+        normalizers: policies.iter().map(|p| p.norm.clone()).collect(),
+        returns: policies
+            .iter()
+            .map(|p| p.returns.iter().copied().collect())
+            .collect(),
+        episodes: policies.iter().map(|p| p.episodes).collect(),
+        policies: policies.iter().map(|p| p.name.clone()).collect(),
+    }
+}
+
+impl Policy {
+    fn opt_lr(&self, update: usize, num_updates: usize) -> f64 {
+        if self.cfg.anneal_lr {
+            (1.0 - update as f64 / num_updates as f64) * self.cfg.learning_rate
+        } else {
+            self.cfg.learning_rate
+        }
+    }
+}
