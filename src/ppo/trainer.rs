@@ -346,7 +346,10 @@ fn load_checkpoint(dir: &Path, policies: &mut [Policy]) -> Result<TrainerState, 
         let path = dir.join(format!("{}.ot", p.name));
         p.net.vs.load(&path).map_err(|e| TrainError::File {
             path: path.clone(),
-            message: format!("corrupt or missing checkpoint: {e}"),
+            message: format!(
+                "corrupt or missing checkpoint: {}",
+                e.to_string().lines().next().unwrap_or("unreadable")
+            ),
         })?;
         p.norm = state.normalizers[k].clone();
         p.returns = state.returns[k].iter().copied().collect();
