@@ -13,7 +13,17 @@ fn train(dir: &Path, name: &str, env: &str, agents: &str, extra: &[&str]) -> std
     Command::cargo_bin("commons")
         .unwrap()
         .current_dir(dir)
-        .args(["train", "--env", &format!("{ROOT}/{env}"), "--agents", &format!("{ROOT}/{agents}"), "--run-name", name, "--device", "cpu"])
+        .args([
+            "train",
+            "--env",
+            &format!("{ROOT}/{env}"),
+            "--agents",
+            &format!("{ROOT}/{agents}"),
+            "--run-name",
+            name,
+            "--device",
+            "cpu",
+        ])
         .args(extra)
         .output()
         .unwrap()
@@ -29,7 +39,11 @@ fn read_events(run: &Path) -> serde_json::Value {
         .arg(run)
         .output()
         .expect("python");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -40,15 +54,36 @@ fn summary(run: &Path) -> serde_json::Value {
 #[test]
 fn cartpole_smoke_run_resume_and_tensorboard() {
     let dir = tempfile::tempdir().unwrap();
-    let out = train(dir.path(), "cp", "envs/cartpole.toml", "agents/ppo-cartpole.toml", &["--total-steps", "4096"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = train(
+        dir.path(),
+        "cp",
+        "envs/cartpole.toml",
+        "agents/ppo-cartpole.toml",
+        &["--total-steps", "4096"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = dir.path().join("runs/cp");
-    for f in ["config.toml", "summary.json", "checkpoints/latest", "checkpoints/4096/cartpole.ot", "checkpoints/4096/state.json"] {
+    for f in [
+        "config.toml",
+        "summary.json",
+        "checkpoints/latest",
+        "checkpoints/4096/cartpole.ot",
+        "checkpoints/4096/state.json",
+    ] {
         assert!(run.join(f).exists(), "{f} missing");
     }
     let s = summary(&run);
     assert_eq!(s["global_step"], 4096);
-    assert!(s["episodic_return"]["cartpole"]["episodes"].as_u64().unwrap() > 10);
+    assert!(
+        s["episodic_return"]["cartpole"]["episodes"]
+            .as_u64()
+            .unwrap()
+            > 10
+    );
     let ev = read_events(&run);
     for tag in [
         "charts/episodic_return/cartpole",
@@ -61,13 +96,20 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
         "losses/cartpole/clipfrac",
         "losses/cartpole/explained_variance",
     ] {
-        assert!(ev[tag]["n"].as_u64().unwrap() >= 1, "tag {tag} missing: {ev}");
+        assert!(
+            ev[tag]["n"].as_u64().unwrap() >= 1,
+            "tag {tag} missing: {ev}"
+        );
     }
     // 4096 steps = 8 updates of 4 envs x 128 steps: one point per update, at steps 512..4096.
     assert_eq!(ev["charts/SPS"]["n"], 8);
     assert_eq!(ev["charts/SPS"]["first"], 512);
     assert_eq!(ev["charts/SPS"]["last"], 4096);
-    for tag in ["losses/cartpole/value_loss", "losses/cartpole/policy_loss", "losses/cartpole/entropy"] {
+    for tag in [
+        "losses/cartpole/value_loss",
+        "losses/cartpole/policy_loss",
+        "losses/cartpole/entropy",
+    ] {
         for v in ev[tag]["values"].as_array().unwrap() {
             assert!(v.as_f64().is_some_and(f64::is_finite), "{tag}: {v}");
         }
@@ -80,7 +122,11 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
         .args(["train", "--resume", "runs/cp", "--total-steps", "6144"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(summary(&run)["global_step"], 6144);
     assert!(run.join("checkpoints/6144/cartpole.ot").exists());
 
@@ -100,7 +146,11 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
 
     // A run without checkpoints.
     std::fs::create_dir_all(dir.path().join("runs/empty")).unwrap();
-    std::fs::copy(run.join("config.toml"), dir.path().join("runs/empty/config.toml")).unwrap();
+    std::fs::copy(
+        run.join("config.toml"),
+        dir.path().join("runs/empty/config.toml"),
+    )
+    .unwrap();
     let out = Command::cargo_bin("commons")
         .unwrap()
         .current_dir(dir.path())
@@ -108,21 +158,41 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("checkpoints/latest"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("checkpoints/latest"),
+        "{err}"
+    );
 }
 
 #[test]
 fn commons_smoke_run_logs_every_personality() {
     let dir = tempfile::tempdir().unwrap();
-    let out = train(dir.path(), "mixed", "envs/commons.toml", "agents/mixed.toml", &["--total-steps", "1024", "--num-envs", "2"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = train(
+        dir.path(),
+        "mixed",
+        "envs/commons.toml",
+        "agents/mixed.toml",
+        &["--total-steps", "1024", "--num-envs", "2"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = dir.path().join("runs/mixed");
     let s = summary(&run);
     assert_eq!(s["global_step"], 1024);
     let ev = read_events(&run);
     for p in ["profit-seeker", "altruist", "balanced", "builder"] {
         assert!(run.join(format!("checkpoints/1024/{p}.ot")).exists());
-        for tag in ["policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "explained_variance"] {
+        for tag in [
+            "policy_loss",
+            "value_loss",
+            "entropy",
+            "approx_kl",
+            "clipfrac",
+            "explained_variance",
+        ] {
             let t = format!("losses/{p}/{tag}");
             assert!(ev[&t]["n"].as_u64().unwrap() >= 1, "{t}");
         }
@@ -130,8 +200,17 @@ fn commons_smoke_run_logs_every_personality() {
             assert!(ev[format!("behaviour/{p}/{b}_rate")]["n"].as_u64().unwrap() >= 1);
         }
     }
-    for m in ["token_price", "funding_pool", "participants", "avg_sentiment", "proposals_completed"] {
-        assert!(ev[format!("commons/{m}")]["n"].as_u64().unwrap() >= 1, "commons/{m}");
+    for m in [
+        "token_price",
+        "funding_pool",
+        "participants",
+        "avg_sentiment",
+        "proposals_completed",
+    ] {
+        assert!(
+            ev[format!("commons/{m}")]["n"].as_u64().unwrap() >= 1,
+            "commons/{m}"
+        );
     }
 }
 
@@ -143,16 +222,33 @@ fn bad_training_inputs_give_one_line_errors() {
     let out = Command::cargo_bin("commons")
         .unwrap()
         .current_dir(dir.path())
-        .args(["train", "--env", &format!("{ROOT}/envs/cartpole.toml"), "--agents", bad.to_str().unwrap()])
+        .args([
+            "train",
+            "--env",
+            &format!("{ROOT}/envs/cartpole.toml"),
+            "--agents",
+            bad.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("ppo.learning_rate") && err.contains("bad.toml"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("ppo.learning_rate") && err.contains("bad.toml"),
+        "{err}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     let out = Command::cargo_bin("commons")
         .unwrap()
         .current_dir(dir.path())
-        .args(["train", "--env", &format!("{ROOT}/envs/cartpole.toml"), "--agents", &format!("{ROOT}/agents/ppo-cartpole.toml"), "--total-steps", "0"])
+        .args([
+            "train",
+            "--env",
+            &format!("{ROOT}/envs/cartpole.toml"),
+            "--agents",
+            &format!("{ROOT}/agents/ppo-cartpole.toml"),
+            "--total-steps",
+            "0",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
