@@ -3,6 +3,23 @@
 
 use rand::Rng;
 
+/// `(max, Σ exp(l − max))` over the allowed bins of one head: the pieces of a masked softmax.
+fn masked_normalizer(l: &[f32], m: &[bool]) -> (f32, f32) {
+    let max = l
+        .iter()
+        .zip(m)
+        .filter(|(_, &ok)| ok)
+        .map(|(&x, _)| x)
+        .fold(f32::NEG_INFINITY, f32::max);
+    let z = l
+        .iter()
+        .zip(m)
+        .filter(|(_, &ok)| ok)
+        .map(|(&x, _)| (x - max).exp())
+        .sum();
+    (max, z)
+}
+
 /// Samples one action per head from `logits` (heads concatenated, `nvec[h]` logits each), never picking
 /// a masked bin; writes the bins into `actions` and returns the summed log-probability.
 pub fn sample(
@@ -17,18 +34,7 @@ pub fn sample(
     for &n in nvec {
         let l = &logits[offset..offset + n];
         let m = &mask[offset..offset + n];
-        let max = l
-            .iter()
-            .zip(m)
-            .filter(|(_, &ok)| ok)
-            .map(|(&x, _)| x)
-            .fold(f32::NEG_INFINITY, f32::max);
-        let z: f32 = l
-            .iter()
-            .zip(m)
-            .filter(|(_, &ok)| ok)
-            .map(|(&x, _)| (x - max).exp())
-            .sum();
+        let (max, z) = masked_normalizer(l, m);
         let u: f32 = rng.random::<f32>() * z;
         let mut acc = 0.0;
         let mut pick = None;
@@ -59,18 +65,7 @@ pub fn log_prob(logits: &[f32], mask: &[bool], nvec: &[usize], bins: &[u32]) -> 
     for (h, &n) in nvec.iter().enumerate() {
         let l = &logits[offset..offset + n];
         let m = &mask[offset..offset + n];
-        let max = l
-            .iter()
-            .zip(m)
-            .filter(|(_, &ok)| ok)
-            .map(|(&x, _)| x)
-            .fold(f32::NEG_INFINITY, f32::max);
-        let z: f32 = l
-            .iter()
-            .zip(m)
-            .filter(|(_, &ok)| ok)
-            .map(|(&x, _)| (x - max).exp())
-            .sum();
+        let (max, z) = masked_normalizer(l, m);
         let b = bins[h] as usize;
         logp += if m[b] {
             (l[b] - max) - z.ln()

@@ -436,12 +436,8 @@ pub fn train<E: MultiAgentEnv + Send>(
         }
         let mut rng = rand_pcg::Pcg32::seed_from_u64(episode_seed(t.seed, 0, update as u64));
         for p in &mut policies {
-            let frac = if p.cfg.anneal_lr {
-                1.0 - update as f64 / num_updates as f64
-            } else {
-                1.0
-            };
-            p.opt.set_lr(frac * p.cfg.learning_rate);
+            let lr = p.opt_lr(update, num_updates);
+            p.opt.set_lr(lr);
         }
         let mut rollouts: Vec<Rollout> = (0..policies.len()).map(|_| Rollout::default()).collect();
         let mut pending: HashMap<Key, (usize, usize)> = HashMap::new();
@@ -638,7 +634,8 @@ pub fn train<E: MultiAgentEnv + Send>(
             .map(|p| format!("{} {:.2}", p.name, mean_std(&p.returns).0))
             .collect();
         bar.set_message(format!("SPS {:.0} | return {}", sps, msg.join(", ")));
-        if (update + 1 - last_checkpoint_update) >= t.checkpoint_every {
+        let stopping = s.stop.load(Ordering::SeqCst);
+        if stopping || (update + 1 - last_checkpoint_update) >= t.checkpoint_every {
             save_checkpoint(
                 &s.run_dir,
                 &policies,
@@ -646,14 +643,8 @@ pub fn train<E: MultiAgentEnv + Send>(
             )?;
             last_checkpoint_update = update + 1;
         }
-        if s.stop.load(Ordering::SeqCst) {
+        if stopping {
             interrupted = true;
-            save_checkpoint(
-                &s.run_dir,
-                &policies,
-                &state_of(&policies, global_step, agent_steps, update + 1),
-            )?;
-            last_checkpoint_update = update + 1;
             break;
         }
     }
