@@ -254,3 +254,64 @@ fn bad_training_inputs_give_one_line_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--total-steps"));
 }
+
+#[test]
+fn eval_compares_trained_policies_with_scripted_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = train(
+        dir.path(),
+        "al",
+        "envs/commons.toml",
+        "agents/altruist.toml",
+        &["--total-steps", "512", "--num-envs", "2"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::cargo_bin("commons")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["eval", "runs/al", "--episodes", "2", "--seed", "77"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("runs/al/eval.json")).unwrap())
+            .unwrap();
+    assert_eq!(e["checkpoint_step"], 512);
+    let p = &e["personalities"]["altruist"];
+    for k in [
+        "mean_return",
+        "ci95",
+        "baseline_mean_return",
+        "baseline_ci95",
+    ] {
+        assert!(p[k].is_number(), "{k}: {p}");
+    }
+    for k in ["buy", "sell", "stake", "propose", "exit"] {
+        let r = p["behaviour"][k].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&r));
+    }
+    for side in ["outcomes", "baseline_outcomes"] {
+        assert!(e[side]["token_price"]["mean"].is_number() && e[side]["participants"]["n"] == 2);
+    }
+    // A run folder without checkpoints gives a one-line error naming the file.
+    std::fs::remove_dir_all(dir.path().join("runs/al/checkpoints")).unwrap();
+    let out = Command::cargo_bin("commons")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["eval", "runs/al", "--episodes", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("checkpoints/latest"),
+        "{err}"
+    );
+}

@@ -1,6 +1,8 @@
 //! Command-line definitions (clap derive) and dispatch.
 
 mod bench;
+#[cfg(feature = "torch")]
+mod eval;
 mod simulate;
 #[cfg(feature = "torch")]
 mod train;
@@ -24,6 +26,9 @@ enum Command {
     /// Train the scenario's learned personalities with PPO (TensorBoard curves, checkpoints).
     #[cfg(feature = "torch")]
     Train(train::TrainArgs),
+    /// Play a trained run's policies on held-out seeds against scripted participants in the same roles.
+    #[cfg(feature = "torch")]
+    Eval(eval::EvalArgs),
 }
 
 /// Runs the parsed command.
@@ -33,6 +38,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         #[cfg(feature = "torch")]
         Command::Train(args) => train::run(args),
+        #[cfg(feature = "torch")]
+        Command::Eval(args) => eval::run(args),
     }
 }
 

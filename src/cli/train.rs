@@ -11,9 +11,9 @@ use commons_rl::env::cartpole::CartPole;
 use commons_rl::env::CommonsEnv;
 use commons_rl::ppo::config::TrainingFile;
 use commons_rl::ppo::device::{self, DeviceRequest};
+use commons_rl::ppo::run_config::{RunConfig, RunInfo};
 use commons_rl::ppo::trainer::{self, TrainSettings};
-use commons_rl::scenario::{self, EnvKind, Scenario};
-use serde::{Deserialize, Serialize};
+use commons_rl::scenario::{self, EnvKind};
 
 /// Arguments of `commons train`.
 #[derive(Debug, Args)]
@@ -52,21 +52,6 @@ fn parse_steps(s: &str) -> Result<u64, String> {
     }
 }
 
-/// `config.toml` of a run: enough to repeat it.
-#[derive(Debug, Serialize, Deserialize)]
-struct RunConfig {
-    run: RunInfo,
-    scenario: Scenario,
-    training: TrainingFile,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct RunInfo {
-    env: PathBuf,
-    agents: PathBuf,
-    device: DeviceRequest,
-}
-
 fn stem(p: &Path) -> String {
     p.file_stem()
         .and_then(|s| s.to_str())
@@ -77,13 +62,7 @@ fn stem(p: &Path) -> String {
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let (run_dir, mut cfg, resume) = match &args.resume {
         Some(dir) => {
-            let path = dir.join("config.toml");
-            let text = std::fs::read_to_string(&path).with_context(|| {
-                format!("{}: cannot read the run's configuration", path.display())
-            })?;
-            let cfg: RunConfig = toml::from_str(&text).map_err(|e| {
-                anyhow::anyhow!("{}: {}", path.display(), e.message().replace('\n', " "))
-            })?;
+            let cfg = RunConfig::load(dir).map_err(|m| anyhow::anyhow!(m))?;
             (dir.clone(), cfg, true)
         }
         None => {

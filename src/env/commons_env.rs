@@ -163,6 +163,13 @@ impl CommonsEnv {
         &self.cfg
     }
 
+    /// Baseline mode: agents keep their rows and rewards but follow the reference's rules (their
+    /// actions are validated, then ignored). Used to compare trained policies with scripted
+    /// participants in the same roles.
+    pub fn set_scripted_baseline(&mut self, on: bool) {
+        self.ctl.set_shadow(on);
+    }
+
     /// Reward components behind each row's reward in the last output.
     pub fn reward_parts(&self) -> &[RewardParts] {
         &self.parts

@@ -20,6 +20,8 @@ pub struct AgentController {
     agent_labels: Vec<bool>,
     /// Budget wallets (else buys are fractions of `delta_holdings_scale`).
     budget: bool,
+    /// Agents follow the reference's rules instead of their actions (baselines: same roles, scripted).
+    shadow: bool,
 }
 
 impl AgentController {
@@ -29,7 +31,13 @@ impl AgentController {
             actions: Vec::new(),
             agent_labels,
             budget,
+            shadow: false,
         }
+    }
+
+    /// Makes agents follow the reference's rules (their actions are ignored); rewards are still computed.
+    pub fn set_shadow(&mut self, on: bool) {
+        self.shadow = on;
     }
 
     /// Forgets all actions.
@@ -56,7 +64,7 @@ impl AgentController {
 
     /// The agent's action (PASSIVE if it has none today), or None for a scripted participant.
     fn action(&self, p: &Participant) -> Option<AgentAction> {
-        if !self.is_agent(p) {
+        if self.shadow || !self.is_agent(p) {
             return None;
         }
         Some(

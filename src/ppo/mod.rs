@@ -6,12 +6,15 @@
 //! * [`normalizer`] — running observation normalisation;
 //! * [`config`] — training files (`agents/*.toml`);
 //! * [`trainer`] — the PPO loop, TensorBoard logging, checkpoints and resume;
+//! * [`evaluate`] — trained policies against scripted participants in the same roles;
 //! * [`device`] — `--device auto|cpu|cuda`.
 
 pub mod config;
 pub mod device;
+pub mod evaluate;
 pub mod gae;
 pub mod net;
 pub mod normalizer;
+pub mod run_config;
 pub mod sampling;
 pub mod trainer;

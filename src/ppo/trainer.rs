@@ -358,6 +358,104 @@ fn load_checkpoint(dir: &Path, policies: &mut [Policy]) -> Result<TrainerState, 
     Ok(state)
 }
 
+/// A trained policy loaded for playing: network and observation normaliser.
+pub struct LoadedPolicy {
+    /// Personality name.
+    pub name: String,
+    /// Network.
+    pub net: ActorCritic,
+    /// Observation normaliser as at the checkpoint.
+    pub norm: RunningNorm,
+}
+
+impl LoadedPolicy {
+    /// Samples actions for every live row of `out` served by policy `k` (writing them into `actions`,
+    /// `heads` values per row) and returns how many rows it acted for.
+    pub fn act(
+        &self,
+        k: usize,
+        out: &crate::env::StepOutput,
+        rng: &mut rand_pcg::Pcg32,
+        device: Device,
+        actions: &mut [u32],
+    ) -> usize {
+        let rows: Vec<usize> = (0..out.rows.len())
+            .filter(|&i| out.rows[i].live() && out.rows[i].policy as usize == k)
+            .collect();
+        if rows.is_empty() {
+            return 0;
+        }
+        let l = self.net.obs_len;
+        let heads = self.net.nvec.len();
+        let m: usize = self.net.nvec.iter().sum();
+        let mut raw = Vec::with_capacity(rows.len() * l);
+        for &i in &rows {
+            raw.extend_from_slice(out.obs_row(i));
+        }
+        for row in raw.chunks_mut(l) {
+            self.norm.apply(row);
+        }
+        let obs = to_tensor(&raw, [rows.len() as i64, l as i64], device);
+        let logits = tch::no_grad(|| self.net.logits(&obs));
+        let logits: Vec<f32> =
+            Vec::<f32>::try_from(logits.to_device(Device::Cpu).reshape([-1])).unwrap_or_default();
+        let mut chosen = Vec::with_capacity(heads);
+        for (j, &i) in rows.iter().enumerate() {
+            chosen.clear();
+            sampling::sample(
+                &logits[j * m..(j + 1) * m],
+                out.mask_row(i),
+                &self.net.nvec,
+                rng,
+                &mut chosen,
+            );
+            actions[i * heads..(i + 1) * heads].copy_from_slice(&chosen);
+        }
+        rows.len()
+    }
+}
+
+/// Loads the policies of a run's latest checkpoint for the policies `env` serves.
+pub fn load_policies<E: MultiAgentEnv>(
+    run_dir: &Path,
+    env: &E,
+    file: &TrainingFile,
+    device: Device,
+) -> Result<(Vec<LoadedPolicy>, u64), TrainError> {
+    let dir = latest_checkpoint(run_dir)?;
+    let mut policies = Vec::new();
+    for (k, name) in env.policies().iter().enumerate() {
+        let cfg = file.ppo_for(name);
+        let obs_len = env.observation_spec(k as u16).len;
+        let nvec = env.action_spec(k as u16).nvec;
+        let net = ActorCritic::new(device, obs_len, &nvec, cfg.hidden);
+        let opt = nn::Adam::default()
+            .eps(1e-5)
+            .build(&net.vs, cfg.learning_rate)?;
+        policies.push(Policy {
+            name: name.clone(),
+            norm: RunningNorm::new(obs_len, cfg.normalize_observations),
+            net,
+            opt,
+            cfg: cfg.clone(),
+            returns: VecDeque::new(),
+            episodes: 0,
+        });
+    }
+    let state = load_checkpoint(&dir, &mut policies)?;
+    Ok((
+        policies
+            .into_iter()
+            .map(|p| LoadedPolicy {
+                name: p.name,
+                net: p.net,
+                norm: p.norm,
+            })
+            .collect(),
+        state.global_step,
+    ))
+}
+
 /// Trains every policy of `envs` (one per personality) with PPO; writes TensorBoard events, checkpoints
 /// and `summary.json` into the run folder.
 pub fn train<E: MultiAgentEnv + Send>(

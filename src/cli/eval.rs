@@ -1,0 +1,79 @@
+//! `commons eval`: trained policies on held-out seeds, against scripted participants in the same roles.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Args;
+use commons_rl::ppo::device;
+use commons_rl::ppo::evaluate;
+use commons_rl::ppo::run_config::RunConfig;
+use commons_rl::scenario::{self, EnvKind};
+
+/// Arguments of `commons eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Run folder of `commons train`.
+    run_dir: PathBuf,
+    /// Episodes per side (trained and scripted baseline).
+    #[arg(long, value_name = "N", default_value = "32", allow_hyphen_values = true, value_parser = super::positive_u32)]
+    episodes: u32,
+    /// Seed of the first episode; the default is far from anything training used.
+    #[arg(long, value_name = "S", default_value = "1000000", value_parser = super::seed_u64)]
+    seed: u64,
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let cfg = RunConfig::load(&args.run_dir).map_err(|m| anyhow::anyhow!(m))?;
+    if cfg.scenario.kind != EnvKind::Commons {
+        bail!("{}: eval compares Commons policies with scripted participants; this run is not a Commons run", args.run_dir.display());
+    }
+    let env_cfg = scenario::env_config(&cfg.scenario, &cfg.run.env)?;
+    let dev = device::resolve(cfg.run.device)?;
+    eprintln!(
+        "evaluating {} on {} held-out seeds from {} (and the scripted baseline)...",
+        args.run_dir.display(),
+        args.episodes,
+        args.seed
+    );
+    let report = evaluate::evaluate(
+        &args.run_dir,
+        &env_cfg,
+        &cfg.training,
+        args.episodes,
+        args.seed,
+        dev,
+    )?;
+    let path = args.run_dir.join("eval.json");
+    let mut json = serde_json::to_string_pretty(&report)?;
+    json.push('\n');
+    commons_rl::simulate::write_atomic(&path, json.as_bytes())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    println!(
+        "checkpoint at step {}, {} episodes per side, seeds {}..",
+        report.checkpoint_step, report.episodes, report.seed
+    );
+    println!(
+        "{:<16} {:>22} {:>22} {:>10}   behaviour (buy/sell/stake/propose/exit)",
+        "personality", "trained return", "scripted return", "separated"
+    );
+    for (name, p) in &report.personalities {
+        let b = &p.behaviour;
+        println!(
+            "{name:<16} {:>12.3} ± {:<7.3} {:>12.3} ± {:<7.3} {:>10}   {:.2}/{:.2}/{:.2}/{:.2}/{:.3}",
+            p.mean_return, p.ci95, p.baseline_mean_return, p.baseline_ci95, p.separated, b.buy, b.sell, b.stake, b.propose, b.exit
+        );
+    }
+    println!(
+        "{:<22} {:>26} {:>26}",
+        "final metric", "trained", "scripted"
+    );
+    for (name, t) in &report.outcomes {
+        let b = report.baseline_outcomes[name];
+        println!(
+            "{name:<22} {:>16.4} ± {:<8.4} {:>16.4} ± {:<8.4}",
+            t.mean, t.ci95, b.mean, b.ci95
+        );
+    }
+    println!("written: {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! `commons eval`: trained policies on held-out seeds against scripted participants in the same roles.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rand::SeedableRng;
+use serde::Serialize;
+
+use super::trainer::{load_policies, TrainError};
+use crate::env::{CommonsEnv, CommonsEnvConfig, MultiAgentEnv};
+use crate::simulate::{Metrics, METRIC_NAMES};
+
+/// A mean with its 95 % confidence half-width (1.96 · sd / √n over episodes).
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+pub struct Interval {
+    /// Mean.
+    pub mean: f64,
+    /// Half-width of the 95 % interval.
+    pub ci95: f64,
+    /// Number of values.
+    pub n: usize,
+}
+
+impl Interval {
+    /// The interval of `values`.
+    pub fn of(values: &[f64]) -> Self {
+        let n = values.len();
+        if n == 0 {
+            return Interval {
+                mean: f64::NAN,
+                ci95: f64::NAN,
+                n,
+            };
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let sd = if n > 1 {
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        Interval {
+            mean,
+            ci95: 1.96 * sd / (n as f64).sqrt(),
+            n,
+        }
+    }
+
+    /// Whether two intervals do not overlap.
+    pub fn separated_from(&self, other: &Interval) -> bool {
+        self.mean - self.ci95 > other.mean + other.ci95
+            || other.mean - other.ci95 > self.mean + self.ci95
+    }
+}
+
+/// Share of a personality's actions of each kind.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+pub struct BehaviourRates {
+    /// Buys.
+    pub buy: f64,
+    /// Sells.
+    pub sell: f64,
+    /// Stakes by affinity or on a slot.
+    pub stake: f64,
+    /// Proposes (when asked).
+    pub propose: f64,
+    /// Leaves.
+    pub exit: f64,
+}
+
+/// One personality's evaluation.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PersonalityEval {
+    /// Mean over episodes of the mean return of its agents (trained policy).
+    pub mean_return: f64,
+    /// 95 % half-width of `mean_return`.
+    pub ci95: f64,
+    /// The same for scripted participants in the same roles.
+    pub baseline_mean_return: f64,
+    /// 95 % half-width of `baseline_mean_return`.
+    pub baseline_ci95: f64,
+    /// Whether the two 95 % intervals do not overlap.
+    pub separated: bool,
+    /// Mean per-agent reward components (trained): wealth, impact, authorship, sentiment sums.
+    pub components: [f64; 4],
+    /// The same for the baseline.
+    pub baseline_components: [f64; 4],
+    /// What the trained agents did.
+    pub behaviour: BehaviourRates,
+}
+
+/// `eval.json`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct EvalReport {
+    /// Checkpoint evaluated (its global step).
+    pub checkpoint_step: u64,
+    /// Episodes per side.
+    pub episodes: u32,
+    /// Seed of the first episode (episode k uses seed + k).
+    pub seed: u64,
+    /// Per personality.
+    pub personalities: BTreeMap<String, PersonalityEval>,
+    /// Final Commons metrics with trained policies.
+    pub outcomes: BTreeMap<&'static str, Interval>,
+    /// Final Commons metrics with scripted participants in the same roles.
+    pub baseline_outcomes: BTreeMap<&'static str, Interval>,
+}
+
+struct SideResult {
+    /// Per policy: per-episode mean agent return.
+    returns: Vec<Vec<f64>>,
+    /// Per policy: summed components over agents, and agent count.
+    components: Vec<([f64; 4], usize)>,
+    behaviour: Vec<[usize; 6]>,
+    metrics: Vec<[f64; 10]>,
+}
+
+fn play(
+    cfg: &CommonsEnvConfig,
+    policies: Option<&[super::trainer::LoadedPolicy]>,
+    n_policies: usize,
+    episodes: u32,
+    seed: u64,
+    device: tch::Device,
+) -> Result<SideResult, TrainError> {
+    let mut env = CommonsEnv::new(cfg.clone());
+    env.set_scripted_baseline(policies.is_none());
+    let heads = env.action_spec(0).nvec.len();
+    let mut res = SideResult {
+        returns: vec![Vec::new(); n_policies],
+        components: vec![([0.0; 4], 0); n_policies],
+        behaviour: vec![[0; 6]; n_policies],
+        metrics: Vec::new(),
+    };
+    let mut actions = Vec::new();
+    for k in 0..episodes {
+        let s = seed + k as u64;
+        let mut rng = rand_pcg::Pcg32::seed_from_u64(s ^ 0xe7a1);
+        env.reset(s)?;
+        let mut acc: BTreeMap<u64, (usize, f64, [f64; 4])> = BTreeMap::new();
+        let mut done: Vec<Vec<f64>> = vec![Vec::new(); n_policies];
+        loop {
+            let out = env.output();
+            for r in out.rows.iter().filter(|r| r.is_new) {
+                acc.insert(r.agent.0, (r.policy as usize, 0.0, [0.0; 4]));
+            }
+            if out.info.done {
+                break;
+            }
+            actions.clear();
+            actions.resize(out.rows.len() * heads, 0);
+            if let Some(ps) = policies {
+                for (p, pol) in ps.iter().enumerate() {
+                    pol.act(p, out, &mut rng, device, &mut actions);
+                }
+                for (i, r) in out.rows.iter().enumerate() {
+                    if r.live() {
+                        let a = &actions[i * heads..(i + 1) * heads];
+                        let b = &mut res.behaviour[r.policy as usize];
+                        b[0] += (1..=3).contains(&a[0]) as usize;
+                        b[1] += (4..=6).contains(&a[0]) as usize;
+                        b[2] += (a[1] == 1 || a[1] >= 3) as usize;
+                        b[3] += (a[2] != 0) as usize;
+                        b[4] += (a[3] == 1) as usize;
+                        b[5] += 1;
+                    }
+                }
+            }
+            env.step(&actions)?;
+            let out = env.output();
+            let parts = env.reward_parts();
+            for (i, r) in out.rows.iter().enumerate() {
+                if r.is_new {
+                    continue;
+                }
+                if let Some(e) = acc.get_mut(&r.agent.0) {
+                    e.1 += r.reward as f64;
+                    let c = parts[i];
+                    e.2[0] += c.wealth;
+                    e.2[1] += c.impact;
+                    e.2[2] += c.authorship;
+                    e.2[3] += c.sentiment;
+                }
+                if r.terminated || r.truncated {
+                    if let Some((p, ret, comp)) = acc.remove(&r.agent.0) {
+                        done[p].push(ret);
+                        let slot = &mut res.components[p];
+                        for j in 0..4 {
+                            slot.0[j] += comp[j];
+                        }
+                        slot.1 += 1;
+                    }
+                }
+            }
+        }
+        for (p, rets) in done.into_iter().enumerate() {
+            if !rets.is_empty() {
+                res.returns[p].push(rets.iter().sum::<f64>() / rets.len() as f64);
+            }
+        }
+        if let Some(c) = env.commons() {
+            res.metrics.push(Metrics::of(c).values());
+        }
+    }
+    Ok(res)
+}
+
+/// Evaluates a run's latest checkpoint on `episodes` seeds from `seed`, against the same seeds with the
+/// learned personalities played by the reference's rules.
+pub fn evaluate(
+    run_dir: &Path,
+    cfg: &CommonsEnvConfig,
+    file: &super::config::TrainingFile,
+    episodes: u32,
+    seed: u64,
+    device: tch::Device,
+) -> Result<EvalReport, TrainError> {
+    let probe = CommonsEnv::new(cfg.clone());
+    let (policies, step) = load_policies(run_dir, &probe, file, device)?;
+    let n = policies.len();
+    let trained = play(cfg, Some(&policies), n, episodes, seed, device)?;
+    let baseline = play(cfg, None, n, episodes, seed, device)?;
+    let mut personalities = BTreeMap::new();
+    for (p, pol) in policies.iter().enumerate() {
+        let a = Interval::of(&trained.returns[p]);
+        let b = Interval::of(&baseline.returns[p]);
+        let avg = |c: &([f64; 4], usize)| {
+            let k = c.1.max(1) as f64;
+            [c.0[0] / k, c.0[1] / k, c.0[2] / k, c.0[3] / k]
+        };
+        let bh = trained.behaviour[p];
+        let total = bh[5].max(1) as f64;
+        personalities.insert(
+            pol.name.clone(),
+            PersonalityEval {
+                mean_return: a.mean,
+                ci95: a.ci95,
+                baseline_mean_return: b.mean,
+                baseline_ci95: b.ci95,
+                separated: a.separated_from(&b),
+                components: avg(&trained.components[p]),
+                baseline_components: avg(&baseline.components[p]),
+                behaviour: BehaviourRates {
+                    buy: bh[0] as f64 / total,
+                    sell: bh[1] as f64 / total,
+                    stake: bh[2] as f64 / total,
+                    propose: bh[3] as f64 / total,
+                    exit: bh[4] as f64 / total,
+                },
+            },
+        );
+    }
+    let outcomes = |m: &[[f64; 10]]| {
+        METRIC_NAMES
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                (
+                    *name,
+                    Interval::of(&m.iter().map(|v| v[j]).collect::<Vec<_>>()),
+                )
+            })
+            .collect()
+    };
+    Ok(EvalReport {
+        checkpoint_step: step,
+        episodes,
+        seed,
+        personalities,
+        outcomes: outcomes(&trained.metrics),
+        baseline_outcomes: outcomes(&baseline.metrics),
+    })
+}
