@@ -184,8 +184,8 @@ fn play(
                     if let Some((p, ret, comp)) = acc.remove(&r.agent.0) {
                         done[p].push(ret);
                         let slot = &mut res.components[p];
-                        for j in 0..4 {
-                            slot.0[j] += comp[j];
+                        for (total, c) in slot.0.iter_mut().zip(comp) {
+                            *total += c;
                         }
                         slot.1 += 1;
                     }
