@@ -113,6 +113,35 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     cfg.training
         .validate()
         .map_err(|m| anyhow::anyhow!("{}: {m}", cfg.run.agents.display()))?;
+    // Resolve and check the population before anything is written.
+    let env_cfg = if cfg.scenario.kind == EnvKind::Commons {
+        let env_cfg = scenario::env_config(&cfg.scenario, &cfg.run.env)?;
+        use commons_rl::env::personality::ControllerKind;
+        if let Some(e) = env_cfg
+            .population
+            .iter()
+            .find(|e| e.controller == ControllerKind::Frozen)
+        {
+            bail!(
+                    "{}: personality `{}` has controller = \"frozen\", which training cannot load yet (allowed here: learned, scripted)",
+                    cfg.run.env.display(),
+                    e.personality.name
+                );
+        }
+        if env_cfg
+            .population
+            .iter()
+            .all(|e| e.controller == commons_rl::env::personality::ControllerKind::Scripted)
+        {
+            bail!(
+                "{}: the population has no learned personality: nothing to train",
+                cfg.run.env.display()
+            );
+        }
+        Some(env_cfg)
+    } else {
+        None
+    };
     let request = if args.resume.is_some() {
         cfg.run.device
     } else {
@@ -151,17 +180,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let summary = match cfg.scenario.kind {
         EnvKind::Cartpole => trainer::train((0..n).map(|_| CartPole::new()).collect(), &settings)?,
         EnvKind::Commons => {
-            let env_cfg = scenario::env_config(&cfg.scenario, &cfg.run.env)?;
-            if env_cfg
-                .population
-                .iter()
-                .all(|e| e.controller == commons_rl::env::personality::ControllerKind::Scripted)
-            {
-                bail!(
-                    "{}: the population has no learned personality: nothing to train",
-                    cfg.run.env.display()
-                );
-            }
+            let env_cfg = env_cfg.expect("resolved above for Commons scenarios");
             trainer::train(
                 (0..n).map(|_| CommonsEnv::new(env_cfg.clone())).collect(),
                 &settings,
