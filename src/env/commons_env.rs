@@ -515,7 +515,7 @@ impl MultiAgentEnv for CommonsEnv {
     }
 
     fn observation_spec(&self, _policy: PolicyId) -> ObservationSpec {
-        let mut low = vec![0.0f32; OBS_LEN];
+        let low = vec![0.0f32; OBS_LEN];
         let mut high = vec![1.0f32; OBS_LEN];
         // log-scaled money ratios and capped shares can exceed 1
         for i in [1, 2, 8, 11, 12, 13] {
@@ -532,7 +532,6 @@ impl MultiAgentEnv for CommonsEnv {
             high[b + 3] = 2.0;
             high[b + 4] = 2.0;
         }
-        low.iter_mut().for_each(|l| *l = 0.0);
         ObservationSpec {
             len: OBS_LEN,
             names: observation::names(),
