@@ -315,3 +315,85 @@ fn eval_compares_trained_policies_with_scripted_roles() {
         "{err}"
     );
 }
+
+#[test]
+fn a_frozen_policy_plays_from_another_run_without_learning() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = train(
+        dir.path(),
+        "al",
+        "envs/commons.toml",
+        "agents/altruist.toml",
+        &["--total-steps", "512", "--num-envs", "2"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scenario = dir.path().join("frozen.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[simulation]\ndays = 60\n[extensions]\nwallets = \"budget\"\n\
+             [[population]]\npersonality = \"altruist\"\ncontroller = \"frozen\"\ncheckpoint = \"{}\"\nhatchers = 0.4\narrivals = 0.4\n\
+             [[population]]\npersonality = \"profit-seeker\"\ncontroller = \"learned\"\nhatchers = 0.4\narrivals = 0.4\n",
+            dir.path().join("runs/al").display()
+        ),
+    )
+    .unwrap();
+    let agents = dir.path().join("agents.toml");
+    std::fs::write(&agents, "[train]\ntotal_steps = 512\nnum_envs = 2\nnum_steps = 64\n[ppo]\nnormalize_observations = true\n").unwrap();
+    let out = Command::cargo_bin("commons")
+        .unwrap()
+        .current_dir(dir.path())
+        .args([
+            "train",
+            "--env",
+            scenario.to_str().unwrap(),
+            "--agents",
+            agents.to_str().unwrap(),
+            "--run-name",
+            "mix",
+            "--device",
+            "cpu",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev = read_events(&dir.path().join("runs/mix"));
+    assert!(
+        ev["losses/profit-seeker/policy_loss"]["n"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    assert!(
+        ev.get("losses/altruist/policy_loss").is_none(),
+        "a frozen policy must not be updated"
+    );
+    // A missing checkpoint for a frozen controller is an error naming the file.
+    std::fs::remove_dir_all(dir.path().join("runs/al/checkpoints")).unwrap();
+    let out = Command::cargo_bin("commons")
+        .unwrap()
+        .current_dir(dir.path())
+        .args([
+            "train",
+            "--env",
+            scenario.to_str().unwrap(),
+            "--agents",
+            agents.to_str().unwrap(),
+            "--run-name",
+            "mix2",
+            "--device",
+            "cpu",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("runs/al"), "{err}");
+}

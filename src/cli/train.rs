@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context};
 use clap::Args;
 use commons_rl::env::cartpole::CartPole;
+use commons_rl::env::personality::ControllerKind;
 use commons_rl::env::CommonsEnv;
 use commons_rl::ppo::config::TrainingFile;
 use commons_rl::ppo::device::{self, DeviceRequest};
@@ -116,22 +117,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     // Resolve and check the population before anything is written.
     let env_cfg = if cfg.scenario.kind == EnvKind::Commons {
         let env_cfg = scenario::env_config(&cfg.scenario, &cfg.run.env)?;
-        use commons_rl::env::personality::ControllerKind;
-        if let Some(e) = env_cfg
-            .population
-            .iter()
-            .find(|e| e.controller == ControllerKind::Frozen)
-        {
-            bail!(
-                    "{}: personality `{}` has controller = \"frozen\", which training cannot load yet (allowed here: learned, scripted)",
-                    cfg.run.env.display(),
-                    e.personality.name
-                );
-        }
         if env_cfg
             .population
             .iter()
-            .all(|e| e.controller == commons_rl::env::personality::ControllerKind::Scripted)
+            .all(|e| e.controller != ControllerKind::Learned)
         {
             bail!(
                 "{}: the population has no learned personality: nothing to train",
@@ -175,6 +164,21 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         progress: true,
         stop,
         resume,
+        frozen: env_cfg
+            .as_ref()
+            .map(|c| {
+                let base = cfg.run.env.parent().unwrap_or(std::path::Path::new("."));
+                c.population
+                    .iter()
+                    .filter(|e| e.controller == ControllerKind::Frozen)
+                    .filter_map(|e| {
+                        e.checkpoint
+                            .as_ref()
+                            .map(|p| (e.personality.name.clone(), base.join(p)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let n = cfg.training.train.num_envs;
     let summary = match cfg.scenario.kind {

@@ -63,6 +63,9 @@ pub struct TrainSettings {
     pub stop: Arc<AtomicBool>,
     /// Continue from the run folder's latest checkpoint.
     pub resume: bool,
+    /// Policies played from another run's checkpoint and never updated: (personality, run folder or
+    /// checkpoint folder).
+    pub frozen: Vec<(String, PathBuf)>,
 }
 
 /// Episodic-return statistics of one policy in `summary.json`.
@@ -107,6 +110,8 @@ struct TrainerState {
 
 struct Policy {
     name: String,
+    /// A frozen policy plays from its checkpoint and is never updated.
+    frozen: bool,
     net: ActorCritic,
     opt: nn::Optimizer,
     cfg: PpoConfig,
@@ -415,6 +420,62 @@ impl LoadedPolicy {
     }
 }
 
+/// Loads one personality's network and normaliser from a run folder (its latest checkpoint) or from a
+/// checkpoint folder, for a frozen controller. The hidden width comes from that run's `config.toml`.
+pub fn load_frozen(
+    path: &Path,
+    name: &str,
+    obs_len: usize,
+    nvec: &[usize],
+    device: Device,
+) -> Result<(ActorCritic, RunningNorm), TrainError> {
+    let (run_dir, dir) = if path.join("checkpoints").join("latest").exists() {
+        (path.to_path_buf(), latest_checkpoint(path)?)
+    } else {
+        let run = path
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(path)
+            .to_path_buf();
+        (run, path.to_path_buf())
+    };
+    let hidden = super::run_config::RunConfig::load(&run_dir)
+        .map(|c| c.training.ppo_for(name).hidden)
+        .unwrap_or(64);
+    let state_path = dir.join("state.json");
+    let text = std::fs::read_to_string(&state_path).map_err(file_err(&state_path))?;
+    let state: TrainerState = serde_json::from_str(&text).map_err(|e| TrainError::File {
+        path: state_path.clone(),
+        message: format!("corrupt checkpoint state: {e}"),
+    })?;
+    let k = state
+        .policies
+        .iter()
+        .position(|p| p == name)
+        .ok_or_else(|| TrainError::File {
+            path: state_path.clone(),
+            message: format!(
+                "no policy `{name}` in this checkpoint (it has {:?})",
+                state.policies
+            ),
+        })?;
+    let mut net = ActorCritic::new(device, obs_len, nvec, hidden);
+    let file = dir.join(format!("{name}.ot"));
+    net.vs.load(&file).map_err(|e| TrainError::File {
+        path: file.clone(),
+        message: format!(
+            "corrupt or missing checkpoint: {}",
+            e.to_string().lines().next().unwrap_or("unreadable")
+        ),
+    })?;
+    let norm = state
+        .normalizers
+        .get(k)
+        .cloned()
+        .unwrap_or_else(|| RunningNorm::new(obs_len, false));
+    Ok((net, norm))
+}
+
 /// Loads the policies of a run's latest checkpoint for the policies `env` serves.
 pub fn load_policies<E: MultiAgentEnv>(
     run_dir: &Path,
@@ -434,6 +495,7 @@ pub fn load_policies<E: MultiAgentEnv>(
             .build(&net.vs, cfg.learning_rate)?;
         policies.push(Policy {
             name: name.clone(),
+            frozen: false,
             norm: RunningNorm::new(obs_len, cfg.normalize_observations),
             net,
             opt,
@@ -476,13 +538,21 @@ pub fn train<E: MultiAgentEnv + Send>(
         let obs_len = env0.observation_spec(k as u16).len;
         let nvec = env0.action_spec(k as u16).nvec;
         let cfg = s.file.ppo_for(name).clone();
-        let net = ActorCritic::new(s.device, obs_len, &nvec, cfg.hidden);
+        let frozen = s.frozen.iter().position(|(n, _)| n == name);
+        let (net, norm) = match frozen {
+            Some(i) => load_frozen(&s.frozen[i].1, name, obs_len, &nvec, s.device)?,
+            None => (
+                ActorCritic::new(s.device, obs_len, &nvec, cfg.hidden),
+                RunningNorm::new(obs_len, cfg.normalize_observations),
+            ),
+        };
         let opt = nn::Adam::default()
             .eps(1e-5)
             .build(&net.vs, cfg.learning_rate)?;
         policies.push(Policy {
             name: name.clone(),
-            norm: RunningNorm::new(obs_len, cfg.normalize_observations),
+            frozen: frozen.is_some(),
+            norm,
             net,
             opt,
             cfg,
@@ -558,7 +628,9 @@ pub fn train<E: MultiAgentEnv + Send>(
                 for &i in &live {
                     raw.extend_from_slice(out.obs_row(i));
                 }
-                p.norm.update(&raw);
+                if !p.frozen {
+                    p.norm.update(&raw);
+                }
                 for row in raw.chunks_mut(l) {
                     p.norm.apply(row);
                 }
@@ -583,6 +655,10 @@ pub fn train<E: MultiAgentEnv + Send>(
                         &mut chosen,
                     );
                     actions[i * n_heads..(i + 1) * n_heads].copy_from_slice(&chosen);
+                    if p.frozen {
+                        agent_steps += 1;
+                        continue;
+                    }
                     let r = &mut rollouts[k];
                     let idx = r.len();
                     r.obs.extend_from_slice(&raw[j * l..(j + 1) * l]);
