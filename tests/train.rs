@@ -29,6 +29,16 @@ fn train(dir: &Path, name: &str, env: &str, agents: &str, extra: &[&str]) -> std
         .unwrap()
 }
 
+/// Runs `commons` with `args` in `dir`.
+fn commons_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("commons")
+        .unwrap()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// Scalars of a run folder as read by TensorBoard's Python reader (installed by scripts/test.sh).
 fn read_events(run: &Path) -> serde_json::Value {
     let python = std::env::var("COMMONS_RL_PYTHON").expect(
@@ -116,12 +126,10 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
     }
 
     // Resume continues from 4096 to 6144.
-    let out = Command::cargo_bin("commons")
-        .unwrap()
-        .current_dir(dir.path())
-        .args(["train", "--resume", "runs/cp", "--total-steps", "6144"])
-        .output()
-        .unwrap();
+    let out = commons_in(
+        dir.path(),
+        &["train", "--resume", "runs/cp", "--total-steps", "6144"],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -132,12 +140,10 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
 
     // A corrupt checkpoint is refused with the file named; the previous one is untouched.
     std::fs::write(run.join("checkpoints/6144/cartpole.ot"), b"garbage").unwrap();
-    let out = Command::cargo_bin("commons")
-        .unwrap()
-        .current_dir(dir.path())
-        .args(["train", "--resume", "runs/cp", "--total-steps", "8192"])
-        .output()
-        .unwrap();
+    let out = commons_in(
+        dir.path(),
+        &["train", "--resume", "runs/cp", "--total-steps", "8192"],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("checkpoints/6144/cartpole.ot"), "{err}");
@@ -151,12 +157,7 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
         dir.path().join("runs/empty/config.toml"),
     )
     .unwrap();
-    let out = Command::cargo_bin("commons")
-        .unwrap()
-        .current_dir(dir.path())
-        .args(["train", "--resume", "runs/empty"])
-        .output()
-        .unwrap();
+    let out = commons_in(dir.path(), &["train", "--resume", "runs/empty"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("checkpoints/latest"),
@@ -219,28 +220,25 @@ fn bad_training_inputs_give_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[ppo]\nlearning_rate = 5.0\n").unwrap();
-    let out = Command::cargo_bin("commons")
-        .unwrap()
-        .current_dir(dir.path())
-        .args([
+    let out = commons_in(
+        dir.path(),
+        &[
             "train",
             "--env",
             &format!("{ROOT}/envs/cartpole.toml"),
             "--agents",
             bad.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("ppo.learning_rate") && err.contains("bad.toml"),
         "{err}"
     );
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    let out = Command::cargo_bin("commons")
-        .unwrap()
-        .current_dir(dir.path())
-        .args([
+    let out = commons_in(
+        dir.path(),
+        &[
             "train",
             "--env",
             &format!("{ROOT}/envs/cartpole.toml"),
@@ -248,9 +246,8 @@ fn bad_training_inputs_give_one_line_errors() {
             &format!("{ROOT}/agents/ppo-cartpole.toml"),
             "--total-steps",
             "0",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--total-steps"));
 }
@@ -270,12 +267,10 @@ fn eval_compares_trained_policies_with_scripted_roles() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::cargo_bin("commons")
-        .unwrap()
-        .current_dir(dir.path())
-        .args(["eval", "runs/al", "--episodes", "2", "--seed", "77"])
-        .output()
-        .unwrap();
+    let out = commons_in(
+        dir.path(),
+        &["eval", "runs/al", "--episodes", "2", "--seed", "77"],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -303,12 +298,7 @@ fn eval_compares_trained_policies_with_scripted_roles() {
     }
     // A run folder without checkpoints gives a one-line error naming the file.
     std::fs::remove_dir_all(dir.path().join("runs/al/checkpoints")).unwrap();
-    let out = Command::cargo_bin("commons")
-        .unwrap()
-        .current_dir(dir.path())
-        .args(["eval", "runs/al", "--episodes", "1"])
-        .output()
-        .unwrap();
+    let out = commons_in(dir.path(), &["eval", "runs/al", "--episodes", "1"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("checkpoints/latest"),
@@ -344,10 +334,9 @@ fn a_frozen_policy_plays_from_another_run_without_learning() {
     .unwrap();
     let agents = dir.path().join("agents.toml");
     std::fs::write(&agents, "[train]\ntotal_steps = 512\nnum_envs = 2\nnum_steps = 64\n[ppo]\nnormalize_observations = true\n").unwrap();
-    let out = Command::cargo_bin("commons")
-        .unwrap()
-        .current_dir(dir.path())
-        .args([
+    let out = commons_in(
+        dir.path(),
+        &[
             "train",
             "--env",
             scenario.to_str().unwrap(),
@@ -357,9 +346,8 @@ fn a_frozen_policy_plays_from_another_run_without_learning() {
             "mix",
             "--device",
             "cpu",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -378,10 +366,9 @@ fn a_frozen_policy_plays_from_another_run_without_learning() {
     );
     // A missing checkpoint for a frozen controller is an error naming the file.
     std::fs::remove_dir_all(dir.path().join("runs/al/checkpoints")).unwrap();
-    let out = Command::cargo_bin("commons")
-        .unwrap()
-        .current_dir(dir.path())
-        .args([
+    let out = commons_in(
+        dir.path(),
+        &[
             "train",
             "--env",
             scenario.to_str().unwrap(),
@@ -391,9 +378,8 @@ fn a_frozen_policy_plays_from_another_run_without_learning() {
             "mix2",
             "--device",
             "cpu",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("runs/al"), "{err}");
 }

@@ -155,6 +155,35 @@ fn to_tensor(v: &[f32], shape: [i64; 2], device: Device) -> Tensor {
     Tensor::from_slice(v).reshape(shape).to_device(device)
 }
 
+/// A tensor's values, flattened, on the CPU.
+fn to_vec(t: Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.to_device(Device::Cpu).reshape([-1])).unwrap_or_default()
+}
+
+/// The observations of `rows` of `out`, stacked (`raw`, optionally folded into the normaliser first),
+/// normalised, and as a `[rows, obs_len]` tensor.
+fn observation_batch(
+    out: &crate::env::StepOutput,
+    rows: &[usize],
+    norm: &mut RunningNorm,
+    update_norm: bool,
+    device: Device,
+) -> (Vec<f32>, Tensor) {
+    let l = out.obs_len;
+    let mut raw = Vec::with_capacity(rows.len() * l);
+    for &i in rows {
+        raw.extend_from_slice(out.obs_row(i));
+    }
+    if update_norm {
+        norm.update(&raw);
+    }
+    for row in raw.chunks_mut(l) {
+        norm.apply(row);
+    }
+    let t = to_tensor(&raw, [rows.len() as i64, l as i64], device);
+    (raw, t)
+}
+
 fn ppo_update(
     p: &mut Policy,
     r: &Rollout,
@@ -390,20 +419,11 @@ impl LoadedPolicy {
         if rows.is_empty() {
             return 0;
         }
-        let l = self.net.obs_len;
         let heads = self.net.nvec.len();
         let m: usize = self.net.nvec.iter().sum();
-        let mut raw = Vec::with_capacity(rows.len() * l);
-        for &i in &rows {
-            raw.extend_from_slice(out.obs_row(i));
-        }
-        for row in raw.chunks_mut(l) {
-            self.norm.apply(row);
-        }
-        let obs = to_tensor(&raw, [rows.len() as i64, l as i64], device);
-        let logits = tch::no_grad(|| self.net.logits(&obs));
-        let logits: Vec<f32> =
-            Vec::<f32>::try_from(logits.to_device(Device::Cpu).reshape([-1])).unwrap_or_default();
+        let mut norm = self.norm.clone();
+        let (_, obs) = observation_batch(out, &rows, &mut norm, false, device);
+        let logits = to_vec(tch::no_grad(|| self.net.logits(&obs)));
         let mut chosen = Vec::with_capacity(heads);
         for (j, &i) in rows.iter().enumerate() {
             chosen.clear();
@@ -624,24 +644,9 @@ pub fn train<E: MultiAgentEnv + Send>(
                     continue;
                 }
                 let l = p.net.obs_len;
-                let mut raw = Vec::with_capacity(live.len() * l);
-                for &i in &live {
-                    raw.extend_from_slice(out.obs_row(i));
-                }
-                if !p.frozen {
-                    p.norm.update(&raw);
-                }
-                for row in raw.chunks_mut(l) {
-                    p.norm.apply(row);
-                }
-                let obs = to_tensor(&raw, [live.len() as i64, l as i64], s.device);
+                let (raw, obs) = observation_batch(out, &live, &mut p.norm, !p.frozen, s.device);
                 let (logits, values) = tch::no_grad(|| (p.net.logits(&obs), p.net.value(&obs)));
-                let logits: Vec<f32> =
-                    Vec::<f32>::try_from(logits.to_device(Device::Cpu).reshape([-1]))
-                        .unwrap_or_default();
-                let values: Vec<f32> =
-                    Vec::<f32>::try_from(values.to_device(Device::Cpu).reshape([-1]))
-                        .unwrap_or_default();
+                let (logits, values) = (to_vec(logits), to_vec(values));
                 let m = p.net.nvec.iter().sum::<usize>();
                 let mut chosen = Vec::with_capacity(n_heads);
                 for (j, &i) in live.iter().enumerate() {
@@ -876,18 +881,10 @@ fn bootstrap(
         if mine.is_empty() {
             continue;
         }
-        let l = p.net.obs_len;
-        let mut raw = Vec::with_capacity(mine.len() * l);
-        for &&(_, _, i) in &mine {
-            raw.extend_from_slice(out.obs_row(i));
-        }
-        for row in raw.chunks_mut(l) {
-            p.norm.apply(row);
-        }
-        let obs = to_tensor(&raw, [mine.len() as i64, l as i64], device);
-        let v = tch::no_grad(|| p.net.value(&obs));
-        let v: Vec<f32> =
-            Vec::<f32>::try_from(v.to_device(Device::Cpu).reshape([-1])).unwrap_or_default();
+        let rows: Vec<usize> = mine.iter().map(|x| x.2).collect();
+        let mut norm = p.norm.clone();
+        let (_, obs) = observation_batch(out, &rows, &mut norm, false, device);
+        let v = to_vec(tch::no_grad(|| p.net.value(&obs)));
         for (j, &&(_, idx, _)) in mine.iter().enumerate() {
             rollouts[k].next[idx] = Next::Bootstrap(v[j]);
         }
