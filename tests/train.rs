@@ -29,6 +29,15 @@ fn train(dir: &Path, name: &str, env: &str, agents: &str, extra: &[&str]) -> std
         .unwrap()
 }
 
+/// Fails the test with the command's stderr unless it succeeded.
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs `commons` with `args` in `dir`.
 fn commons_in(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::cargo_bin("commons")
@@ -49,11 +58,7 @@ fn read_events(run: &Path) -> serde_json::Value {
         .arg(run)
         .output()
         .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -71,11 +76,7 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
         "agents/ppo-cartpole.toml",
         &["--total-steps", "4096"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let run = dir.path().join("runs/cp");
     for f in [
         "config.toml",
@@ -130,11 +131,7 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
         dir.path(),
         &["train", "--resume", "runs/cp", "--total-steps", "6144"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert_eq!(summary(&run)["global_step"], 6144);
     assert!(run.join("checkpoints/6144/cartpole.ot").exists());
 
@@ -175,11 +172,7 @@ fn commons_smoke_run_logs_every_personality() {
         "agents/mixed.toml",
         &["--total-steps", "1024", "--num-envs", "2"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let run = dir.path().join("runs/mixed");
     let s = summary(&run);
     assert_eq!(s["global_step"], 1024);
@@ -262,20 +255,12 @@ fn eval_compares_trained_policies_with_scripted_roles() {
         "agents/altruist.toml",
         &["--total-steps", "512", "--num-envs", "2"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let out = commons_in(
         dir.path(),
         &["eval", "runs/al", "--episodes", "2", "--seed", "77"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let e: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("runs/al/eval.json")).unwrap())
             .unwrap();
@@ -316,11 +301,7 @@ fn a_frozen_policy_plays_from_another_run_without_learning() {
         "agents/altruist.toml",
         &["--total-steps", "512", "--num-envs", "2"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let scenario = dir.path().join("frozen.toml");
     std::fs::write(
         &scenario,
@@ -348,11 +329,7 @@ fn a_frozen_policy_plays_from_another_run_without_learning() {
             "cpu",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let ev = read_events(&dir.path().join("runs/mix"));
     assert!(
         ev["losses/profit-seeker/policy_loss"]["n"]

@@ -357,13 +357,18 @@ pub fn latest_checkpoint(run_dir: &Path) -> Result<PathBuf, TrainError> {
     Ok(run_dir.join("checkpoints").join(step.to_string()))
 }
 
+/// Reads a checkpoint's `state.json`.
+fn read_state(path: &Path) -> Result<TrainerState, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(file_err(path))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::File {
+        path: path.to_path_buf(),
+        message: format!("corrupt checkpoint state: {e}"),
+    })
+}
+
 fn load_checkpoint(dir: &Path, policies: &mut [Policy]) -> Result<TrainerState, TrainError> {
     let state_path = dir.join("state.json");
-    let text = std::fs::read_to_string(&state_path).map_err(file_err(&state_path))?;
-    let state: TrainerState = serde_json::from_str(&text).map_err(|e| TrainError::File {
-        path: state_path.clone(),
-        message: format!("corrupt checkpoint state: {e}"),
-    })?;
+    let state = read_state(&state_path)?;
     let names: Vec<&String> = policies.iter().map(|p| &p.name).collect();
     if state.policies.iter().collect::<Vec<_>>() != names
         || state.normalizers.len() != policies.len()
@@ -463,11 +468,7 @@ pub fn load_frozen(
         .map(|c| c.training.ppo_for(name).hidden)
         .unwrap_or(64);
     let state_path = dir.join("state.json");
-    let text = std::fs::read_to_string(&state_path).map_err(file_err(&state_path))?;
-    let state: TrainerState = serde_json::from_str(&text).map_err(|e| TrainError::File {
-        path: state_path.clone(),
-        message: format!("corrupt checkpoint state: {e}"),
-    })?;
+    let state = read_state(&state_path)?;
     let k = state
         .policies
         .iter()
