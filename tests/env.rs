@@ -271,3 +271,49 @@ fn custom_personality_files_load_from_a_scenario() {
     let e = scenario::load_env(&scenario).unwrap_err().to_string();
     assert!(e.contains("nobody"), "{e}");
 }
+
+#[test]
+fn wealth_rewards_add_up_to_each_agents_dai_gain_in_one_unit_for_everybody() {
+    let mut env = CommonsEnv::new(commons_cfg(150));
+    let nvec = env.action_spec(0).nvec.clone();
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(3);
+    let mut actions = Vec::new();
+    env.reset(11).unwrap();
+    let c = env.commons().unwrap();
+    let day0: Vec<f64> = c
+        .participants()
+        .iter()
+        .map(|p| commons_rl::env::observation::net_worth(c, p))
+        .collect();
+    let w0 = day0.iter().sum::<f64>() / day0.len() as f64;
+    assert!((env.wealth_scale() - w0).abs() <= 1e-9 * w0);
+    // Per agent: net worth at joining, latest net worth, summed wealth rewards.
+    let mut book: std::collections::HashMap<u64, (f64, f64, f64)> = Default::default();
+    let mut finished = 0;
+    loop {
+        let out = env.output();
+        let parts = env.reward_parts();
+        for (i, r) in out.rows.iter().enumerate() {
+            let nw = parts[i].net_worth;
+            let e = book.entry(r.agent.0).or_insert((nw, nw, 0.0));
+            e.1 = nw;
+            e.2 += parts[i].wealth;
+            if r.terminated || r.truncated {
+                let gain = e.1 - e.0;
+                let back = e.2 * env.wealth_scale();
+                assert!(
+                    (gain - back).abs() <= 1e-6 * (1.0 + gain.abs() + env.wealth_scale()),
+                    "agent {}: gain {gain} DAI, rewards x scale {back}",
+                    r.agent.0
+                );
+                finished += 1;
+            }
+        }
+        if out.info.done {
+            break;
+        }
+        random_legal_actions(out, &nvec, &mut rng, &mut actions);
+        env.step(&actions).unwrap();
+    }
+    assert!(finished > 10, "only {finished} agents finished");
+}

@@ -64,6 +64,23 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         );
     }
     println!(
+        "{:<16} {:>22} {:>22} {:>10}",
+        "per agent", "trained", "scripted", "separated"
+    );
+    for (name, p) in &report.personalities {
+        for (what, c) in [("DAI gain", &p.net_worth_gain), ("impact", &p.impact)] {
+            println!(
+                "{:<16} {:>12.3} ± {:<7.3} {:>12.3} ± {:<7.3} {:>10}",
+                format!("{name} {what}"),
+                c.trained.mean,
+                c.trained.ci95,
+                c.scripted.mean,
+                c.scripted.ci95,
+                c.separated
+            );
+        }
+    }
+    println!(
         "{:<22} {:>26} {:>26}",
         "final metric", "trained", "scripted"
     );

@@ -58,7 +58,7 @@ pub struct CommonsEnvConfig {
 #[derive(Clone, Copy, Debug)]
 struct AgentState {
     policy: PolicyId,
-    /// Net worth when the agent joined (≥ 1 DAI): the wealth scale.
+    /// Net worth when the agent joined (≥ 1 DAI): the scale of its own observation features.
     basis: f64,
     wealth: f64,
     sentiment: f64,
@@ -68,7 +68,7 @@ struct AgentState {
 /// The reward components of one agent for one day.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct RewardParts {
-    /// Δ net worth / basis.
+    /// Δ net worth / wealth scale (the mean net worth of the participants at day 0).
     pub wealth: f64,
     /// Affinity-weighted funds of proposals funded or completed today / impact scale.
     pub impact: f64,
@@ -76,6 +76,8 @@ pub struct RewardParts {
     pub authorship: f64,
     /// Δ sentiment.
     pub sentiment: f64,
+    /// Net worth in DAI after the step (at joining, for a new agent); not a reward, a measurement.
+    pub net_worth: f64,
 }
 
 impl RewardParts {
@@ -108,6 +110,8 @@ pub struct CommonsEnv {
     order: Vec<(f64, usize)>,
     commons_obs: [f32; 12],
     impact_scale: f64,
+    /// Mean net worth of the participants at day 0 (≥ 1 DAI): the unit of the wealth reward.
+    wealth_scale: f64,
     done: bool,
     /// Reward components of each row of the last output.
     parts: Vec<RewardParts>,
@@ -148,6 +152,7 @@ impl CommonsEnv {
             order: Vec::new(),
             commons_obs: [0.0; 12],
             impact_scale: 1.0,
+            wealth_scale: 1.0,
             done: true,
             parts: Vec::new(),
         }
@@ -168,6 +173,12 @@ impl CommonsEnv {
     /// participants in the same roles.
     pub fn set_scripted_baseline(&mut self, on: bool) {
         self.ctl.set_shadow(on);
+    }
+
+    /// The unit of the `wealth` reward in DAI: the mean net worth of the participants at day 0 of the
+    /// current episode (≥ 1). An agent's summed `wealth` rewards × this = its net-worth gain in DAI.
+    pub fn wealth_scale(&self) -> f64 {
+        self.wealth_scale
     }
 
     /// Reward components behind each row's reward in the last output.
@@ -284,7 +295,8 @@ impl CommonsEnv {
             else {
                 continue;
             };
-            let basis = observation::net_worth(c, p).max(1.0);
+            let net_worth = observation::net_worth(c, p);
+            let basis = net_worth.max(1.0);
             let row = AgentRow {
                 agent: AgentId(p.id.0),
                 policy,
@@ -294,13 +306,16 @@ impl CommonsEnv {
                 is_new: true,
             };
             let slots = self.push_row(c, p, row, basis);
-            self.parts.push(RewardParts::default());
+            self.parts.push(RewardParts {
+                net_worth,
+                ..RewardParts::default()
+            });
             self.set_agent_state(
                 p.id,
                 AgentState {
                     policy,
                     basis,
-                    wealth: basis,
+                    wealth: net_worth,
                     sentiment: p.sentiment,
                     slots,
                 },
@@ -360,10 +375,11 @@ impl CommonsEnv {
         }
         (
             RewardParts {
-                wealth: (wealth - s.wealth) / s.basis,
+                wealth: (wealth - s.wealth) / self.wealth_scale,
                 impact: impact / self.impact_scale,
                 authorship: authorship / self.impact_scale,
                 sentiment: p.sentiment - s.sentiment,
+                net_worth: wealth,
             },
             wealth,
         )
@@ -384,6 +400,13 @@ impl MultiAgentEnv for CommonsEnv {
             horizon: self.cfg.model.simulation.days as f64,
         };
         self.impact_scale = (0.1 * pools.funding_pool).max(1.0);
+        let people = commons.participants();
+        self.wealth_scale = (people
+            .iter()
+            .map(|p| observation::net_worth(&commons, p))
+            .sum::<f64>()
+            / people.len().max(1) as f64)
+            .max(1.0);
         self.commons = Some(commons);
         self.agents.clear();
         self.done = false;

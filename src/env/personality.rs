@@ -5,7 +5,7 @@
 //!
 //! | component | definition |
 //! |---|---|
-//! | `wealth` | Δ net worth / net worth when the agent joined; net worth = wallet + what selling all tokens would return now (after the exit tribute) |
+//! | `wealth` | Δ net worth / the mean net worth of the participants at day 0; net worth = wallet + what selling all tokens would return now (after the exit tribute) |
 //! | `impact` | Σ over proposals that became active or completed today of (own affinity × funds requested) / (10 % of the initial funding pool) |
 //! | `authorship` | funds granted today to proposals the agent authored / (10 % of the initial funding pool) |
 //! | `sentiment` | Δ own sentiment |

@@ -67,6 +67,32 @@ pub struct BehaviourRates {
     pub exit: f64,
 }
 
+/// A measure of trained agents against scripted agents in the same roles.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+pub struct Comparison {
+    /// Trained policy: mean over episodes of the per-agent mean.
+    pub trained: Interval,
+    /// Scripted participants in the same roles, same seeds.
+    pub scripted: Interval,
+    /// `trained.mean − scripted.mean`.
+    pub difference: f64,
+    /// Whether the two 95 % intervals do not overlap.
+    pub separated: bool,
+}
+
+impl Comparison {
+    /// Compares per-episode values.
+    pub fn of(trained: &[f64], scripted: &[f64]) -> Self {
+        let (t, s) = (Interval::of(trained), Interval::of(scripted));
+        Comparison {
+            trained: t,
+            scripted: s,
+            difference: t.mean - s.mean,
+            separated: t.separated_from(&s),
+        }
+    }
+}
+
 /// One personality's evaluation.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct PersonalityEval {
@@ -80,6 +106,11 @@ pub struct PersonalityEval {
     pub baseline_ci95: f64,
     /// Whether the two 95 % intervals do not overlap.
     pub separated: bool,
+    /// Net worth in DAI when the agent left (or at the horizon) minus its net worth when it joined.
+    pub net_worth_gain: Comparison,
+    /// The agent's `impact` reward component summed over its life: affinity-weighted funds of the
+    /// proposals that became active or completed while it was there, / 10 % of the initial funding pool.
+    pub impact: Comparison,
     /// Mean per-agent reward components (trained): wealth, impact, authorship, sentiment sums.
     pub components: [f64; 4],
     /// The same for the baseline.
@@ -108,6 +139,10 @@ pub struct EvalReport {
 struct SideResult {
     /// Per policy: per-episode mean agent return.
     returns: Vec<Vec<f64>>,
+    /// Per policy: per-episode mean agent net-worth gain (DAI).
+    gains: Vec<Vec<f64>>,
+    /// Per policy: per-episode mean agent impact.
+    impacts: Vec<Vec<f64>>,
     /// Per policy: summed components over agents, and agent count.
     components: Vec<([f64; 4], usize)>,
     behaviour: Vec<[usize; 6]>,
@@ -127,6 +162,8 @@ fn play(
     let heads = env.action_spec(0).nvec.len();
     let mut res = SideResult {
         returns: vec![Vec::new(); n_policies],
+        gains: vec![Vec::new(); n_policies],
+        impacts: vec![Vec::new(); n_policies],
         components: vec![([0.0; 4], 0); n_policies],
         behaviour: vec![[0; 6]; n_policies],
         metrics: Vec::new(),
@@ -136,12 +173,18 @@ fn play(
         let s = seed + k as u64;
         let mut rng = rand_pcg::Pcg32::seed_from_u64(s ^ 0xe7a1);
         env.reset(s)?;
-        let mut acc: BTreeMap<u64, (usize, f64, [f64; 4])> = BTreeMap::new();
-        let mut done: Vec<Vec<f64>> = vec![Vec::new(); n_policies];
+        // Per live agent: policy, return, components, net worth at joining.
+        let mut acc: BTreeMap<u64, (usize, f64, [f64; 4], f64)> = BTreeMap::new();
+        // Per policy: (return, net-worth gain, impact) of each agent that finished.
+        let mut done: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); n_policies];
         loop {
             let out = env.output();
-            for r in out.rows.iter().filter(|r| r.is_new) {
-                acc.insert(r.agent.0, (r.policy as usize, 0.0, [0.0; 4]));
+            let parts = env.reward_parts();
+            for (i, r) in out.rows.iter().enumerate().filter(|(_, r)| r.is_new) {
+                acc.insert(
+                    r.agent.0,
+                    (r.policy as usize, 0.0, [0.0; 4], parts[i].net_worth),
+                );
             }
             if out.info.done {
                 break;
@@ -181,8 +224,8 @@ fn play(
                     e.2[3] += c.sentiment;
                 }
                 if r.terminated || r.truncated {
-                    if let Some((p, ret, comp)) = acc.remove(&r.agent.0) {
-                        done[p].push(ret);
+                    if let Some((p, ret, comp, joined)) = acc.remove(&r.agent.0) {
+                        done[p].push((ret, parts[i].net_worth - joined, comp[1]));
                         let slot = &mut res.components[p];
                         for (total, c) in slot.0.iter_mut().zip(comp) {
                             *total += c;
@@ -192,9 +235,12 @@ fn play(
                 }
             }
         }
-        for (p, rets) in done.into_iter().enumerate() {
-            if !rets.is_empty() {
-                res.returns[p].push(rets.iter().sum::<f64>() / rets.len() as f64);
+        for (p, agents) in done.into_iter().enumerate() {
+            if !agents.is_empty() {
+                let n = agents.len() as f64;
+                res.returns[p].push(agents.iter().map(|a| a.0).sum::<f64>() / n);
+                res.gains[p].push(agents.iter().map(|a| a.1).sum::<f64>() / n);
+                res.impacts[p].push(agents.iter().map(|a| a.2).sum::<f64>() / n);
             }
         }
         if let Some(c) = env.commons() {
@@ -237,6 +283,8 @@ pub fn evaluate(
                 baseline_mean_return: b.mean,
                 baseline_ci95: b.ci95,
                 separated: a.separated_from(&b),
+                net_worth_gain: Comparison::of(&trained.gains[p], &baseline.gains[p]),
+                impact: Comparison::of(&trained.impacts[p], &baseline.impacts[p]),
                 components: avg(&trained.components[p]),
                 baseline_components: avg(&baseline.components[p]),
                 behaviour: BehaviourRates {
