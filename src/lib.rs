@@ -15,7 +15,8 @@
 //! * [`scenario`] — scenario files (`envs/*.toml`) with validation and one-line errors;
 //! * [`simulate`] — the Monte-Carlo runner behind `commons simulate` (episodes in parallel, streamed
 //!   outputs);
-//! * `ppo` (feature `torch`, on by default) — the only module that uses libtorch.
+//! * `ppo` (feature `torch`, on by default) — the only module that uses libtorch;
+//! * [`compare`] — `commons compare`: per-episode samples of runs, bootstrap intervals, table and SVG.
 //!
 //! ```
 //! use commons_rl::model::{Commons, ModelConfig, Scripted};
@@ -29,6 +30,7 @@
 //! assert!(commons.pools().funding_pool >= 0.0);
 //! ```
 
+pub mod compare;
 pub mod env;
 pub mod model;
 #[cfg(feature = "torch")]

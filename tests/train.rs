@@ -281,6 +281,25 @@ fn eval_compares_trained_policies_with_scripted_roles() {
     for side in ["outcomes", "baseline_outcomes"] {
         assert!(e[side]["token_price"]["mean"].is_number() && e[side]["participants"]["n"] == 2);
     }
+    for k in ["net_worth_gain", "impact"] {
+        let c = &p[k];
+        assert!(
+            c["trained"]["mean"].is_number() && c["scripted"]["n"] == 2,
+            "{k}: {c}"
+        );
+    }
+    let samples = &e["samples"]["trained"]["personalities"]["altruist"];
+    assert_eq!(samples["impact"].as_array().unwrap().len(), 2);
+    assert_eq!(samples["sell"].as_array().unwrap().len(), 2);
+    // compare reads eval.json: the trained altruists against their scripted baseline, paired by seed.
+    let out = commons_in(dir.path(), &["compare", "runs/al", "--scripted"]);
+    assert_ok(&out);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("al − al (scripted) (paired)"), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("altruist/impact")),
+        "{table}"
+    );
     // A run folder without checkpoints gives a one-line error naming the file.
     std::fs::remove_dir_all(dir.path().join("runs/al/checkpoints")).unwrap();
     let out = commons_in(dir.path(), &["eval", "runs/al", "--episodes", "1"]);

@@ -1,6 +1,6 @@
 //! `commons eval`: trained policies on held-out seeds, against scripted participants in the same roles.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::Args;
@@ -22,32 +22,34 @@ pub struct EvalArgs {
     seed: u64,
 }
 
-pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    let cfg = RunConfig::load(&args.run_dir).map_err(|m| anyhow::anyhow!(m))?;
+/// Evaluates `run_dir` on `episodes` seeds from `seed` and writes `run_dir/eval.json` (atomically).
+pub fn evaluate_and_write(
+    run_dir: &Path,
+    episodes: u32,
+    seed: u64,
+) -> anyhow::Result<evaluate::EvalReport> {
+    let cfg = RunConfig::load(run_dir).map_err(|m| anyhow::anyhow!(m))?;
     if cfg.scenario.kind != EnvKind::Commons {
-        bail!("{}: eval compares Commons policies with scripted participants; this run is not a Commons run", args.run_dir.display());
+        bail!("{}: eval compares Commons policies with scripted participants; this run is not a Commons run", run_dir.display());
     }
     let env_cfg = scenario::env_config(&cfg.scenario, &cfg.run.env)?;
     let dev = device::resolve(cfg.run.device)?;
     eprintln!(
-        "evaluating {} on {} held-out seeds from {} (and the scripted baseline)...",
-        args.run_dir.display(),
-        args.episodes,
-        args.seed
+        "evaluating {} on {episodes} held-out seeds from {seed} (and the scripted baseline)...",
+        run_dir.display(),
     );
-    let report = evaluate::evaluate(
-        &args.run_dir,
-        &env_cfg,
-        &cfg.training,
-        args.episodes,
-        args.seed,
-        dev,
-    )?;
-    let path = args.run_dir.join("eval.json");
+    let report = evaluate::evaluate(run_dir, &env_cfg, &cfg.training, episodes, seed, dev)?;
+    let path = run_dir.join("eval.json");
     let mut json = serde_json::to_string_pretty(&report)?;
     json.push('\n');
     commons_rl::simulate::write_atomic(&path, json.as_bytes())
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(report)
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let report = evaluate_and_write(&args.run_dir, args.episodes, args.seed)?;
+    let path = args.run_dir.join("eval.json");
     println!(
         "checkpoint at step {}, {} episodes per side, seeds {}..",
         report.checkpoint_step, report.episodes, report.seed

@@ -1,6 +1,7 @@
 //! Command-line definitions (clap derive) and dispatch.
 
 mod bench;
+mod compare;
 #[cfg(feature = "torch")]
 mod eval;
 mod simulate;
@@ -29,6 +30,8 @@ enum Command {
     /// Play a trained run's policies on held-out seeds against scripted participants in the same roles.
     #[cfg(feature = "torch")]
     Eval(eval::EvalArgs),
+    /// Compare behaviour and outcomes of runs side by side, with bootstrap 95 % intervals.
+    Compare(compare::CompareArgs),
 }
 
 /// Runs the parsed command.
@@ -40,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         #[cfg(feature = "torch")]
         Command::Eval(args) => eval::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
 

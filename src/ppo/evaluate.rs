@@ -7,6 +7,7 @@ use rand::SeedableRng;
 use serde::Serialize;
 
 use super::trainer::{load_policies, TrainError};
+use crate::compare::samples::{EvalSamples, SideSamples, AGENT_MEASURES, BEHAVIOURS};
 use crate::env::{CommonsEnv, CommonsEnvConfig, MultiAgentEnv};
 use crate::simulate::{Metrics, METRIC_NAMES};
 
@@ -134,40 +135,67 @@ pub struct EvalReport {
     pub outcomes: BTreeMap<&'static str, Interval>,
     /// Final Commons metrics with scripted participants in the same roles.
     pub baseline_outcomes: BTreeMap<&'static str, Interval>,
+    /// Per-episode values behind the intervals (read by `commons compare`).
+    pub samples: EvalSamples,
 }
 
 struct SideResult {
-    /// Per policy: per-episode mean agent return.
-    returns: Vec<Vec<f64>>,
-    /// Per policy: per-episode mean agent net-worth gain (DAI).
-    gains: Vec<Vec<f64>>,
-    /// Per policy: per-episode mean agent impact.
-    impacts: Vec<Vec<f64>>,
+    samples: SideSamples,
     /// Per policy: summed components over agents, and agent count.
     components: Vec<([f64; 4], usize)>,
+    /// Per policy: action counts over all episodes (buy, sell, stake, propose, exit, all).
     behaviour: Vec<[usize; 6]>,
-    metrics: Vec<[f64; 10]>,
+}
+
+impl SideResult {
+    fn series(&self, policy: &str, measure: &str) -> Vec<f64> {
+        self.samples
+            .personalities
+            .get(policy)
+            .and_then(|m| m.get(measure))
+            .map(|v| v.iter().flatten().copied().collect())
+            .unwrap_or_default()
+    }
 }
 
 fn play(
     cfg: &CommonsEnvConfig,
     policies: Option<&[super::trainer::LoadedPolicy]>,
-    n_policies: usize,
+    names: &[String],
     episodes: u32,
     seed: u64,
     device: tch::Device,
 ) -> Result<SideResult, TrainError> {
+    let n_policies = names.len();
     let mut env = CommonsEnv::new(cfg.clone());
     env.set_scripted_baseline(policies.is_none());
     let heads = env.action_spec(0).nvec.len();
     let mut res = SideResult {
-        returns: vec![Vec::new(); n_policies],
-        gains: vec![Vec::new(); n_policies],
-        impacts: vec![Vec::new(); n_policies],
+        samples: SideSamples::default(),
         components: vec![([0.0; 4], 0); n_policies],
         behaviour: vec![[0; 6]; n_policies],
-        metrics: Vec::new(),
     };
+    let measures: &[&str] = if policies.is_some() {
+        &[
+            "return",
+            "net_worth_gain",
+            "impact",
+            "buy",
+            "sell",
+            "stake",
+            "propose",
+            "exit",
+        ]
+    } else {
+        &AGENT_MEASURES
+    };
+    for name in names {
+        let m = res.samples.personalities.entry(name.clone()).or_default();
+        for measure in measures {
+            m.insert(measure.to_string(), Vec::with_capacity(episodes as usize));
+        }
+    }
+    let mut metrics: Vec<[f64; 10]> = Vec::new();
     let mut actions = Vec::new();
     for k in 0..episodes {
         let s = seed + k as u64;
@@ -177,6 +205,7 @@ fn play(
         let mut acc: BTreeMap<u64, (usize, f64, [f64; 4], f64)> = BTreeMap::new();
         // Per policy: (return, net-worth gain, impact) of each agent that finished.
         let mut done: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); n_policies];
+        let mut counts = vec![[0usize; 6]; n_policies];
         loop {
             let out = env.output();
             let parts = env.reward_parts();
@@ -198,7 +227,7 @@ fn play(
                 for (i, r) in out.rows.iter().enumerate() {
                     if r.live() {
                         let a = &actions[i * heads..(i + 1) * heads];
-                        let b = &mut res.behaviour[r.policy as usize];
+                        let b = &mut counts[r.policy as usize];
                         b[0] += (1..=3).contains(&a[0]) as usize;
                         b[1] += (4..=6).contains(&a[0]) as usize;
                         b[2] += (a[1] == 1 || a[1] >= 3) as usize;
@@ -236,16 +265,38 @@ fn play(
             }
         }
         for (p, agents) in done.into_iter().enumerate() {
-            if !agents.is_empty() {
-                let n = agents.len() as f64;
-                res.returns[p].push(agents.iter().map(|a| a.0).sum::<f64>() / n);
-                res.gains[p].push(agents.iter().map(|a| a.1).sum::<f64>() / n);
-                res.impacts[p].push(agents.iter().map(|a| a.2).sum::<f64>() / n);
+            let m = res
+                .samples
+                .personalities
+                .get_mut(&names[p])
+                .expect("inserted");
+            let n = agents.len() as f64;
+            let mean = |f: fn(&(f64, f64, f64)) -> f64| {
+                (!agents.is_empty()).then(|| agents.iter().map(f).sum::<f64>() / n)
+            };
+            let values = [mean(|a| a.0), mean(|a| a.1), mean(|a| a.2)];
+            for (measure, v) in AGENT_MEASURES.iter().zip(values) {
+                m.get_mut(*measure).expect("inserted").push(v);
+            }
+            if policies.is_some() {
+                let c = counts[p];
+                for (j, measure) in BEHAVIOURS.iter().enumerate() {
+                    let v = (c[5] > 0).then(|| c[j] as f64 / c[5] as f64);
+                    m.get_mut(*measure).expect("inserted").push(v);
+                }
+                for (total, c) in res.behaviour[p].iter_mut().zip(c) {
+                    *total += c;
+                }
             }
         }
         if let Some(c) = env.commons() {
-            res.metrics.push(Metrics::of(c).values());
+            metrics.push(Metrics::of(c).values());
         }
+    }
+    for (j, name) in METRIC_NAMES.iter().enumerate() {
+        res.samples
+            .outcomes
+            .insert(name.to_string(), metrics.iter().map(|m| m[j]).collect());
     }
     Ok(res)
 }
@@ -262,29 +313,35 @@ pub fn evaluate(
 ) -> Result<EvalReport, TrainError> {
     let probe = CommonsEnv::new(cfg.clone());
     let (policies, step) = load_policies(run_dir, &probe, file, device)?;
-    let n = policies.len();
-    let trained = play(cfg, Some(&policies), n, episodes, seed, device)?;
-    let baseline = play(cfg, None, n, episodes, seed, device)?;
+    let names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
+    let trained = play(cfg, Some(&policies), &names, episodes, seed, device)?;
+    let baseline = play(cfg, None, &names, episodes, seed, device)?;
     let mut personalities = BTreeMap::new();
-    for (p, pol) in policies.iter().enumerate() {
-        let a = Interval::of(&trained.returns[p]);
-        let b = Interval::of(&baseline.returns[p]);
+    for (p, name) in names.iter().enumerate() {
+        let a = Interval::of(&trained.series(name, "return"));
+        let b = Interval::of(&baseline.series(name, "return"));
         let avg = |c: &([f64; 4], usize)| {
             let k = c.1.max(1) as f64;
             [c.0[0] / k, c.0[1] / k, c.0[2] / k, c.0[3] / k]
         };
+        let compare = |measure| {
+            Comparison::of(
+                &trained.series(name, measure),
+                &baseline.series(name, measure),
+            )
+        };
         let bh = trained.behaviour[p];
         let total = bh[5].max(1) as f64;
         personalities.insert(
-            pol.name.clone(),
+            name.clone(),
             PersonalityEval {
                 mean_return: a.mean,
                 ci95: a.ci95,
                 baseline_mean_return: b.mean,
                 baseline_ci95: b.ci95,
                 separated: a.separated_from(&b),
-                net_worth_gain: Comparison::of(&trained.gains[p], &baseline.gains[p]),
-                impact: Comparison::of(&trained.impacts[p], &baseline.impacts[p]),
+                net_worth_gain: compare("net_worth_gain"),
+                impact: compare("impact"),
                 components: avg(&trained.components[p]),
                 baseline_components: avg(&baseline.components[p]),
                 behaviour: BehaviourRates {
@@ -297,16 +354,10 @@ pub fn evaluate(
             },
         );
     }
-    let outcomes = |m: &[[f64; 10]]| {
+    let outcomes = |side: &SideSamples| {
         METRIC_NAMES
             .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                (
-                    *name,
-                    Interval::of(&m.iter().map(|v| v[j]).collect::<Vec<_>>()),
-                )
-            })
+            .map(|name| (*name, Interval::of(&side.outcomes[*name])))
             .collect()
     };
     Ok(EvalReport {
@@ -314,7 +365,11 @@ pub fn evaluate(
         episodes,
         seed,
         personalities,
-        outcomes: outcomes(&trained.metrics),
-        baseline_outcomes: outcomes(&baseline.metrics),
+        outcomes: outcomes(&trained.samples),
+        baseline_outcomes: outcomes(&baseline.samples),
+        samples: EvalSamples {
+            trained: trained.samples,
+            scripted: baseline.samples,
+        },
     })
 }

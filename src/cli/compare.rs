@@ -1,0 +1,78 @@
+//! `commons compare`: side-by-side behaviour and outcomes of runs, with bootstrap 95 % intervals.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Args;
+use commons_rl::compare::{self, RunSamples, Side};
+
+/// Arguments of `commons compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Run folders: training runs (their eval.json; evaluated now with the defaults of `commons eval`
+    /// if they have none) or `commons simulate` outputs. The first is the reference.
+    #[arg(value_name = "RUN_DIR", required = true)]
+    runs: Vec<PathBuf>,
+    /// Put the first run's scripted baseline (same roles, same seeds, reference rules) first, as the
+    /// reference; with it a single run can be compared.
+    #[arg(long)]
+    scripted: bool,
+    /// Also draw the comparison as an SVG file.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+    /// Also write the comparison as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+fn load(dir: &std::path::Path, side: Side) -> anyhow::Result<RunSamples> {
+    if !dir.is_dir() {
+        bail!("{}: no such run folder", dir.display());
+    }
+    let needs_eval = !dir.join("eval.json").is_file() && dir.join("checkpoints").is_dir();
+    if needs_eval {
+        #[cfg(feature = "torch")]
+        {
+            eprintln!(
+                "{}: no eval.json yet, running `commons eval` with its defaults",
+                dir.display()
+            );
+            super::eval::evaluate_and_write(dir, 32, 1_000_000)?;
+        }
+        #[cfg(not(feature = "torch"))]
+        bail!(
+            "{}: no eval.json; run `commons eval {}` first (this build has no libtorch)",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(RunSamples::load(dir, side)?)
+}
+
+pub fn run(args: CompareArgs) -> anyhow::Result<()> {
+    if args.runs.len() < 2 && !args.scripted {
+        bail!("compare needs at least two run folders (or one with --scripted, to compare it with its scripted baseline)");
+    }
+    let mut runs = Vec::new();
+    if args.scripted {
+        runs.push(load(&args.runs[0], Side::Scripted)?);
+    }
+    for dir in &args.runs {
+        runs.push(load(dir, Side::Trained)?);
+    }
+    let c = compare::compare(&runs);
+    print!("{}", compare::render_table(&c));
+    if let Some(path) = &args.plot {
+        commons_rl::simulate::write_atomic(path, compare::plot::svg(&c).as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        println!("written: {}", path.display());
+    }
+    if let Some(path) = &args.json {
+        let mut text = serde_json::to_string_pretty(&c)?;
+        text.push('\n');
+        commons_rl::simulate::write_atomic(path, text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        println!("written: {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! `commons compare`: how behaviour and outcomes differ between runs.
+//!
+//! Each run folder gives per-episode series ([`samples`]): per personality its return, net-worth gain,
+//! impact and behaviour rates (from `eval.json`), and the final Commons metrics (from `eval.json` or a
+//! `commons simulate` summary). For every series the table shows each run's mean with a bootstrap 95 %
+//! interval, and each later run's difference from the first run with its own interval ([`bootstrap`];
+//! paired when both runs were played on the same seeds, as `commons eval` does by default). A difference
+//! whose interval excludes zero is marked `*`. [`plot`] draws the same as an SVG.
+
+pub mod bootstrap;
+pub mod plot;
+pub mod samples;
+
+use serde::Serialize;
+
+use bootstrap::Estimate;
+pub use samples::{RunSamples, SamplesError, Side};
+
+/// One series across runs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// Series name: `<personality>/<measure>` or `commons/<metric>`.
+    pub series: String,
+    /// Each run's mean and interval (None where the run lacks the series).
+    pub values: Vec<Option<Estimate>>,
+    /// Each run's difference from the first run (None for the first run and where either lacks it).
+    pub differences: Vec<Option<Estimate>>,
+}
+
+/// The comparison of several runs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Run labels, the first is the reference.
+    pub runs: Vec<String>,
+    /// Whether each run's differences are paired by seed with the first run.
+    pub paired: Vec<bool>,
+    /// Series in display order.
+    pub rows: Vec<Row>,
+}
+
+/// Display order: personality measures (agent measures, then behaviour), then Commons metrics, then the rest.
+fn order_key(series: &str) -> (u8, String, usize) {
+    let (group, measure) = series.split_once('/').unwrap_or(("", series));
+    if group == "commons" {
+        let k = crate::simulate::METRIC_NAMES
+            .iter()
+            .position(|m| *m == measure)
+            .unwrap_or(usize::MAX);
+        return (1, String::new(), k);
+    }
+    let k = samples::AGENT_MEASURES
+        .iter()
+        .chain(samples::BEHAVIOURS.iter())
+        .position(|m| *m == measure)
+        .unwrap_or(usize::MAX);
+    (0, group.to_string(), k)
+}
+
+/// Compares `runs` (at least one) series by series against the first.
+pub fn compare(runs: &[RunSamples]) -> Comparison {
+    let mut names: Vec<&String> = runs.iter().flat_map(|r| r.series.keys()).collect();
+    names.sort_by_key(|s| (order_key(s), s.to_string()));
+    names.dedup();
+    let paired: Vec<bool> = runs
+        .iter()
+        .map(|r| !runs.is_empty() && r.seeds == runs[0].seeds)
+        .collect();
+    let rows = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let seed = 0xc0_3a_e5 ^ ((i as u64) << 16);
+            let values = runs
+                .iter()
+                .enumerate()
+                .map(|(j, r)| {
+                    let v: Vec<f64> = r.series.get(*name)?.iter().flatten().copied().collect();
+                    bootstrap::mean_ci(&v, seed + j as u64)
+                })
+                .collect();
+            let differences = runs
+                .iter()
+                .enumerate()
+                .map(|(j, r)| {
+                    if j == 0 {
+                        return None;
+                    }
+                    let a = runs[0].series.get(*name)?;
+                    let b = r.series.get(*name)?;
+                    bootstrap::difference_ci(a, b, paired[j], seed + 1000 + j as u64)
+                })
+                .collect();
+            Row {
+                series: name.to_string(),
+                values,
+                differences,
+            }
+        })
+        .collect();
+    Comparison {
+        runs: runs.iter().map(|r| r.label.clone()).collect(),
+        paired,
+        rows,
+    }
+}
+
+/// A number with about four significant digits, in a form that stays short at any magnitude.
+pub fn short(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let a = x.abs();
+    if (1e-3..1e6).contains(&a) {
+        let decimals = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{x:.decimals$}")
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+fn cell(e: &Option<Estimate>, mark: bool) -> String {
+    match e {
+        None => "—".to_string(),
+        Some(e) => {
+            let star = if mark && e.excludes_zero() { " *" } else { "" };
+            format!("{} [{}, {}]{star}", short(e.mean), short(e.lo), short(e.hi))
+        }
+    }
+}
+
+/// The comparison as a plain-text table (one row per series).
+pub fn render_table(c: &Comparison) -> String {
+    let mut header = vec!["series".to_string()];
+    header.extend(c.runs.iter().cloned());
+    for (j, run) in c.runs.iter().enumerate().skip(1) {
+        let kind = if c.paired[j] { "paired" } else { "unpaired" };
+        header.push(format!("{run} − {} ({kind})", c.runs[0]));
+    }
+    let mut table = vec![header];
+    for row in &c.rows {
+        let mut line = vec![row.series.clone()];
+        line.extend(row.values.iter().map(|v| cell(v, false)));
+        line.extend(row.differences.iter().skip(1).map(|d| cell(d, true)));
+        table.push(line);
+    }
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|k| {
+            table
+                .iter()
+                .map(|l| l[k].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in &table {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(k, (s, w))| {
+                let pad = w - s.chars().count();
+                if k == 0 {
+                    format!("{s}{}", " ".repeat(pad))
+                } else {
+                    format!("{}{s}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str(
+        "mean [bootstrap 95 % interval] over episodes; * = the difference's interval excludes 0\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn run(label: &str, seeds: Vec<u64>, series: &[(&str, Vec<Option<f64>>)]) -> RunSamples {
+        RunSamples {
+            label: label.to_string(),
+            seeds,
+            series: series
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn rows_are_ordered_and_differences_marked() {
+        let a = run(
+            "a",
+            vec![1, 2, 3, 4],
+            &[
+                (
+                    "commons/token_price",
+                    vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0)],
+                ),
+                ("builder/sell", vec![Some(0.1); 4]),
+                (
+                    "builder/return",
+                    vec![Some(0.0), Some(1.0), Some(0.0), Some(1.0)],
+                ),
+                ("commons/participants", vec![Some(10.0); 4]),
+            ],
+        );
+        let b = run(
+            "b",
+            vec![1, 2, 3, 4],
+            &[
+                (
+                    "commons/token_price",
+                    vec![Some(2.0), Some(3.0), Some(4.0), Some(5.0)],
+                ),
+                ("commons/participants", vec![Some(10.0); 4]),
+            ],
+        );
+        let c = compare(&[a, b]);
+        let names: Vec<&str> = c.rows.iter().map(|r| r.series.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "builder/return",
+                "builder/sell",
+                "commons/participants",
+                "commons/token_price"
+            ]
+        );
+        assert_eq!(c.paired, [true, true]);
+        let price = &c.rows[3].differences[1].unwrap();
+        assert_eq!((price.mean, price.lo, price.hi), (1.0, 1.0, 1.0));
+        assert!(c.rows[1].differences[1].is_none(), "b has no builder");
+        let text = render_table(&c);
+        assert!(text.contains("1.000 [1.000, 1.000] *"), "{text}");
+        assert!(text.lines().nth(1).unwrap().contains('—'), "{text}");
+        assert!(text.contains("b − a (paired)"));
+    }
+
+    #[test]
+    fn different_seeds_are_compared_unpaired() {
+        let a = run(
+            "a",
+            vec![1, 2],
+            &[("commons/x", vec![Some(1.0), Some(2.0)])],
+        );
+        let b = run(
+            "b",
+            vec![5, 6],
+            &[("commons/x", vec![Some(1.0), Some(2.0)])],
+        );
+        assert_eq!(compare(&[a, b]).paired, [true, false]);
+    }
+
+    #[test]
+    fn short_numbers_keep_four_significant_digits() {
+        assert_eq!(short(0.0), "0");
+        assert_eq!(short(1.23456), "1.235");
+        assert_eq!(short(-123.456), "-123.5");
+        assert_eq!(short(23456.7), "23457");
+        assert_eq!(short(0.0123456), "0.01235");
+        assert_eq!(short(12345678.0), "1.235e7");
+        assert_eq!(short(0.00001234), "1.234e-5");
+    }
+}

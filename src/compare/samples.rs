@@ -1,0 +1,227 @@
+//! Per-episode samples of a run folder: what `commons compare` reads.
+//!
+//! A folder is read, in this order of preference, as
+//! * an evaluated training run: `eval.json` (written by `commons eval`) with its `samples` section;
+//! * a `commons simulate` output: `summary.json` with an `episodes` array (final Commons metrics only).
+//!
+//! Series are named `<personality>/<measure>` (e.g. `profit-seeker/net_worth_gain`,
+//! `altruist/sell`) and `commons/<metric>` (the keys of `commons simulate`'s summary).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::simulate::METRIC_NAMES;
+
+/// Per-episode values of one side of an evaluation (trained or scripted).
+/// `None` where an episode had no agent of that personality (or, for behaviour, no action).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SideSamples {
+    /// Per personality, per measure (`return`, `net_worth_gain`, `impact`, and for trained policies the
+    /// behaviour rates `buy`, `sell`, `stake`, `propose`, `exit`): one value per episode.
+    pub personalities: BTreeMap<String, BTreeMap<String, Vec<Option<f64>>>>,
+    /// Final Commons metrics (keys as in `commons simulate`), one value per episode.
+    pub outcomes: BTreeMap<String, Vec<f64>>,
+}
+
+/// The per-episode samples behind `eval.json`'s intervals.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct EvalSamples {
+    /// Trained policies.
+    pub trained: SideSamples,
+    /// Scripted participants in the same roles.
+    pub scripted: SideSamples,
+}
+
+/// Names of the per-agent measures in [`SideSamples`], in display order.
+pub const AGENT_MEASURES: [&str; 3] = ["return", "net_worth_gain", "impact"];
+/// Names of the behaviour rates in [`SideSamples`], in display order.
+pub const BEHAVIOURS: [&str; 5] = ["buy", "sell", "stake", "propose", "exit"];
+
+/// Which side of an evaluation to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The trained policies.
+    Trained,
+    /// The scripted participants in the same roles.
+    Scripted,
+}
+
+/// One run's per-episode series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSamples {
+    /// Name shown in tables and plots.
+    pub label: String,
+    /// Seed of each episode, in order (runs with equal seed lists are compared pairwise).
+    pub seeds: Vec<u64>,
+    /// Series by name, one value per episode.
+    pub series: BTreeMap<String, Vec<Option<f64>>>,
+}
+
+/// A run folder could not be read for comparison.
+#[derive(Debug, thiserror::Error)]
+pub enum SamplesError {
+    /// Neither an evaluated run nor a simulate output.
+    #[error("{0}: not a run folder to compare (no eval.json from `commons eval`, no summary.json from `commons simulate`)")]
+    NotARun(PathBuf),
+    /// A file could not be read.
+    #[error("{path}: {cause}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        cause: std::io::Error,
+    },
+    /// A file is not what it should be.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct EvalFile {
+    seed: u64,
+    episodes: u32,
+    samples: Option<EvalSamples>,
+}
+
+#[derive(Deserialize)]
+struct SimulateEpisode {
+    seed: u64,
+    #[serde(rename = "final")]
+    last: BTreeMap<String, f64>,
+}
+
+#[derive(Deserialize)]
+struct SimulateFile {
+    episodes: Vec<SimulateEpisode>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, SamplesError> {
+    std::fs::read(path).map_err(|cause| SamplesError::Io {
+        path: path.to_path_buf(),
+        cause,
+    })
+}
+
+fn invalid(path: &Path, message: impl Into<String>) -> SamplesError {
+    SamplesError::Invalid {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+impl RunSamples {
+    /// Reads `dir/eval.json` (the given side), or else `dir/summary.json` of `commons simulate`.
+    pub fn load(dir: &Path, side: Side) -> Result<RunSamples, SamplesError> {
+        let label = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string());
+        let eval = dir.join("eval.json");
+        if eval.is_file() {
+            let mut run = Self::from_eval(&eval, side)?;
+            run.label = match side {
+                Side::Trained => label,
+                Side::Scripted => format!("{label} (scripted)"),
+            };
+            return Ok(run);
+        }
+        let summary = dir.join("summary.json");
+        if summary.is_file() && !dir.join("checkpoints").is_dir() {
+            let mut run = Self::from_simulate(&summary)?;
+            run.label = label;
+            return Ok(run);
+        }
+        Err(SamplesError::NotARun(dir.to_path_buf()))
+    }
+
+    /// Reads one side of an `eval.json`.
+    pub fn from_eval(path: &Path, side: Side) -> Result<RunSamples, SamplesError> {
+        let file: EvalFile = serde_json::from_slice(&read(path)?)
+            .map_err(|e| invalid(path, format!("not an eval.json of `commons eval`: {e}")))?;
+        let samples = file.samples.ok_or_else(|| {
+            invalid(
+                path,
+                "field `samples` is missing (written by an older version): run `commons eval` on this run again",
+            )
+        })?;
+        let side = match side {
+            Side::Trained => samples.trained,
+            Side::Scripted => samples.scripted,
+        };
+        let n = file.episodes as usize;
+        let mut series = BTreeMap::new();
+        for (personality, measures) in side.personalities {
+            for (measure, values) in measures {
+                if values.len() != n {
+                    return Err(invalid(
+                        path,
+                        format!(
+                            "field `samples.{personality}.{measure}` has {} values (expected one per episode: {n})",
+                            values.len()
+                        ),
+                    ));
+                }
+                series.insert(format!("{personality}/{measure}"), values);
+            }
+        }
+        for (metric, values) in side.outcomes {
+            if values.len() != n {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "field `samples.outcomes.{metric}` has {} values (expected {n})",
+                        values.len()
+                    ),
+                ));
+            }
+            series.insert(
+                format!("commons/{metric}"),
+                values.into_iter().map(Some).collect(),
+            );
+        }
+        Ok(RunSamples {
+            label: String::new(),
+            seeds: (0..file.episodes as u64).map(|k| file.seed + k).collect(),
+            series,
+        })
+    }
+
+    /// Reads the final metrics of a `commons simulate` summary.
+    pub fn from_simulate(path: &Path) -> Result<RunSamples, SamplesError> {
+        let file: SimulateFile = serde_json::from_slice(&read(path)?).map_err(|e| {
+            invalid(
+                path,
+                format!("not a summary.json of `commons simulate`: {e}"),
+            )
+        })?;
+        let mut series = BTreeMap::new();
+        for name in METRIC_NAMES {
+            let values = file
+                .episodes
+                .iter()
+                .enumerate()
+                .map(|(k, e)| {
+                    e.last.get(name).copied().map(Some).ok_or_else(|| {
+                        invalid(
+                            path,
+                            format!("field `episodes[{k}].final.{name}` is missing"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            series.insert(format!("commons/{name}"), values);
+        }
+        Ok(RunSamples {
+            label: String::new(),
+            seeds: file.episodes.iter().map(|e| e.seed).collect(),
+            series,
+        })
+    }
+}
