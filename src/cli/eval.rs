@@ -82,6 +82,22 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             );
         }
     }
+    println!("choices per action head (share of days per bin, bins as in docs/environment.md):");
+    for (name, p) in &report.personalities {
+        let heads: Vec<String> = commons_rl::env::actions::HEADS
+            .iter()
+            .filter_map(|head| {
+                let v: Vec<String> = p
+                    .action_shares
+                    .get(head)?
+                    .iter()
+                    .map(|x| format!("{x:.2}"))
+                    .collect();
+                Some(format!("{head} {}", v.join("/")))
+            })
+            .collect();
+        println!("{name:<16} {}", heads.join("   "));
+    }
     println!(
         "{:<22} {:>26} {:>26}",
         "final metric", "trained", "scripted"

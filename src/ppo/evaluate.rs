@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::trainer::{load_policies, TrainError};
 use crate::compare::samples::{EvalSamples, SideSamples, AGENT_MEASURES, BEHAVIOURS};
+use crate::env::actions::{HEADS, NVEC};
 use crate::env::{CommonsEnv, CommonsEnvConfig, MultiAgentEnv};
 use crate::simulate::{Metrics, METRIC_NAMES};
 
@@ -118,6 +119,10 @@ pub struct PersonalityEval {
     pub baseline_components: [f64; 4],
     /// What the trained agents did.
     pub behaviour: BehaviourRates,
+    /// Share of the trained agents' daily choices per bin of each action head (`trade`, `support`,
+    /// `propose`, `exit`; bins as in docs/environment.md). `propose` is chosen every day but only used
+    /// on days the world asks the agent.
+    pub action_shares: BTreeMap<&'static str, Vec<f64>>,
 }
 
 /// `eval.json`.
@@ -145,6 +150,8 @@ struct SideResult {
     components: Vec<([f64; 4], usize)>,
     /// Per policy: action counts over all episodes (buy, sell, stake, propose, exit, all).
     behaviour: Vec<[usize; 6]>,
+    /// Per policy, per head: how often each bin was chosen.
+    bins: Vec<Vec<Vec<usize>>>,
 }
 
 impl SideResult {
@@ -174,6 +181,7 @@ fn play(
         samples: SideSamples::default(),
         components: vec![([0.0; 4], 0); n_policies],
         behaviour: vec![[0; 6]; n_policies],
+        bins: vec![NVEC.iter().map(|&n| vec![0; n]).collect(); n_policies],
     };
     let measures: &[&str] = if policies.is_some() {
         &[
@@ -234,6 +242,9 @@ fn play(
                         b[3] += (a[2] != 0) as usize;
                         b[4] += (a[3] == 1) as usize;
                         b[5] += 1;
+                        for (h, &v) in a.iter().enumerate() {
+                            res.bins[r.policy as usize][h][v as usize] += 1;
+                        }
                     }
                 }
             }
@@ -344,6 +355,14 @@ pub fn evaluate(
                 impact: compare("impact"),
                 components: avg(&trained.components[p]),
                 baseline_components: avg(&baseline.components[p]),
+                action_shares: HEADS
+                    .iter()
+                    .zip(&trained.bins[p])
+                    .map(|(h, counts)| {
+                        let n = counts.iter().sum::<usize>().max(1) as f64;
+                        (*h, counts.iter().map(|&c| c as f64 / n).collect())
+                    })
+                    .collect(),
                 behaviour: BehaviourRates {
                     buy: bh[0] as f64 / total,
                     sell: bh[1] as f64 / total,
