@@ -279,14 +279,8 @@ fn wealth_rewards_add_up_to_each_agents_dai_gain_in_one_unit_for_everybody() {
     let mut rng = rand_pcg::Pcg32::seed_from_u64(3);
     let mut actions = Vec::new();
     env.reset(11).unwrap();
-    let c = env.commons().unwrap();
-    let day0: Vec<f64> = c
-        .participants()
-        .iter()
-        .map(|p| commons_rl::env::observation::net_worth(c, p))
-        .collect();
-    let w0 = day0.iter().sum::<f64>() / day0.len() as f64;
-    assert!((env.wealth_scale() - w0).abs() <= 1e-9 * w0);
+    let unit = 0.1 * env.commons().unwrap().pools().funding_pool;
+    assert!((env.reward_unit() - unit).abs() <= 1e-9 * unit);
     // Per agent: net worth at joining, latest net worth, summed wealth rewards.
     let mut book: std::collections::HashMap<u64, (f64, f64, f64)> = Default::default();
     let mut finished = 0;
@@ -300,9 +294,9 @@ fn wealth_rewards_add_up_to_each_agents_dai_gain_in_one_unit_for_everybody() {
             e.2 += parts[i].wealth;
             if r.terminated || r.truncated {
                 let gain = e.1 - e.0;
-                let back = e.2 * env.wealth_scale();
+                let back = e.2 * env.reward_unit();
                 assert!(
-                    (gain - back).abs() <= 1e-6 * (1.0 + gain.abs() + env.wealth_scale()),
+                    (gain - back).abs() <= 1e-6 * (1.0 + gain.abs() + env.reward_unit()),
                     "agent {}: gain {gain} DAI, rewards x scale {back}",
                     r.agent.0
                 );

@@ -68,11 +68,11 @@ struct AgentState {
 /// The reward components of one agent for one day.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct RewardParts {
-    /// Δ net worth / wealth scale (the mean net worth of the participants at day 0).
+    /// Δ net worth / unit (10 % of the initial funding pool).
     pub wealth: f64,
-    /// Affinity-weighted funds of proposals funded or completed today / impact scale.
+    /// Affinity-weighted funds of proposals funded or completed today / unit.
     pub impact: f64,
-    /// Funds granted to own proposals today / impact scale.
+    /// Funds granted to own proposals today / unit.
     pub authorship: f64,
     /// Δ sentiment.
     pub sentiment: f64,
@@ -109,9 +109,8 @@ pub struct CommonsEnv {
     facts: Vec<CandidateFacts>,
     order: Vec<(f64, usize)>,
     commons_obs: [f32; 12],
-    impact_scale: f64,
-    /// Mean net worth of the participants at day 0 (≥ 1 DAI): the unit of the wealth reward.
-    wealth_scale: f64,
+    /// 10 % of the initial funding pool (≥ 1 DAI): the unit of every money reward component.
+    unit: f64,
     done: bool,
     /// Reward components of each row of the last output.
     parts: Vec<RewardParts>,
@@ -151,8 +150,7 @@ impl CommonsEnv {
             facts: Vec::new(),
             order: Vec::new(),
             commons_obs: [0.0; 12],
-            impact_scale: 1.0,
-            wealth_scale: 1.0,
+            unit: 1.0,
             done: true,
             parts: Vec::new(),
         }
@@ -175,10 +173,11 @@ impl CommonsEnv {
         self.ctl.set_shadow(on);
     }
 
-    /// The unit of the `wealth` reward in DAI: the mean net worth of the participants at day 0 of the
-    /// current episode (≥ 1). An agent's summed `wealth` rewards × this = its net-worth gain in DAI.
-    pub fn wealth_scale(&self) -> f64 {
-        self.wealth_scale
+    /// The unit of the money reward components (`wealth`, `impact`, `authorship`) in DAI: 10 % of the
+    /// funding pool at day 0 of the current episode (≥ 1). An agent's summed `wealth` rewards × this =
+    /// its net-worth gain in DAI.
+    pub fn reward_unit(&self) -> f64 {
+        self.unit
     }
 
     /// Reward components behind each row's reward in the last output.
@@ -375,9 +374,9 @@ impl CommonsEnv {
         }
         (
             RewardParts {
-                wealth: (wealth - s.wealth) / self.wealth_scale,
-                impact: impact / self.impact_scale,
-                authorship: authorship / self.impact_scale,
+                wealth: (wealth - s.wealth) / self.unit,
+                impact: impact / self.unit,
+                authorship: authorship / self.unit,
                 sentiment: p.sentiment - s.sentiment,
                 net_worth: wealth,
             },
@@ -399,14 +398,7 @@ impl MultiAgentEnv for CommonsEnv {
             token_price: pools.token_price(),
             horizon: self.cfg.model.simulation.days as f64,
         };
-        self.impact_scale = (0.1 * pools.funding_pool).max(1.0);
-        let people = commons.participants();
-        self.wealth_scale = (people
-            .iter()
-            .map(|p| observation::net_worth(&commons, p))
-            .sum::<f64>()
-            / people.len().max(1) as f64)
-            .max(1.0);
+        self.unit = (0.1 * pools.funding_pool).max(1.0);
         self.commons = Some(commons);
         self.agents.clear();
         self.done = false;

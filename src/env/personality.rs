@@ -1,13 +1,14 @@
 //! Personalities: what an agent observes and what it is rewarded for.
 //!
 //! A personality is an observation function plus a reward function. The reward is a weighted sum of four
-//! per-day components (each scaled so that a typical day gives 0.01–1):
+//! per-day components. The three money components share one unit per episode, U = 10 % of the funding
+//! pool at day 0, so a personality's weights trade DAI against DAI:
 //!
 //! | component | definition |
 //! |---|---|
-//! | `wealth` | Δ net worth / the mean net worth of the participants at day 0; net worth = wallet + what selling all tokens would return now (after the exit tribute) |
-//! | `impact` | Σ over proposals that became active or completed today of (own affinity × funds requested) / (10 % of the initial funding pool) |
-//! | `authorship` | funds granted today to proposals the agent authored / (10 % of the initial funding pool) |
+//! | `wealth` | Δ net worth / U; net worth = wallet + what selling all tokens would return now (after the exit tribute) |
+//! | `impact` | Σ over proposals that became active or completed today of (own affinity × funds requested) / U |
+//! | `authorship` | funds granted today to proposals the agent authored / U |
 //! | `sentiment` | Δ own sentiment |
 //!
 //! Built-ins: `profit-seeker` (wealth), `altruist` (impact), `balanced` (½ wealth + ½ impact + 0.1 sentiment),
