@@ -112,6 +112,18 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
             "tag {tag} missing: {ev}"
         );
     }
+    // With one agent per episode, the per-environment-episode mean is the episodic return itself.
+    let per_agent = ev["charts/episodic_return/cartpole"]["values"]
+        .as_array()
+        .unwrap();
+    let per_episode = ev["charts/episode_mean_return/cartpole"]["values"]
+        .as_array()
+        .unwrap();
+    assert_eq!(per_agent.len(), per_episode.len());
+    for (a, b) in per_agent.iter().zip(per_episode) {
+        let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} vs {b}");
+    }
     // 4096 steps = 8 updates of 4 envs x 128 steps: one point per update, at steps 512..4096.
     assert_eq!(ev["charts/SPS"]["n"], 8);
     assert_eq!(ev["charts/SPS"]["first"], 512);

@@ -110,6 +110,11 @@ impl<E: MultiAgentEnv + Send> VecEnv<E> {
         &self.row_episode
     }
 
+    /// The episode number each environment is in now (0 after `reset`, +1 at each auto-reset).
+    pub fn episodes(&self) -> &[u64] {
+        &self.episodes
+    }
+
     /// Where each environment's rows are.
     pub fn segments(&self) -> &[Segment] {
         &self.segments

@@ -613,6 +613,8 @@ pub fn train<E: MultiAgentEnv + Send>(
     let started = Instant::now();
     let start_step = global_step;
     let mut returns_acc: HashMap<Key, f32> = HashMap::new();
+    // Per (env, episode): per policy, the summed lifetime returns of its finished agents and their count.
+    let mut episode_acc: HashMap<(usize, u64), Vec<(f64, usize)>> = HashMap::new();
     let mut actions: Vec<u32> = Vec::new();
     let mut interrupted = false;
     let mut last_checkpoint_update = start_update;
@@ -631,6 +633,8 @@ pub fn train<E: MultiAgentEnv + Send>(
         let mut rollouts: Vec<Rollout> = (0..policies.len()).map(|_| Rollout::default()).collect();
         let mut pending: HashMap<Key, (usize, usize)> = HashMap::new();
         let mut finished: Vec<Vec<f32>> = vec![Vec::new(); policies.len()];
+        // Per policy: the mean agent return of each environment episode that ended in this update.
+        let mut episode_means: Vec<Vec<f64>> = vec![Vec::new(); policies.len()];
         // ---- rollout ----
         for _ in 0..t.num_steps {
             let out = venv.output();
@@ -711,9 +715,27 @@ pub fn train<E: MultiAgentEnv + Send>(
                 if row.terminated || row.truncated {
                     if let Some(ret) = returns_acc.remove(&key) {
                         finished[row.policy as usize].push(ret);
+                        let acc = episode_acc
+                            .entry((key.0, key.1))
+                            .or_insert_with(|| vec![(0.0, 0); policies.len()]);
+                        acc[row.policy as usize].0 += ret as f64;
+                        acc[row.policy as usize].1 += 1;
                     }
                 }
             }
+            // Environment episodes that are over: one mean per policy.
+            let current = venv.episodes();
+            episode_acc.retain(|&(env, episode), acc| {
+                if episode >= current[env] {
+                    return true;
+                }
+                for (k, &(sum, n)) in acc.iter().enumerate() {
+                    if n > 0 {
+                        episode_means[k].push(sum / n as f64);
+                    }
+                }
+                false
+            });
             bootstrap(&mut policies, &mut rollouts, &truncated_rows, out, s.device);
         }
         // Agents still running at the end of the rollout: bootstrap with the value of their observation.
@@ -755,6 +777,14 @@ pub fn train<E: MultiAgentEnv + Send>(
             let st = ppo_update(p, r, &adv, &ret, &mut rng, s.device);
             let name = &p.name;
             let step = global_step as usize;
+            if !episode_means[k].is_empty() {
+                let m = episode_means[k].iter().sum::<f64>() / episode_means[k].len() as f64;
+                writer.add_scalar(
+                    &format!("charts/episode_mean_return/{name}"),
+                    m as f32,
+                    step,
+                );
+            }
             if !finished[k].is_empty() {
                 let m = finished[k].iter().sum::<f32>() / finished[k].len() as f32;
                 writer.add_scalar(&format!("charts/episodic_return/{name}"), m, step);
