@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: installs libtorch once (PyTorch 2.11.0 from PyPI, cached outside the
 # clone), builds commons-rl in release mode and trains the four built-in personalities together on the
-# default RL scenario (about 10 minutes on 2 cores). Results appear under runs/; watch the curves with
-# `tensorboard --logdir runs`. Extra arguments are passed to `commons train`, e.g. `--total-steps 100000`.
+# default RL scenario (about 10 minutes on 2 cores), then evaluates the trained policies against scripted
+# participants in the same roles on held-out seeds (`eval.json`) and draws the comparison
+# (`compare.svg`). Results appear under runs/; watch the curves with `tensorboard --logdir runs`.
+# Extra arguments are passed to `commons train`, e.g. `--total-steps 100000`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/setup-torch.sh)"
-cargo run --release --bin commons -- train --env envs/commons.toml --agents agents/mixed.toml "$@"
+cargo build --release --bin commons
+commons=target/release/commons
+"$commons" train --env envs/commons.toml --agents agents/mixed.toml "$@"
+# The run just written is the one whose latest checkpoint is newest.
+latest=$(ls -td runs/*/checkpoints/latest | head -n 1)
+run=${latest%/checkpoints/latest}
+"$commons" eval "$run"
+"$commons" compare "$run" --scripted --plot "$run/compare.svg"
+echo "results: $run (eval.json, compare.svg, summary.json); curves: tensorboard --logdir runs"
