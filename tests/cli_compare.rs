@@ -113,34 +113,41 @@ fn bad_run_folders_give_one_line_errors() {
         err.contains("nope") && err.contains("no such run folder"),
         "{err}"
     );
-    // A folder with nothing to compare.
-    let empty = dir.path().join("empty");
-    std::fs::create_dir(&empty).unwrap();
-    let err = one_line_error(
-        &commons()
-            .arg("compare")
-            .arg(&a)
-            .arg(&empty)
-            .output()
-            .unwrap(),
-    );
-    assert!(err.contains("empty") && err.contains("eval.json"), "{err}");
-    // A corrupt summary names the file.
-    let bad = dir.path().join("bad");
-    std::fs::create_dir(&bad).unwrap();
-    std::fs::write(bad.join("summary.json"), "{\"episodes\": [{\"seed\": 1}]}").unwrap();
-    let err = one_line_error(&commons().arg("compare").arg(&a).arg(&bad).output().unwrap());
-    assert!(
-        err.contains("bad/summary.json") && err.contains("final"),
-        "{err}"
-    );
-    // An eval.json without per-episode samples asks for a new `commons eval`.
-    let old = dir.path().join("old");
-    std::fs::create_dir(&old).unwrap();
-    std::fs::write(old.join("eval.json"), "{\"seed\": 1, \"episodes\": 2}").unwrap();
-    let err = one_line_error(&commons().arg("compare").arg(&a).arg(&old).output().unwrap());
-    assert!(
-        err.contains("old/eval.json") && err.contains("samples"),
-        "{err}"
-    );
+    // A folder with nothing to compare, a corrupt summary, an eval.json without per-episode samples.
+    for (name, file, text, needles) in [
+        ("empty", None, "", vec!["empty", "eval.json"]),
+        (
+            "bad",
+            Some("summary.json"),
+            "{\"episodes\": [{\"seed\": 1}]}",
+            vec!["bad/summary.json", "final"],
+        ),
+        (
+            "old",
+            Some("eval.json"),
+            "{\"seed\": 1, \"episodes\": 2}",
+            vec!["old/eval.json", "samples", "commons eval"],
+        ),
+        (
+            "short",
+            Some("eval.json"),
+            r#"{"seed": 1, "episodes": 2, "samples": {"trained": {"personalities": {},
+                "outcomes": {"token_price": [0.1]}}, "scripted": {"personalities": {}, "outcomes": {}}}}"#,
+            vec![
+                "short/eval.json",
+                "samples.outcomes.token_price",
+                "1 values",
+            ],
+        ),
+    ] {
+        let run = dir.path().join(name);
+        std::fs::create_dir(&run).unwrap();
+        if let Some(file) = file {
+            std::fs::write(run.join(file), text).unwrap();
+        }
+        let err = one_line_error(&commons().arg("compare").arg(&a).arg(&run).output().unwrap());
+        for n in needles {
+            assert!(err.contains(n), "{name}: {err} lacks {n}");
+        }
+    }
 }

@@ -156,31 +156,27 @@ impl RunSamples {
             Side::Scripted => samples.scripted,
         };
         let n = file.episodes as usize;
+        let check = |field: String, len: usize| {
+            if len == n {
+                Ok(())
+            } else {
+                Err(invalid(
+                    path,
+                    format!(
+                        "field `samples.{field}` has {len} values (expected one per episode: {n})"
+                    ),
+                ))
+            }
+        };
         let mut series = BTreeMap::new();
         for (personality, measures) in side.personalities {
             for (measure, values) in measures {
-                if values.len() != n {
-                    return Err(invalid(
-                        path,
-                        format!(
-                            "field `samples.{personality}.{measure}` has {} values (expected one per episode: {n})",
-                            values.len()
-                        ),
-                    ));
-                }
+                check(format!("{personality}.{measure}"), values.len())?;
                 series.insert(format!("{personality}/{measure}"), values);
             }
         }
         for (metric, values) in side.outcomes {
-            if values.len() != n {
-                return Err(invalid(
-                    path,
-                    format!(
-                        "field `samples.outcomes.{metric}` has {} values (expected {n})",
-                        values.len()
-                    ),
-                ));
-            }
+            check(format!("outcomes.{metric}"), values.len())?;
             series.insert(
                 format!("commons/{metric}"),
                 values.into_iter().map(Some).collect(),
