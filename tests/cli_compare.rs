@@ -113,6 +113,16 @@ fn bad_run_folders_give_one_line_errors() {
         err.contains("nope") && err.contains("no such run folder"),
         "{err}"
     );
+    // --scripted needs an evaluated training run first.
+    let err = one_line_error(
+        &commons()
+            .arg("compare")
+            .arg(&a)
+            .arg("--scripted")
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("no scripted baseline"), "{err}");
     // A folder with nothing to compare, a corrupt summary, an eval.json without per-episode samples.
     for (name, file, text, needles) in [
         ("empty", None, "", vec!["empty", "eval.json"]),
@@ -129,13 +139,19 @@ fn bad_run_folders_give_one_line_errors() {
             vec!["old/eval.json", "samples", "commons eval"],
         ),
         (
+            "unevaluated",
+            Some("summary.json"),
+            r#"{"global_step": 4096, "wall_seconds": 1.0}"#,
+            vec!["unevaluated", "commons train", "commons eval"],
+        ),
+        (
             "short",
             Some("eval.json"),
             r#"{"seed": 1, "episodes": 2, "samples": {"trained": {"personalities": {},
                 "outcomes": {"token_price": [0.1]}}, "scripted": {"personalities": {}, "outcomes": {}}}}"#,
             vec![
                 "short/eval.json",
-                "samples.outcomes.token_price",
+                "samples.trained.outcomes.token_price",
                 "1 values",
             ],
         ),

@@ -37,7 +37,11 @@ fn load(dir: &std::path::Path, side: Side) -> anyhow::Result<RunSamples> {
                 "{}: no eval.json yet, running `commons eval` with its defaults",
                 dir.display()
             );
-            super::eval::evaluate_and_write(dir, 32, 1_000_000)?;
+            super::eval::evaluate_and_write(
+                dir,
+                super::eval::DEFAULT_EPISODES,
+                super::eval::DEFAULT_SEED,
+            )?;
         }
         #[cfg(not(feature = "torch"))]
         bail!(
@@ -59,6 +63,23 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     }
     for dir in &args.runs {
         runs.push(load(dir, Side::Trained)?);
+    }
+    // Folders with the same name (x/run, y/run) are told apart by their parent folder.
+    let labels: Vec<String> = runs.iter().map(|r| r.label.clone()).collect();
+    let dirs: Vec<&PathBuf> = if args.scripted {
+        std::iter::once(&args.runs[0]).chain(&args.runs).collect()
+    } else {
+        args.runs.iter().collect()
+    };
+    for (run, dir) in runs.iter_mut().zip(dirs) {
+        if labels.iter().filter(|l| **l == run.label).count() > 1 {
+            let parent = dir
+                .parent()
+                .and_then(|p| p.file_name())
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            run.label = format!("{parent}/{}", run.label);
+        }
     }
     let c = compare::compare(&runs);
     print!("{}", compare::render_table(&c));

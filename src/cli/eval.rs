@@ -9,16 +9,21 @@ use commons_rl::ppo::evaluate;
 use commons_rl::ppo::run_config::RunConfig;
 use commons_rl::scenario::{self, EnvKind};
 
+/// Default number of evaluation episodes per side.
+pub const DEFAULT_EPISODES: u32 = 32;
+/// Default seed of the first evaluation episode: far from anything training uses.
+pub const DEFAULT_SEED: u64 = 1_000_000;
+
 /// Arguments of `commons eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Run folder of `commons train`.
     run_dir: PathBuf,
     /// Episodes per side (trained and scripted baseline).
-    #[arg(long, value_name = "N", default_value = "32", allow_hyphen_values = true, value_parser = super::positive_u32)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_EPISODES, allow_hyphen_values = true, value_parser = super::positive_u32)]
     episodes: u32,
     /// Seed of the first episode; the default is far from anything training used.
-    #[arg(long, value_name = "S", default_value = "1000000", value_parser = super::seed_u64)]
+    #[arg(long, value_name = "S", default_value_t = DEFAULT_SEED, value_parser = super::seed_u64)]
     seed: u64,
 }
 

@@ -25,10 +25,20 @@ pub struct Estimate {
     pub n: usize,
 }
 
+/// Fewest values for which a difference is called significant: below this a percentile bootstrap's
+/// interval is too narrow to trust (with one value it has zero width).
+pub const MIN_N: usize = 5;
+
 impl Estimate {
-    /// Whether the interval excludes zero (for a difference: the runs differ).
+    /// Whether the interval excludes zero.
     pub fn excludes_zero(&self) -> bool {
         self.lo > 0.0 || self.hi < 0.0
+    }
+
+    /// Whether a difference is called real: its interval excludes zero and it rests on at least
+    /// [`MIN_N`] values.
+    pub fn significant(&self) -> bool {
+        self.n >= MIN_N && self.excludes_zero()
     }
 }
 

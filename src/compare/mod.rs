@@ -5,7 +5,8 @@
 //! `commons simulate` summary). For every series the table shows each run's mean with a bootstrap 95 %
 //! interval, and each later run's difference from the first run with its own interval ([`bootstrap`];
 //! paired when both runs were played on the same seeds, as `commons eval` does by default). A difference
-//! whose interval excludes zero is marked `*`. [`plot`] draws the same as an SVG.
+//! whose interval excludes zero, over at least [`bootstrap::MIN_N`] episodes, is marked `*`. [`plot`]
+//! draws the same as an SVG.
 
 pub mod bootstrap;
 pub mod plot;
@@ -67,15 +68,16 @@ pub fn compare(runs: &[RunSamples]) -> Comparison {
         .collect();
     let rows = names
         .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let seed = 0xc0_3a_e5 ^ ((i as u64) << 16);
+        .map(|name| {
+            // Seeded by the series' name only, so a run's interval does not depend on what else is compared.
+            let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+            });
             let values = runs
                 .iter()
-                .enumerate()
-                .map(|(j, r)| {
+                .map(|r| {
                     let v: Vec<f64> = r.series.get(*name)?.iter().flatten().copied().collect();
-                    bootstrap::mean_ci(&v, seed + j as u64)
+                    bootstrap::mean_ci(&v, seed)
                 })
                 .collect();
             let differences = runs
@@ -87,7 +89,7 @@ pub fn compare(runs: &[RunSamples]) -> Comparison {
                     }
                     let a = runs[0].series.get(*name)?;
                     let b = r.series.get(*name)?;
-                    bootstrap::difference_ci(a, b, paired[j], seed + 1000 + j as u64)
+                    bootstrap::difference_ci(a, b, paired[j], seed ^ 1)
                 })
                 .collect();
             Row {
@@ -122,7 +124,7 @@ fn cell(e: &Option<Estimate>, mark: bool) -> String {
     match e {
         None => "—".to_string(),
         Some(e) => {
-            let star = if mark && e.excludes_zero() { " *" } else { "" };
+            let star = if mark && e.significant() { " *" } else { "" };
             format!("{} [{}, {}]{star}", short(e.mean), short(e.lo), short(e.hi))
         }
     }
@@ -170,9 +172,10 @@ pub fn render_table(c: &Comparison) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    out.push_str(
-        "mean [bootstrap 95 % interval] over episodes; * = the difference's interval excludes 0\n",
-    );
+    out.push_str(&format!(
+        "mean [bootstrap 95 % interval] over episodes; * = the difference's interval excludes 0 (only with at least {} episodes)\n",
+        bootstrap::MIN_N
+    ));
     out
 }
 
@@ -196,29 +199,29 @@ mod tests {
     fn rows_are_ordered_and_differences_marked() {
         let a = run(
             "a",
-            vec![1, 2, 3, 4],
+            vec![1, 2, 3, 4, 5],
             &[
                 (
                     "commons/token_price",
-                    vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0)],
+                    vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0), Some(5.0)],
                 ),
-                ("builder/sell", vec![Some(0.1); 4]),
+                ("builder/sell", vec![Some(0.1); 5]),
                 (
                     "builder/return",
-                    vec![Some(0.0), Some(1.0), Some(0.0), Some(1.0)],
+                    vec![Some(0.0), Some(1.0), Some(0.0), Some(1.0), None],
                 ),
-                ("commons/participants", vec![Some(10.0); 4]),
+                ("commons/participants", vec![Some(10.0); 5]),
             ],
         );
         let b = run(
             "b",
-            vec![1, 2, 3, 4],
+            vec![1, 2, 3, 4, 5],
             &[
                 (
                     "commons/token_price",
-                    vec![Some(2.0), Some(3.0), Some(4.0), Some(5.0)],
+                    vec![Some(2.0), Some(3.0), Some(4.0), Some(5.0), Some(6.0)],
                 ),
-                ("commons/participants", vec![Some(10.0); 4]),
+                ("commons/participants", vec![Some(10.0); 5]),
             ],
         );
         let c = compare(&[a, b]);
@@ -240,6 +243,34 @@ mod tests {
         assert!(text.contains("1.000 [1.000, 1.000] *"), "{text}");
         assert!(text.lines().nth(1).unwrap().contains('—'), "{text}");
         assert!(text.contains("b − a (paired)"));
+        // Fewer than MIN_N values: an interval that excludes 0 is not starred.
+        let short =
+            |label: &str, v: f64| run(label, vec![1, 2], &[("commons/x", vec![Some(v), Some(v)])]);
+        let text = render_table(&compare(&[short("a", 1.0), short("b", 2.0)]));
+        assert!(
+            text.contains("1.000 [1.000, 1.000]") && !text.contains("] *"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_runs_interval_does_not_depend_on_the_other_runs() {
+        let a = run(
+            "a",
+            vec![1, 2, 3],
+            &[("commons/x", vec![Some(1.0), Some(5.0), Some(2.0)])],
+        );
+        let b = run("b", vec![1, 2, 3], &[("commons/y", vec![Some(1.0); 3])]);
+        let alone = compare(&[a.clone(), a.clone()]);
+        let with_b = compare(&[b, a]);
+        let x = |c: &Comparison, j: usize| {
+            c.rows
+                .iter()
+                .find(|r| r.series == "commons/x")
+                .unwrap()
+                .values[j]
+        };
+        assert_eq!(x(&alone, 0), x(&with_b, 1));
     }
 
     #[test]

@@ -19,7 +19,10 @@ const TEXT_X: f64 = 660.0;
 const LINE_H: f64 = 13.0;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
+    s.chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
@@ -88,7 +91,12 @@ pub fn svg(c: &Comparison) -> String {
         }
         // The panel's scale: all intervals of this series.
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for e in row.values.iter().flatten() {
+        for e in row
+            .values
+            .iter()
+            .flatten()
+            .filter(|e| [e.mean, e.lo, e.hi].iter().all(|v| v.is_finite()))
+        {
             lo = lo.min(e.lo).min(e.mean);
             hi = hi.max(e.hi).max(e.mean);
         }
@@ -135,7 +143,10 @@ pub fn svg(c: &Comparison) -> String {
             );
         }
         for (j, e) in row.values.iter().enumerate() {
-            let Some(e) = e else { continue };
+            let Some(e) = (*e).filter(|e| [e.mean, e.lo, e.hi].iter().all(|v| v.is_finite()))
+            else {
+                continue;
+            };
             let colour = COLOURS[j % COLOURS.len()];
             let ly = y + 5.0 + LINE_H * j as f64 + LINE_H / 2.0;
             let _ = writeln!(
@@ -159,7 +170,7 @@ pub fn svg(c: &Comparison) -> String {
                         short(d.mean),
                         short(d.lo),
                         short(d.hi),
-                        if d.excludes_zero() { " *" } else { "" }
+                        if d.significant() { " *" } else { "" }
                     ),
                     None => short(e.mean),
                 }

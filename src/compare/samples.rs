@@ -65,6 +65,12 @@ pub enum SamplesError {
     /// Neither an evaluated run nor a simulate output.
     #[error("{0}: not a run folder to compare (no eval.json from `commons eval`, no summary.json from `commons simulate`)")]
     NotARun(PathBuf),
+    /// A training run without `eval.json` (and, if it has no checkpoint, nothing to evaluate).
+    #[error("{0}: a `commons train` run without eval.json: run `commons eval` on it (it needs a checkpoint)")]
+    NotEvaluated(PathBuf),
+    /// `--scripted` asked of a folder that has no scripted baseline.
+    #[error("{0}: a `commons simulate` output has no scripted baseline to put first; --scripted needs an evaluated training run")]
+    NoBaseline(PathBuf),
     /// A file could not be read.
     #[error("{path}: {cause}")]
     Io {
@@ -133,7 +139,20 @@ impl RunSamples {
             return Ok(run);
         }
         let summary = dir.join("summary.json");
-        if summary.is_file() && !dir.join("checkpoints").is_dir() {
+        let is_training_run = dir.join("checkpoints").is_dir() || {
+            // A training run's summary.json has `global_step`; a simulate summary has `episodes`.
+            std::fs::read(&summary)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .is_some_and(|v| v.get("global_step").is_some())
+        };
+        if is_training_run {
+            return Err(SamplesError::NotEvaluated(dir.to_path_buf()));
+        }
+        if summary.is_file() {
+            if side == Side::Scripted {
+                return Err(SamplesError::NoBaseline(dir.to_path_buf()));
+            }
             let mut run = Self::from_simulate(&summary)?;
             run.label = label;
             return Ok(run);
@@ -151,9 +170,9 @@ impl RunSamples {
                 "field `samples` is missing (written by an older version): run `commons eval` on this run again",
             )
         })?;
-        let side = match side {
-            Side::Trained => samples.trained,
-            Side::Scripted => samples.scripted,
+        let (side, side_name) = match side {
+            Side::Trained => (samples.trained, "trained"),
+            Side::Scripted => (samples.scripted, "scripted"),
         };
         let n = file.episodes as usize;
         let check = |field: String, len: usize| {
@@ -163,7 +182,7 @@ impl RunSamples {
                 Err(invalid(
                     path,
                     format!(
-                        "field `samples.{field}` has {len} values (expected one per episode: {n})"
+                        "field `samples.{side_name}.{field}` has {len} values (expected one per episode: {n})"
                     ),
                 ))
             }
@@ -171,7 +190,10 @@ impl RunSamples {
         let mut series = BTreeMap::new();
         for (personality, measures) in side.personalities {
             for (measure, values) in measures {
-                check(format!("{personality}.{measure}"), values.len())?;
+                check(
+                    format!("personalities.{personality}.{measure}"),
+                    values.len(),
+                )?;
                 series.insert(format!("{personality}/{measure}"), values);
             }
         }
@@ -184,7 +206,9 @@ impl RunSamples {
         }
         Ok(RunSamples {
             label: String::new(),
-            seeds: (0..file.episodes as u64).map(|k| file.seed + k).collect(),
+            seeds: (0..file.episodes as u64)
+                .map(|k| file.seed.wrapping_add(k))
+                .collect(),
             series,
         })
     }

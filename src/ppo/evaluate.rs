@@ -206,7 +206,7 @@ fn play(
     let mut metrics: Vec<[f64; 10]> = Vec::new();
     let mut actions = Vec::new();
     for k in 0..episodes {
-        let s = seed + k as u64;
+        let s = seed.wrapping_add(k as u64);
         let mut rng = rand_pcg::Pcg32::seed_from_u64(s ^ 0xe7a1);
         env.reset(s)?;
         // Per live agent: policy, return, components, net worth at joining.

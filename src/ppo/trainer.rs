@@ -698,7 +698,10 @@ pub fn train<E: MultiAgentEnv + Send>(
             for (i, row) in out.rows.iter().enumerate() {
                 let key = (venv.row_env()[i], venv.row_episode()[i], row.agent.0);
                 if row.is_new {
-                    returns_acc.insert(key, 0.0);
+                    // An agent that joins on the last day never acts: nothing to track.
+                    if row.live() {
+                        returns_acc.insert(key, 0.0);
+                    }
                     continue;
                 }
                 *returns_acc.entry(key).or_insert(0.0) += row.reward;
