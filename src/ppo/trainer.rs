@@ -615,6 +615,8 @@ pub fn train<E: MultiAgentEnv + Send>(
     let mut returns_acc: HashMap<Key, f32> = HashMap::new();
     // Per (env, episode): per policy, the summed lifetime returns of its finished agents and their count.
     let mut episode_acc: HashMap<(usize, u64), Vec<(f64, usize)>> = HashMap::new();
+    // Per policy: the latest per-environment-episode mean return (for the progress bar).
+    let mut latest_episode_mean: Vec<Option<f64>> = vec![None; policies.len()];
     let mut actions: Vec<u32> = Vec::new();
     let mut interrupted = false;
     let mut last_checkpoint_update = start_update;
@@ -782,6 +784,7 @@ pub fn train<E: MultiAgentEnv + Send>(
             let step = global_step as usize;
             if !episode_means[k].is_empty() {
                 let m = episode_means[k].iter().sum::<f64>() / episode_means[k].len() as f64;
+                latest_episode_mean[k] = Some(m);
                 writer.add_scalar(
                     &format!("charts/episode_mean_return/{name}"),
                     m as f32,
@@ -842,9 +845,15 @@ pub fn train<E: MultiAgentEnv + Send>(
         }
         writer.flush();
         bar.set_position(global_step.min(t.total_steps));
+        // Per policy: its agents' mean return in the latest finished environment episode (in the
+        // Commons, arrivals who leave early would drown a per-agent mean), else the last 100 agents'.
         let msg: Vec<String> = policies
             .iter()
-            .map(|p| format!("{} {:.2}", p.name, mean_std(&p.returns).0))
+            .zip(&latest_episode_mean)
+            .map(|(p, latest)| {
+                let r = latest.unwrap_or_else(|| mean_std(&p.returns).0);
+                format!("{} {}", p.name, crate::compare::short(r))
+            })
             .collect();
         bar.set_message(format!("SPS {:.0} | return {}", sps, msg.join(", ")));
         let stopping = s.stop.load(Ordering::SeqCst);
