@@ -95,6 +95,13 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
             .unwrap()
             > 10
     );
+    // One agent per CartPole episode: every episode is an environment episode too.
+    let per_episode = &s["episode_mean_return"]["cartpole"];
+    assert_eq!(
+        per_episode["episodes"],
+        s["episodic_return"]["cartpole"]["episodes"]
+    );
+    assert!(per_episode["last_10_mean"].as_f64().unwrap() > 0.0);
     let ev = read_events(&run);
     for tag in [
         "charts/episodic_return/cartpole",
@@ -144,7 +151,13 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
         &["train", "--resume", "runs/cp", "--total-steps", "6144"],
     );
     assert_ok(&out);
-    assert_eq!(summary(&run)["global_step"], 6144);
+    let resumed = summary(&run);
+    assert_eq!(resumed["global_step"], 6144);
+    // Episode counts continue from the checkpoint.
+    assert!(
+        resumed["episode_mean_return"]["cartpole"]["episodes"].as_u64()
+            > s["episode_mean_return"]["cartpole"]["episodes"].as_u64()
+    );
     assert!(run.join("checkpoints/6144/cartpole.ot").exists());
 
     // A corrupt checkpoint is refused with the file named; the previous one is untouched.

@@ -79,6 +79,17 @@ pub struct ReturnStats {
     pub episodes: u64,
 }
 
+/// Per-environment-episode mean returns of one policy in `summary.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EpisodeMeanStats {
+    /// Mean over the last 10 finished environment episodes of the policy's mean agent return.
+    pub last_10_mean: f64,
+    /// Standard deviation of those 10.
+    pub last_10_std: f64,
+    /// Environment episodes finished with agents of this policy.
+    pub episodes: u64,
+}
+
 /// `summary.json` of a training run.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TrainSummary {
@@ -90,6 +101,9 @@ pub struct TrainSummary {
     pub sps: f64,
     /// Per policy.
     pub episodic_return: std::collections::BTreeMap<String, ReturnStats>,
+    /// Per policy: the mean return of its agents per finished environment episode (what `commons eval`
+    /// compares; in the Commons far steadier than `episodic_return`).
+    pub episode_mean_return: std::collections::BTreeMap<String, EpisodeMeanStats>,
     /// Agent steps taken.
     pub agent_steps: u64,
     /// Whether the run stopped early (Ctrl-C).
@@ -106,6 +120,12 @@ struct TrainerState {
     returns: Vec<Vec<f32>>,
     episodes: Vec<u64>,
     policies: Vec<String>,
+    /// Per policy: the last per-environment-episode mean returns (absent in older checkpoints).
+    #[serde(default)]
+    episode_means: Vec<Vec<f64>>,
+    /// Per policy: environment episodes finished (absent in older checkpoints).
+    #[serde(default)]
+    env_episodes: Vec<u64>,
 }
 
 struct Policy {
@@ -118,6 +138,10 @@ struct Policy {
     norm: RunningNorm,
     returns: VecDeque<f32>,
     episodes: u64,
+    /// The last 10 per-environment-episode mean returns.
+    episode_means: VecDeque<f64>,
+    /// Environment episodes finished with agents of this policy.
+    env_episodes: u64,
 }
 
 /// One policy's rollout storage.
@@ -393,6 +417,10 @@ fn load_checkpoint(dir: &Path, policies: &mut [Policy]) -> Result<TrainerState, 
         p.norm = state.normalizers[k].clone();
         p.returns = state.returns[k].iter().copied().collect();
         p.episodes = state.episodes[k];
+        if let Some(m) = state.episode_means.get(k) {
+            p.episode_means = m.iter().copied().collect();
+        }
+        p.env_episodes = state.env_episodes.get(k).copied().unwrap_or(0);
     }
     Ok(state)
 }
@@ -523,6 +551,8 @@ pub fn load_policies<E: MultiAgentEnv>(
             cfg: cfg.clone(),
             returns: VecDeque::new(),
             episodes: 0,
+            episode_means: VecDeque::new(),
+            env_episodes: 0,
         });
     }
     let state = load_checkpoint(&dir, &mut policies)?;
@@ -579,6 +609,8 @@ pub fn train<E: MultiAgentEnv + Send>(
             cfg,
             returns: VecDeque::with_capacity(100),
             episodes: 0,
+            episode_means: VecDeque::with_capacity(10),
+            env_episodes: 0,
         });
     }
     let mut venv = VecEnv::new(envs, s.threads).map_err(|e| TrainError::File {
@@ -768,6 +800,13 @@ pub fn train<E: MultiAgentEnv + Send>(
                 p.returns.push_back(ret);
                 p.episodes += 1;
             }
+            for &m in &episode_means[k] {
+                if p.episode_means.len() == 10 {
+                    p.episode_means.pop_front();
+                }
+                p.episode_means.push_back(m);
+                p.env_episodes += 1;
+            }
             let r = &rollouts[k];
             if r.len() == 0 {
                 continue;
@@ -901,6 +940,22 @@ pub fn train<E: MultiAgentEnv + Send>(
                 )
             })
             .collect(),
+        episode_mean_return: policies
+            .iter()
+            .map(|p| {
+                let n = p.episode_means.len() as f64;
+                let m = p.episode_means.iter().sum::<f64>() / n;
+                let sd = (p.episode_means.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n).sqrt();
+                (
+                    p.name.clone(),
+                    EpisodeMeanStats {
+                        last_10_mean: m,
+                        last_10_std: sd,
+                        episodes: p.env_episodes,
+                    },
+                )
+            })
+            .collect(),
         agent_steps,
         interrupted,
     };
@@ -951,6 +1006,11 @@ fn state_of(
             .collect(),
         episodes: policies.iter().map(|p| p.episodes).collect(),
         policies: policies.iter().map(|p| p.name.clone()).collect(),
+        episode_means: policies
+            .iter()
+            .map(|p| p.episode_means.iter().copied().collect())
+            .collect(),
+        env_episodes: policies.iter().map(|p| p.env_episodes).collect(),
     }
 }
 
