@@ -11,7 +11,7 @@
 //!   (pure Rust, no I/O), with the reference's random behaviour in [`model::scripted`];
 //! * [`rng`] — the model's five random streams, with our default engine or numpy's legacy MT19937 for
 //!   bit-exact reproduction of the original;
-//! * [`env`] — the multi-agent environment: personalities, observations, masks, `VecEnv`, CartPole;
+//! * [`env`](mod@env) — the multi-agent environment: personalities, observations, masks, `VecEnv`, CartPole;
 //! * [`scenario`] — scenario files (`envs/*.toml`) with validation and one-line errors;
 //! * [`simulate`] — the Monte-Carlo runner behind `commons simulate` (episodes in parallel, streamed
 //!   outputs);

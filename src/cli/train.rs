@@ -34,7 +34,7 @@ pub struct TrainArgs {
     /// Seed of the whole run (default: the agents file's `train.seed`).
     #[arg(long, value_name = "S", value_parser = super::seed_u64)]
     seed: Option<u64>,
-    /// Name of the run folder under runs/ (default: <env>__<agents>__<seed>__<unix-time>).
+    /// Name of the run folder under runs/ (default: `<env>__<agents>__<seed>__<unix-time>`).
     #[arg(long, value_name = "NAME")]
     run_name: Option<String>,
     /// Where tensors live.
