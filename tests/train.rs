@@ -38,6 +38,16 @@ fn assert_ok(out: &std::process::Output) {
     );
 }
 
+/// Fails the test unless the command failed with a message containing every needle; returns the message.
+fn assert_fails_naming(out: &std::process::Output, needles: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "succeeded: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{err} lacks {n}");
+    }
+    err
+}
+
 /// Runs `commons` with `args` in `dir`.
 fn commons_in(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::cargo_bin("commons")
@@ -166,9 +176,7 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
         dir.path(),
         &["train", "--resume", "runs/cp", "--total-steps", "8192"],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(err.contains("checkpoints/6144/cartpole.ot"), "{err}");
+    let err = assert_fails_naming(&out, &["checkpoints/6144/cartpole.ot"]);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(run.join("checkpoints/4096/cartpole.ot").exists());
 
@@ -180,11 +188,7 @@ fn cartpole_smoke_run_resume_and_tensorboard() {
     )
     .unwrap();
     let out = commons_in(dir.path(), &["train", "--resume", "runs/empty"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("checkpoints/latest"),
-        "{err}"
-    );
+    assert_fails_naming(&out, &["checkpoints/latest"]);
 }
 
 #[test]
@@ -248,11 +252,7 @@ fn bad_training_inputs_give_one_line_errors() {
             bad.to_str().unwrap(),
         ],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("ppo.learning_rate") && err.contains("bad.toml"),
-        "{err}"
-    );
+    let err = assert_fails_naming(&out, &["ppo.learning_rate", "bad.toml"]);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     let out = commons_in(
         dir.path(),
@@ -266,8 +266,7 @@ fn bad_training_inputs_give_one_line_errors() {
             "0",
         ],
     );
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--total-steps"));
+    assert_fails_naming(&out, &["--total-steps"]);
 }
 
 #[test]
@@ -328,11 +327,7 @@ fn eval_compares_trained_policies_with_scripted_roles() {
     // A run folder without checkpoints gives a one-line error naming the file.
     std::fs::remove_dir_all(dir.path().join("runs/al/checkpoints")).unwrap();
     let out = commons_in(dir.path(), &["eval", "runs/al", "--episodes", "1"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("checkpoints/latest"),
-        "{err}"
-    );
+    assert_fails_naming(&out, &["checkpoints/latest"]);
 }
 
 #[test]
@@ -401,6 +396,5 @@ fn a_frozen_policy_plays_from_another_run_without_learning() {
             "cpu",
         ],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("runs/al"), "{err}");
+    assert_fails_naming(&out, &["runs/al"]);
 }

@@ -62,10 +62,7 @@ pub fn compare(runs: &[RunSamples]) -> Comparison {
     let mut names: Vec<&String> = runs.iter().flat_map(|r| r.series.keys()).collect();
     names.sort_by_key(|s| (order_key(s), s.to_string()));
     names.dedup();
-    let paired: Vec<bool> = runs
-        .iter()
-        .map(|r| !runs.is_empty() && r.seeds == runs[0].seeds)
-        .collect();
+    let paired: Vec<bool> = runs.iter().map(|r| r.seeds == runs[0].seeds).collect();
     let rows = names
         .iter()
         .map(|name| {

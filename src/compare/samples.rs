@@ -37,7 +37,7 @@ pub struct EvalSamples {
 /// Names of the per-agent measures in [`SideSamples`], in display order.
 pub const AGENT_MEASURES: [&str; 3] = ["return", "net_worth_gain", "impact"];
 /// Names of the behaviour rates in [`SideSamples`], in display order.
-pub const BEHAVIOURS: [&str; 5] = ["buy", "sell", "stake", "propose", "exit"];
+pub use crate::env::actions::BEHAVIOURS;
 
 /// Which side of an evaluation to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +115,16 @@ fn read(path: &Path) -> Result<Vec<u8>, SamplesError> {
     })
 }
 
+/// A `summary.json` as JSON (of `commons simulate` or `commons train`).
+fn summary_json(path: &Path) -> Result<serde_json::Value, SamplesError> {
+    serde_json::from_slice(&read(path)?).map_err(|e| {
+        invalid(
+            path,
+            format!("not a summary.json of `commons simulate`: {e}"),
+        )
+    })
+}
+
 fn invalid(path: &Path, message: impl Into<String>) -> SamplesError {
     SamplesError::Invalid {
         path: path.to_path_buf(),
@@ -138,26 +148,24 @@ impl RunSamples {
             };
             return Ok(run);
         }
-        let summary = dir.join("summary.json");
-        let is_training_run = dir.join("checkpoints").is_dir() || {
-            // A training run's summary.json has `global_step`; a simulate summary has `episodes`.
-            std::fs::read(&summary)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .is_some_and(|v| v.get("global_step").is_some())
-        };
-        if is_training_run {
+        if dir.join("checkpoints").is_dir() {
             return Err(SamplesError::NotEvaluated(dir.to_path_buf()));
         }
-        if summary.is_file() {
-            if side == Side::Scripted {
-                return Err(SamplesError::NoBaseline(dir.to_path_buf()));
-            }
-            let mut run = Self::from_simulate(&summary)?;
-            run.label = label;
-            return Ok(run);
+        let summary = dir.join("summary.json");
+        if !summary.is_file() {
+            return Err(SamplesError::NotARun(dir.to_path_buf()));
         }
-        Err(SamplesError::NotARun(dir.to_path_buf()))
+        let value = summary_json(&summary)?;
+        // A training run's summary.json has `global_step`; a simulate summary has `episodes`.
+        if value.get("global_step").is_some() {
+            return Err(SamplesError::NotEvaluated(dir.to_path_buf()));
+        }
+        if side == Side::Scripted {
+            return Err(SamplesError::NoBaseline(dir.to_path_buf()));
+        }
+        let mut run = Self::simulate_from_json(&summary, value)?;
+        run.label = label;
+        Ok(run)
     }
 
     /// Reads one side of an `eval.json`.
@@ -215,7 +223,14 @@ impl RunSamples {
 
     /// Reads the final metrics of a `commons simulate` summary.
     pub fn from_simulate(path: &Path) -> Result<RunSamples, SamplesError> {
-        let file: SimulateFile = serde_json::from_slice(&read(path)?).map_err(|e| {
+        Self::simulate_from_json(path, summary_json(path)?)
+    }
+
+    fn simulate_from_json(
+        path: &Path,
+        value: serde_json::Value,
+    ) -> Result<RunSamples, SamplesError> {
+        let file: SimulateFile = serde_json::from_value(value).map_err(|e| {
             invalid(
                 path,
                 format!("not a summary.json of `commons simulate`: {e}"),

@@ -27,6 +27,21 @@ pub const HEADS: [&str; 4] = ["trade", "support", "propose", "exit"];
 /// Length of an action mask.
 pub const MASK_LEN: usize = TRADE_BINS + SUPPORT_BINS + PROPOSE_BINS + EXIT_BINS;
 
+/// Names of the behaviours an action can show, in [`behaviours`] order.
+pub const BEHAVIOURS: [&str; 5] = ["buy", "sell", "stake", "propose", "exit"];
+
+/// Which behaviours an action `[trade, support, propose, exit]` shows: buy (trade 1–3), sell (trade
+/// 4–6), stake (support by affinity or on a slot), propose (any size), exit.
+pub fn behaviours(action: &[u32]) -> [bool; 5] {
+    [
+        (1..=3).contains(&action[0]),
+        (4..=6).contains(&action[0]),
+        action[1] == 1 || action[1] >= 3,
+        action[2] != 0,
+        action[3] == 1,
+    ]
+}
+
 /// What a `trade` bin does.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Trade {
@@ -107,4 +122,27 @@ impl AgentAction {
         exit: 0,
         slots: [None; SLOTS],
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaviours_follow_the_bins() {
+        assert_eq!(behaviours(&[0, 0, 0, 0]), [false; 5]);
+        assert_eq!(
+            behaviours(&[2, 2, 0, 0]),
+            [true, false, false, false, false]
+        );
+        assert_eq!(behaviours(&[6, 1, 1, 1]), [false, true, true, true, true]);
+        assert_eq!(behaviours(&[4, 3, 2, 0])[..4], [false, true, true, true]);
+        for bin in 1..=3 {
+            assert!(matches!(trade(bin), Trade::Buy(_)) && behaviours(&[bin, 0, 0, 0])[0]);
+        }
+        for bin in 4..=6 {
+            assert!(matches!(trade(bin), Trade::Sell(_)) && behaviours(&[bin, 0, 0, 0])[1]);
+        }
+        assert_eq!(behaviours(&[0, 2, 0, 0])[2], support(2) != Support::Unstake);
+    }
 }

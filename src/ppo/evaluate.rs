@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::trainer::{load_policies, TrainError};
 use crate::compare::samples::{EvalSamples, SideSamples, AGENT_MEASURES, BEHAVIOURS};
-use crate::env::actions::{HEADS, NVEC};
+use crate::env::actions::{self, HEADS, NVEC};
 use crate::env::{CommonsEnv, CommonsEnvConfig, MultiAgentEnv};
 use crate::simulate::{Metrics, METRIC_NAMES};
 
@@ -183,23 +183,11 @@ fn play(
         behaviour: vec![[0; 6]; n_policies],
         bins: vec![NVEC.iter().map(|&n| vec![0; n]).collect(); n_policies],
     };
-    let measures: &[&str] = if policies.is_some() {
-        &[
-            "return",
-            "net_worth_gain",
-            "impact",
-            "buy",
-            "sell",
-            "stake",
-            "propose",
-            "exit",
-        ]
-    } else {
-        &AGENT_MEASURES
-    };
+    // Behaviour rates only for trained policies: scripted decisions are not actions.
+    let behaviours: &[&str] = if policies.is_some() { &BEHAVIOURS } else { &[] };
     for name in names {
         let m = res.samples.personalities.entry(name.clone()).or_default();
-        for measure in measures {
+        for measure in AGENT_MEASURES.iter().chain(behaviours) {
             m.insert(measure.to_string(), Vec::with_capacity(episodes as usize));
         }
     }
@@ -236,11 +224,9 @@ fn play(
                     if r.live() {
                         let a = &actions[i * heads..(i + 1) * heads];
                         let b = &mut counts[r.policy as usize];
-                        b[0] += (1..=3).contains(&a[0]) as usize;
-                        b[1] += (4..=6).contains(&a[0]) as usize;
-                        b[2] += (a[1] == 1 || a[1] >= 3) as usize;
-                        b[3] += (a[2] != 0) as usize;
-                        b[4] += (a[3] == 1) as usize;
+                        for (c, shown) in b.iter_mut().zip(actions::behaviours(a)) {
+                            *c += shown as usize;
+                        }
                         b[5] += 1;
                         for (h, &v) in a.iter().enumerate() {
                             res.bins[r.policy as usize][h][v as usize] += 1;

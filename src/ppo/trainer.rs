@@ -850,18 +850,16 @@ pub fn train<E: MultiAgentEnv + Send>(
                 writer.add_scalar(&format!("losses/{name}/{tag}"), v as f32, step);
             }
             if p.net.nvec.len() == 4 {
-                let n = r.len() as f32;
-                let count = |f: &dyn Fn(&[i64]) -> bool| {
-                    r.actions.chunks(4).filter(|a| f(a)).count() as f32 / n
-                };
-                for (tag, v) in [
-                    ("buy_rate", count(&|a| (1..=3).contains(&a[0]))),
-                    ("sell_rate", count(&|a| (4..=6).contains(&a[0]))),
-                    ("stake_rate", count(&|a| a[1] == 1 || a[1] >= 3)),
-                    ("propose_rate", count(&|a| a[2] != 0)),
-                    ("exit_rate", count(&|a| a[3] == 1)),
-                ] {
-                    writer.add_scalar(&format!("behaviour/{name}/{tag}"), v, step);
+                let mut counts = [0usize; 5];
+                for a in r.actions.chunks(4) {
+                    let a = [a[0] as u32, a[1] as u32, a[2] as u32, a[3] as u32];
+                    for (c, shown) in counts.iter_mut().zip(crate::env::actions::behaviours(&a)) {
+                        *c += shown as usize;
+                    }
+                }
+                for (tag, c) in crate::env::actions::BEHAVIOURS.iter().zip(counts) {
+                    let v = c as f32 / r.len() as f32;
+                    writer.add_scalar(&format!("behaviour/{name}/{tag}_rate"), v, step);
                 }
             }
         }
