@@ -8,84 +8,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::model::metrics::{Metrics, METRIC_NAMES};
 use crate::model::score::{commons_score, ScoreInputs, ScoreMode};
 use crate::model::{Commons, ModelConfig, Scripted};
 use crate::rng::RngMode;
-
-/// The outcome metrics of a Commons at one moment (the `M` of design.md §7).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Metrics {
-    /// Participants.
-    pub participants: u32,
-    /// Candidate proposals.
-    pub proposals_candidate: u32,
-    /// Active (funded, unresolved) proposals.
-    pub proposals_active: u32,
-    /// Completed proposals.
-    pub proposals_completed: u32,
-    /// Failed proposals.
-    pub proposals_failed: u32,
-    /// Funding pool, DAI.
-    pub funding_pool: f64,
-    /// Collateral pool, DAI.
-    pub collateral_pool: f64,
-    /// Token supply.
-    pub token_supply: f64,
-    /// Spot price, DAI/token.
-    pub token_price: f64,
-    /// Mean participant sentiment (the reference's mirrored `sentiment`: 0.75 at day 0).
-    pub avg_sentiment: f64,
-}
-
-/// Names of [`Metrics`] fields, in order.
-pub const METRIC_NAMES: [&str; 10] = [
-    "participants",
-    "proposals_candidate",
-    "proposals_active",
-    "proposals_completed",
-    "proposals_failed",
-    "funding_pool",
-    "collateral_pool",
-    "token_supply",
-    "token_price",
-    "avg_sentiment",
-];
-
-impl Metrics {
-    /// The metrics of a Commons between days.
-    pub fn of(c: &Commons) -> Self {
-        let counts = c.counts();
-        let pools = c.pools();
-        Metrics {
-            participants: c.participants().len() as u32,
-            proposals_candidate: counts.candidate,
-            proposals_active: counts.active,
-            proposals_completed: counts.completed,
-            proposals_failed: counts.failed,
-            funding_pool: pools.funding_pool,
-            collateral_pool: pools.collateral_pool,
-            token_supply: pools.token_supply,
-            token_price: pools.token_price(),
-            avg_sentiment: c.mirrors().sentiment,
-        }
-    }
-
-    /// The values in [`METRIC_NAMES`] order.
-    pub fn values(&self) -> [f64; 10] {
-        [
-            self.participants as f64,
-            self.proposals_candidate as f64,
-            self.proposals_active as f64,
-            self.proposals_completed as f64,
-            self.proposals_failed as f64,
-            self.funding_pool,
-            self.collateral_pool,
-            self.token_supply,
-            self.token_price,
-            self.avg_sentiment,
-        ]
-    }
-}
 
 /// The last row the reference's runner reports (Q16): mirrors as of the end of day `T−1`, network after
 /// day `T`'s arrivals.
@@ -268,24 +194,17 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SimulateError + '_ {
     }
 }
 
-const CSV_HEADER: &str = "episode,seed,day,participants,proposals_candidate,proposals_active,\
-proposals_completed,proposals_failed,funding_pool,collateral_pool,token_supply,token_price,avg_sentiment\n";
+/// `trajectories.csv`'s header: the episode, its seed, the day, then every metric.
+fn csv_header() -> String {
+    format!("episode,seed,day,{}\n", METRIC_NAMES.join(","))
+}
 
 fn csv_row(out: &mut String, episode: u32, seed: u64, day: u32, m: &Metrics) {
-    let _ = writeln!(
-        out,
-        "{episode},{seed},{day},{},{},{},{},{},{},{},{},{},{}",
-        m.participants,
-        m.proposals_candidate,
-        m.proposals_active,
-        m.proposals_completed,
-        m.proposals_failed,
-        m.funding_pool,
-        m.collateral_pool,
-        m.token_supply,
-        m.token_price,
-        m.avg_sentiment
-    );
+    let _ = write!(out, "{episode},{seed},{day}");
+    for (_, v) in m.fields() {
+        let _ = write!(out, ",{v}");
+    }
+    out.push('\n');
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
@@ -332,7 +251,7 @@ pub fn run(settings: &SimulateSettings) -> Result<RunSummary, SimulateError> {
     let csv_tmp = settings.out.join("trajectories.csv.tmp");
     let file = std::fs::File::create(&csv_tmp).map_err(io_err(&csv_tmp))?;
     let mut csv = std::io::BufWriter::new(file);
-    csv.write_all(CSV_HEADER.as_bytes())
+    csv.write_all(csv_header().as_bytes())
         .map_err(io_err(&csv_tmp))?;
 
     let pool = rayon::ThreadPoolBuilder::new()
@@ -396,25 +315,13 @@ pub fn run(settings: &SimulateSettings) -> Result<RunSummary, SimulateError> {
 }
 
 fn failed_episode(seed: u64, error: String) -> EpisodeSummary {
-    let zero = Metrics {
-        participants: 0,
-        proposals_candidate: 0,
-        proposals_active: 0,
-        proposals_completed: 0,
-        proposals_failed: 0,
-        funding_pool: 0.0,
-        collateral_pool: 0.0,
-        token_supply: 0.0,
-        token_price: 0.0,
-        avg_sentiment: 0.0,
-    };
     EpisodeSummary {
         seed,
         days: 0,
         speculation_days: 0,
         multiplier: 0,
-        initial: zero,
-        final_: zero,
+        initial: Metrics::default(),
+        final_: Metrics::default(),
         reported: None,
         score: None,
         error: Some(error),

@@ -6,9 +6,9 @@ use commons_rl::env::cartpole::CartPole;
 use commons_rl::env::check::{check_env, random_legal_actions};
 use commons_rl::env::vec_env::VecEnv;
 use commons_rl::env::{CommonsEnv, CommonsEnvConfig, MultiAgentEnv};
+use commons_rl::model::Metrics;
 use commons_rl::model::{Commons, Scripted};
 use commons_rl::scenario;
-use commons_rl::simulate::Metrics;
 use rand::SeedableRng;
 
 mod common;

@@ -43,7 +43,7 @@ pub struct Comparison {
 fn order_key(series: &str) -> (u8, String, usize) {
     let (group, measure) = series.split_once('/').unwrap_or(("", series));
     if group == "commons" {
-        let k = crate::simulate::METRIC_NAMES
+        let k = crate::model::metrics::METRIC_NAMES
             .iter()
             .position(|m| *m == measure)
             .unwrap_or(usize::MAX);

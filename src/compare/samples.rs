@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::simulate::METRIC_NAMES;
+use crate::model::metrics::METRIC_NAMES;
 
 /// Per-episode values of one side of an evaluation (trained or scripted).
 /// `None` where an episode had no agent of that personality (or, for behaviour, no action).

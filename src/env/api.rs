@@ -78,9 +78,12 @@ impl AgentRow {
 pub struct StepInfo {
     /// Steps taken in this episode.
     pub step: u32,
-    /// The episode is over (horizon or nobody left to act).
+    /// The episode is over; the next call must be `reset`. `CommonsEnv`: the horizon was reached (an
+    /// episode whose agents have all left runs on to the horizon, with no rows); `CartPole`: the pole fell,
+    /// the cart left the track, or 500 steps passed.
     pub done: bool,
-    /// Named scalar metrics of the world (for logs), e.g. `token_price`.
+    /// Named scalar metrics of the world (for logs): `CommonsEnv` gives every outcome metric of
+    /// [`crate::model::metrics`] in its order; CartPole none.
     pub metrics: Vec<(&'static str, f64)>,
 }
 
@@ -158,7 +161,7 @@ pub enum EnvError {
     NeedsReset,
     /// The world itself failed (e.g. the reference's errors in legacy mode).
     #[error("model: {0}")]
-    Model(String),
+    Model(#[from] crate::model::ModelError),
 }
 
 /// A multi-agent environment with per-agent observations, rewards and masks.

@@ -1,34 +1,5 @@
 //! CartPole: the classic control task with Gymnasium's `CartPole-v1` dynamics, as a one-agent
-//! [`MultiAgentEnv`], to validate trainers on a known problem.
-//!
-//! ## Description
-//! A pole is attached by an un-actuated joint to a cart moving along a frictionless track; the agent
-//! pushes the cart left or right to keep the pole upright (Barto, Sutton & Anderson 1983).
-//!
-//! ## Action space
-//! One head with 2 bins: 0 push left, 1 push right (force 10 N). Never masked.
-//!
-//! ## Observation space
-//! | index | meaning | min | max | scaling |
-//! |---|---|---|---|---|
-//! | 0 | cart position | −4.8 | 4.8 | m |
-//! | 1 | cart velocity | −∞ | ∞ | m/s |
-//! | 2 | pole angle | −0.418 | 0.418 | rad |
-//! | 3 | pole angular velocity | −∞ | ∞ | rad/s |
-//!
-//! ## Rewards
-//! +1 for every step, including the terminating one.
-//!
-//! ## Starting state
-//! Every state variable uniform in [−0.05, 0.05], from the reset seed.
-//!
-//! ## Episode end
-//! Terminated when |angle| > 12° or |position| > 2.4; truncated after 500 steps.
-//!
-//! ## Arguments
-//! None. Dynamics (explicit Euler, τ = 0.02 s):
-//! `temp = (F + m_p·l·θ̇²·sinθ)/M`, `θ̈ = (g·sinθ − cosθ·temp) / (l·(4/3 − m_p·cos²θ/M))`,
-//! `ẍ = temp − m_p·l·θ̈·cosθ/M`, then `x += τ·ẋ, ẋ += τ·ẍ, θ += τ·θ̇, θ̇ += τ·θ̈`.
+//! [`MultiAgentEnv`], to validate trainers on a known problem (documented on [`CartPole`]).
 
 use rand::{Rng, SeedableRng};
 
@@ -49,7 +20,103 @@ const X_THRESHOLD: f64 = 2.4;
 /// Steps after which an episode is truncated.
 pub const MAX_STEPS: u32 = 500;
 
-/// Gymnasium's CartPole-v1 (see the module documentation).
+/// One entry of CartPole's observation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StateVariable {
+    /// Name in the observation spec.
+    pub name: &'static str,
+    /// Meaning.
+    pub doc: &'static str,
+    /// Lower bound.
+    pub low: f32,
+    /// Upper bound.
+    pub high: f32,
+    /// Unit.
+    pub unit: &'static str,
+}
+
+/// CartPole's observation `[x, ẋ, θ, θ̇]`, in order: names, bounds and units of the spec and the docs.
+pub const OBSERVATION: [StateVariable; 4] = [
+    StateVariable {
+        name: "cart_position",
+        doc: "cart position",
+        low: -4.8,
+        high: 4.8,
+        unit: "m",
+    },
+    StateVariable {
+        name: "cart_velocity",
+        doc: "cart velocity",
+        low: f32::NEG_INFINITY,
+        high: f32::INFINITY,
+        unit: "m/s",
+    },
+    StateVariable {
+        name: "pole_angle",
+        doc: "pole angle",
+        low: -0.418_879,
+        high: 0.418_879,
+        unit: "rad",
+    },
+    StateVariable {
+        name: "pole_angular_velocity",
+        doc: "pole angular velocity",
+        low: f32::NEG_INFINITY,
+        high: f32::INFINITY,
+        unit: "rad/s",
+    },
+];
+
+/// The observation table in Markdown (CartPole's documentation and docs/environment.md hold this text).
+pub fn markdown() -> String {
+    let num = |x: f32| match x {
+        f32::INFINITY => "∞".to_string(),
+        f32::NEG_INFINITY => "−∞".to_string(),
+        x if x < 0.0 => format!("−{}", -x),
+        x => x.to_string(),
+    };
+    let mut out =
+        String::from("| index | name | meaning | min | max | unit |\n|---|---|---|---|---|---|\n");
+    for (i, v) in OBSERVATION.iter().enumerate() {
+        out.push_str(&format!(
+            "| {i} | `{}` | {} | {} | {} | {} |\n",
+            v.name,
+            v.doc,
+            num(v.low),
+            num(v.high),
+            v.unit
+        ));
+    }
+    out
+}
+
+/// Gymnasium's CartPole-v1.
+///
+/// ## Description
+/// A pole is attached by an un-actuated joint to a cart moving along a frictionless track; the agent
+/// pushes the cart left or right to keep the pole upright (Barto, Sutton & Anderson 1983).
+///
+/// ## Action Space
+/// One head with 2 bins: 0 push left, 1 push right (force 10 N). Never masked.
+///
+/// ## Observation Space
+/// `f32[4]`, unscaled ([`OBSERVATION`]):
+///
+#[doc = include_str!("tables/cartpole.md")]
+///
+/// ## Rewards
+/// +1 for every step, including the terminating one.
+///
+/// ## Starting State
+/// Every state variable uniform in [−0.05, 0.05], from the reset seed.
+///
+/// ## Episode End
+/// Terminated when |angle| > 12° or |position| > 2.4; truncated after 500 steps.
+///
+/// ## Arguments
+/// None. Dynamics (explicit Euler, τ = 0.02 s):
+/// `temp = (F + m_p·l·θ̇²·sinθ)/M`, `θ̈ = (g·sinθ − cosθ·temp) / (l·(4/3 − m_p·cos²θ/M))`,
+/// `ẍ = temp − m_p·l·θ̈·cosθ/M`, then `x += τ·ẋ, ẋ += τ·ẍ, θ += τ·θ̇, θ̇ += τ·θ̈`.
 #[derive(Clone, Debug)]
 pub struct CartPole {
     state: [f64; 4],
@@ -178,20 +245,11 @@ impl MultiAgentEnv for CartPole {
     }
 
     fn observation_spec(&self, _: PolicyId) -> ObservationSpec {
-        let inf = f32::INFINITY;
         ObservationSpec {
-            len: 4,
-            names: [
-                "cart_position",
-                "cart_velocity",
-                "pole_angle",
-                "pole_angular_velocity",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            low: vec![-4.8, -inf, -0.418_879, -inf],
-            high: vec![4.8, inf, 0.418_879, inf],
+            len: OBSERVATION.len(),
+            names: OBSERVATION.iter().map(|v| v.name.to_string()).collect(),
+            low: OBSERVATION.iter().map(|v| v.low).collect(),
+            high: OBSERVATION.iter().map(|v| v.high).collect(),
         }
     }
 

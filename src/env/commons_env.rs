@@ -1,47 +1,18 @@
-//! `CommonsEnv`: the Commons as a multi-agent environment.
-//!
-//! ## Description
-//! Every participant whose personality is played by a policy (`learned` or `frozen`) is an agent; all
-//! others follow the reference's random rules. One step is one day: agents choose at the start of the day
-//! from what they saw at the end of the previous one, then the model runs its 19 blocks in the reference's
-//! order, using the agents' choices exactly where the reference asks a participant (propose in block 4,
-//! stake in 12, buy in 14, sell in 16, exit in 17). Arrivals, proposal outcomes, speculator funding and
-//! sentiment decay stay random processes of the world.
-//!
-//! ## Action space
-//! Multi-discrete `[7, 3 + K, 3, 2]` = trade, support, propose, exit (see [`super::actions`]), with masks
-//! ([`super::observation::mask`]); a masked action is refused with [`EnvError::MaskedAction`].
-//!
-//! ## Observation space
-//! `f32[OBS_LEN]`: own state (10), the Commons (12), K = 4 candidate slots sorted by own affinity (7 each);
-//! every index with its scaling is in docs/environment.md.
-//!
-//! ## Rewards
-//! The personality's weights over the daily components wealth, impact, authorship, sentiment
-//! ([`super::personality`]).
-//!
-//! ## Starting state
-//! The reference's hatch (§6 of the reference model) from the reset seed; hatchers get personalities by
-//! the scenario's shares.
-//!
-//! ## Episode end
-//! An agent that leaves is `terminated`. After `simulation.days` days every live agent is `truncated`
-//! and the episode is done.
-//!
-//! ## Arguments
-//! A [`CommonsEnvConfig`]: the model configuration and the population table.
+//! `CommonsEnv`: the Commons as a multi-agent environment (documented on the type).
 
 use super::actions::{AgentAction, HEADS, MASK_LEN, NVEC, SLOTS};
 use super::api::{
     ActionSpec, AgentId, AgentRow, EnvError, MultiAgentEnv, ObservationSpec, PolicyId, StepOutput,
 };
 use super::controller::AgentController;
-use super::observation::{self, CandidateFacts, References, OBS_LEN};
-use super::personality::{ControllerKind, ObservationKind, ResolvedEntry, RewardWeights};
+use super::observation::{self, Encoder, OBS_LEN};
+pub use super::personality::RewardParts;
+use super::personality::{reward_unit, ControllerKind, LastSeen, Personality, ResolvedEntry};
 use crate::model::commons::Population;
 use crate::model::config::WalletMode;
-use crate::model::conviction::trigger_threshold;
+use crate::model::metrics::Metrics;
 use crate::model::participant::{Participant, ParticipantId};
+use crate::model::proposal::ProposalId;
 use crate::model::{Commons, ModelConfig};
 
 /// Everything a [`CommonsEnv`] needs.
@@ -60,99 +31,274 @@ struct AgentState {
     policy: PolicyId,
     /// Net worth when the agent joined (≥ 1 DAI): the scale of its own observation features.
     basis: f64,
-    wealth: f64,
-    sentiment: f64,
-    slots: [Option<crate::model::proposal::ProposalId>; SLOTS],
+    /// What today's reward components are differences of.
+    last: LastSeen,
+    /// The proposals in its candidate slots when it last observed.
+    slots: [Option<ProposalId>; SLOTS],
 }
 
-/// The reward components of one agent for one day.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct RewardParts {
-    /// Δ net worth / unit (10 % of the initial funding pool).
-    pub wealth: f64,
-    /// Affinity-weighted funds of proposals funded or completed today / unit.
-    pub impact: f64,
-    /// Funds granted to own proposals today / unit.
-    pub authorship: f64,
-    /// Δ sentiment.
-    pub sentiment: f64,
-    /// Net worth in DAI after the step (at joining, for a new agent); not a reward, a measurement.
-    pub net_worth: f64,
+/// Who is an agent: the policy of each personality label and each policy's personality.
+#[derive(Clone, Debug)]
+struct Roster {
+    /// Policy of each personality label (label 0: the reference's participants; None: scripted).
+    label_policy: Vec<Option<PolicyId>>,
+    /// Name of each policy.
+    names: Vec<String>,
+    /// Personality of each policy.
+    personalities: Vec<Personality>,
 }
 
-impl RewardParts {
-    /// Weighted sum.
-    pub fn total(&self, w: &RewardWeights) -> f64 {
-        w.wealth * self.wealth
-            + w.impact * self.impact
-            + w.authorship * self.authorship
-            + w.sentiment * self.sentiment
+impl Roster {
+    fn new(population: &[ResolvedEntry]) -> Self {
+        let mut r = Roster {
+            label_policy: vec![None],
+            names: Vec::new(),
+            personalities: Vec::new(),
+        };
+        for e in population {
+            if e.controller == ControllerKind::Scripted {
+                r.label_policy.push(None);
+            } else {
+                r.label_policy.push(Some(r.personalities.len() as PolicyId));
+                r.names.push(e.personality.name.clone());
+                r.personalities.push(e.personality.clone());
+            }
+        }
+        r
+    }
+
+    fn policy_of(&self, p: &Participant) -> Option<PolicyId> {
+        self.label_policy
+            .get(p.personality as usize)
+            .copied()
+            .flatten()
     }
 }
 
-/// The Commons as a multi-agent environment (see the module documentation).
+/// What the environment writes after each reset and step: the output rows, the bookkeeping of every
+/// agent, and the observation encoder. Kept apart from the world so both can be borrowed at once.
+#[derive(Clone, Debug, Default)]
+struct Rows {
+    out: StepOutput,
+    /// Agent of each row of `out`.
+    ids: Vec<ParticipantId>,
+    /// Reward components of each row of `out`.
+    parts: Vec<RewardParts>,
+    /// Bookkeeping by participant id (None: not an agent, or not yet seen).
+    agents: Vec<Option<AgentState>>,
+    encoder: Encoder,
+    /// The unit of the money reward components this episode.
+    unit: f64,
+}
+
+impl Rows {
+    /// Starts an episode on a freshly hatched world.
+    fn begin_episode(&mut self, c: &Commons) {
+        self.encoder.reset(c, c.config().simulation.days);
+        self.unit = reward_unit(c);
+        self.agents.clear();
+    }
+
+    /// Empties the output for the next rows.
+    fn clear(&mut self) {
+        self.out.clear(OBS_LEN, MASK_LEN);
+        self.ids.clear();
+        self.parts.clear();
+    }
+
+    fn agent_state(&self, id: ParticipantId) -> Option<AgentState> {
+        self.agents.get(id.0 as usize).copied().flatten()
+    }
+
+    fn set_agent_state(&mut self, id: ParticipantId, s: AgentState) {
+        let i = id.0 as usize;
+        if self.agents.len() <= i {
+            self.agents.resize(i + 1, None);
+        }
+        self.agents[i] = Some(s);
+    }
+
+    /// Appends a row for participant `p` of `c` (observation, mask) and returns its slots.
+    fn push(
+        &mut self,
+        c: &Commons,
+        p: &Participant,
+        row: AgentRow,
+        basis: f64,
+        personality: &Personality,
+    ) -> [Option<ProposalId>; SLOTS] {
+        let start = self.out.obs.len();
+        self.out.obs.resize(start + OBS_LEN, 0.0);
+        let slots = self.encoder.encode(
+            c,
+            p,
+            basis,
+            personality.observation,
+            &mut self.out.obs[start..],
+        );
+        let m = self.out.masks.len();
+        self.out.masks.resize(m + MASK_LEN, true);
+        if row.live() {
+            observation::mask(p, c.budget_wallets(), &mut self.out.masks[m..]);
+        }
+        self.out.rows.push(row);
+        self.ids.push(p.id);
+        slots
+    }
+
+    /// Adds rows for the agents among `c`'s participants who joined on `day` (all hatchers at reset).
+    fn push_newcomers(&mut self, c: &Commons, day: u32, truncated: bool, roster: &Roster) {
+        let first = c.participants().partition_point(|p| p.joined_day < day);
+        for p in &c.participants()[first..] {
+            let Some(policy) = roster.policy_of(p) else {
+                continue;
+            };
+            let net_worth = observation::net_worth(c, p);
+            let basis = net_worth.max(1.0);
+            let row = AgentRow {
+                agent: AgentId(p.id.0),
+                policy,
+                reward: 0.0,
+                terminated: false,
+                truncated,
+                is_new: true,
+            };
+            let slots = self.push(c, p, row, basis, &roster.personalities[policy as usize]);
+            self.parts.push(RewardParts {
+                net_worth,
+                ..RewardParts::default()
+            });
+            self.set_agent_state(
+                p.id,
+                AgentState {
+                    policy,
+                    basis,
+                    last: LastSeen {
+                        net_worth,
+                        sentiment: p.sentiment,
+                    },
+                    slots,
+                },
+            );
+        }
+    }
+
+    /// Adds the row of an agent that acted today: its reward and its next observation.
+    fn push_actor(&mut self, c: &Commons, id: ParticipantId, truncated: bool, roster: &Roster) {
+        let (p, present) = match c.participant_position(id) {
+            Some(pos) => (&c.participants()[pos], true),
+            None => match c.events().departed.iter().find(|p| p.id == id) {
+                Some(p) => (p, false),
+                None => return,
+            },
+        };
+        let Some(state) = self.agent_state(p.id) else {
+            return;
+        };
+        let personality = &roster.personalities[state.policy as usize];
+        let parts = RewardParts::measure(c, p, &state.last, present, self.unit);
+        let row = AgentRow {
+            agent: AgentId(p.id.0),
+            policy: state.policy,
+            reward: personality.reward(&parts) as f32,
+            terminated: !present,
+            truncated: present && truncated,
+            is_new: false,
+        };
+        let slots = self.push(c, p, row, state.basis, personality);
+        self.parts.push(parts);
+        self.set_agent_state(
+            p.id,
+            AgentState {
+                last: LastSeen {
+                    net_worth: parts.net_worth,
+                    sentiment: p.sentiment,
+                },
+                slots,
+                ..state
+            },
+        );
+    }
+
+    /// Episode information: the day, whether the episode is over, the world's metrics.
+    fn fill_info(&mut self, c: &Commons, done: bool) {
+        let info = &mut self.out.info;
+        info.step = c.day();
+        info.done = done;
+        info.metrics.clear();
+        info.metrics
+            .extend(Metrics::of(c).fields().map(|(name, v)| (name, v.as_f64())));
+    }
+}
+
+/// The Commons as a multi-agent environment.
+///
+/// ## Description
+/// Every participant whose personality is played by a policy (`learned` or `frozen`) is an agent; all
+/// others follow the reference's random rules. One step is one day: agents choose at the start of the
+/// day from what they saw at the end of the previous one, then the model runs its 19 blocks in the
+/// reference's order, using the agents' choices exactly where the reference asks a participant (propose
+/// in block 4, stake in 12, buy in 14, sell in 16, exit in 17). Arrivals, proposal outcomes, speculator
+/// funding and sentiment decay stay random processes of the world.
+///
+/// ## Action Space
+/// Multi-discrete `[7, 3 + K, 3, 2]` = trade, support, propose, exit (bins in [`super::actions`]), with
+/// masks ([`observation::mask`]); a masked action is refused with [`EnvError::MaskedAction`].
+///
+/// ## Observation Space
+/// `f32[OBS_LEN]` ([`OBS_LEN`] = 50), the same layout for every personality, generated from the feature
+/// table of [`observation`]:
+///
+#[doc = include_str!("tables/observation.md")]
+///
+/// Personality `observation = "market-only"` zeroes the slots.
+///
+/// ## Rewards
+/// Per agent and day, the personality's weights over the reward components ([`super::personality`]);
+/// the money components are in one unit per episode, U = 10 % of the funding pool at day 0:
+///
+#[doc = include_str!("tables/rewards.md")]
+///
+/// ## Starting State
+/// The reference's hatch (§6 of the reference model) from the reset seed; hatchers get personalities by
+/// the scenario's shares.
+///
+/// ## Episode End
+/// An agent that leaves is `terminated` (its last row carries its last reward). After `simulation.days`
+/// days every live agent is `truncated` (bootstrap its value) and `info.done` is set. Agents that arrive
+/// mid-episode appear with `is_new` and act from the next step.
+///
+/// ## Arguments
+/// A [`CommonsEnvConfig`]: the model configuration and the population table.
 #[derive(Clone, Debug)]
 pub struct CommonsEnv {
     cfg: CommonsEnvConfig,
     commons: Option<Commons>,
-    refs: References,
-    out: StepOutput,
     ctl: AgentController,
-    /// Policy of each personality label (None: scripted).
-    label_policy: Vec<Option<PolicyId>>,
-    policies: Vec<String>,
-    kinds: Vec<ObservationKind>,
-    weights: Vec<RewardWeights>,
-    agents: Vec<Option<AgentState>>,
-    /// Agent of each row of `out`.
-    row_ids: Vec<ParticipantId>,
-    facts: Vec<CandidateFacts>,
-    order: Vec<(f64, usize)>,
-    commons_obs: [f32; 12],
-    /// 10 % of the initial funding pool (≥ 1 DAI): the unit of every money reward component.
-    unit: f64,
+    roster: Roster,
+    rows: Rows,
+    /// Agents that act in the coming step (reused buffer).
+    acting: Vec<ParticipantId>,
     done: bool,
-    /// Reward components of each row of the last output.
-    parts: Vec<RewardParts>,
 }
 
 impl CommonsEnv {
     /// An environment for `cfg`; call [`MultiAgentEnv::reset`] before stepping.
     pub fn new(cfg: CommonsEnvConfig) -> Self {
-        let mut label_policy = vec![None];
-        let mut policies = Vec::new();
-        let mut kinds = Vec::new();
-        let mut weights = Vec::new();
-        for e in &cfg.population {
-            if e.controller == ControllerKind::Scripted {
-                label_policy.push(None);
-            } else {
-                label_policy.push(Some(policies.len() as PolicyId));
-                policies.push(e.personality.name.clone());
-                kinds.push(e.personality.observation);
-                weights.push(e.personality.reward);
-            }
-        }
-        let agent_labels = label_policy.iter().map(Option::is_some).collect();
+        let roster = Roster::new(&cfg.population);
+        let agent_labels = roster.label_policy.iter().map(Option::is_some).collect();
         let budget = cfg.model.extensions.wallets == WalletMode::Budget;
         CommonsEnv {
             ctl: AgentController::new(agent_labels, budget),
             cfg,
             commons: None,
-            refs: References::default(),
-            out: StepOutput::default(),
-            label_policy,
-            policies,
-            kinds,
-            weights,
-            agents: Vec::new(),
-            row_ids: Vec::new(),
-            facts: Vec::new(),
-            order: Vec::new(),
-            commons_obs: [0.0; 12],
-            unit: 1.0,
+            roster,
+            rows: Rows {
+                unit: 1.0,
+                ..Rows::default()
+            },
+            acting: Vec::new(),
             done: true,
-            parts: Vec::new(),
         }
     }
 
@@ -177,12 +323,12 @@ impl CommonsEnv {
     /// funding pool at day 0 of the current episode (≥ 1). An agent's summed `wealth` rewards × this =
     /// its net-worth gain in DAI.
     pub fn reward_unit(&self) -> f64 {
-        self.unit
+        self.rows.unit
     }
 
     /// Reward components behind each row's reward in the last output.
     pub fn reward_parts(&self) -> &[RewardParts] {
-        &self.parts
+        &self.rows.parts
     }
 
     fn population(&self) -> Population {
@@ -201,224 +347,12 @@ impl CommonsEnv {
         }
     }
 
-    fn agent_state(&self, id: ParticipantId) -> Option<AgentState> {
-        self.agents.get(id.0 as usize).copied().flatten()
-    }
-
-    fn set_agent_state(&mut self, id: ParticipantId, s: AgentState) {
-        let i = id.0 as usize;
-        if self.agents.len() <= i {
-            self.agents.resize(i + 1, None);
-        }
-        self.agents[i] = Some(s);
-    }
-
-    /// Facts about the candidates shared by every agent's observation.
-    fn prepare_step_facts(&mut self) {
-        let Some(c) = self.commons.as_mut() else {
-            return;
-        };
-        observation::commons_features(c, &self.refs, &mut self.commons_obs);
-        let pools = c.pools();
-        let (pool, supply) = (pools.funding_pool, pools.token_supply);
-        let beta = c.config().conviction.max_proposal_request;
-        let rho = c.config().rho();
-        self.facts.clear();
-        for (k, id) in c.candidates().iter().enumerate() {
-            let q = &c.proposals()[id.0 as usize];
-            let conviction: f64 = c
-                .participants()
-                .iter()
-                .map(|p| p.support[k].conviction)
-                .sum();
-            let threshold = trigger_threshold(q.funds_requested, pool, supply, beta, rho);
-            self.facts.push(CandidateFacts {
-                id: Some(*id),
-                request_share: if pool > 0.0 {
-                    ((q.funds_requested / (beta * pool)) as f32).min(2.0)
-                } else {
-                    2.0
-                },
-                progress: if threshold.is_finite() && threshold > 0.0 {
-                    ((conviction / threshold) as f32).min(2.0)
-                } else {
-                    0.0
-                },
-                age: q.age,
-                author: q.author,
-            });
-        }
-    }
-
-    /// Appends a row for participant `p` of `c` (observation, mask) and returns its slots.
-    fn push_row(
-        &mut self,
-        c: &Commons,
-        p: &Participant,
-        row: AgentRow,
-        basis: f64,
-    ) -> [Option<crate::model::proposal::ProposalId>; SLOTS] {
-        let start = self.out.obs.len();
-        self.out.obs.resize(start + OBS_LEN, 0.0);
-        let kind = self.kinds[row.policy as usize];
-        let slots = observation::encode(
-            c,
-            p,
-            basis,
-            kind,
-            &self.commons_obs,
-            &self.facts,
-            &self.refs,
-            &mut self.order,
-            &mut self.out.obs[start..],
-        );
-        let m = self.out.masks.len();
-        self.out.masks.resize(m + MASK_LEN, true);
-        if row.live() {
-            observation::mask(p, c.budget_wallets(), &mut self.out.masks[m..]);
-        }
-        self.out.rows.push(row);
-        self.row_ids.push(p.id);
-        slots
-    }
-
-    /// Adds rows for the agents among `c`'s participants who joined on `day` (all hatchers at reset).
-    fn push_newcomers(&mut self, c: &Commons, day: u32, truncated: bool) {
-        let first = c.participants().partition_point(|p| p.joined_day < day);
-        for p in &c.participants()[first..] {
-            let Some(policy) = self
-                .label_policy
-                .get(p.personality as usize)
-                .copied()
-                .flatten()
-            else {
-                continue;
-            };
-            let net_worth = observation::net_worth(c, p);
-            let basis = net_worth.max(1.0);
-            let row = AgentRow {
-                agent: AgentId(p.id.0),
-                policy,
-                reward: 0.0,
-                terminated: false,
-                truncated,
-                is_new: true,
-            };
-            let slots = self.push_row(c, p, row, basis);
-            self.parts.push(RewardParts {
-                net_worth,
-                ..RewardParts::default()
-            });
-            self.set_agent_state(
-                p.id,
-                AgentState {
-                    policy,
-                    basis,
-                    wealth: net_worth,
-                    sentiment: p.sentiment,
-                    slots,
-                },
-            );
-        }
-    }
-
-    fn fill_info(&mut self) {
-        let c = self.commons.as_ref().expect("reset");
-        let pools = c.pools();
-        let counts = c.counts();
-        self.out.info.step = c.day();
-        self.out.info.done = self.done;
-        self.out.info.metrics.clear();
-        self.out.info.metrics.extend([
-            ("token_price", pools.token_price()),
-            ("funding_pool", pools.funding_pool),
-            ("collateral_pool", pools.collateral_pool),
-            ("token_supply", pools.token_supply),
-            ("participants", c.participants().len() as f64),
-            ("avg_sentiment", c.mirrors().sentiment),
-            ("proposals_candidate", counts.candidate as f64),
-            ("proposals_active", counts.active as f64),
-            ("proposals_completed", counts.completed as f64),
-            ("proposals_failed", counts.failed as f64),
-        ]);
-    }
-
-    fn reward_parts_for(
-        &self,
-        c: &Commons,
-        p: &Participant,
-        s: &AgentState,
-        present: bool,
-    ) -> (RewardParts, f64) {
-        let wealth = if present {
-            observation::net_worth(c, p)
-        } else if c.budget_wallets() {
-            p.wallet
-        } else {
-            s.wealth
-        };
-        let ev = c.events();
-        let mut impact = 0.0;
-        let mut authorship = 0.0;
-        for id in ev.activated.iter().chain(ev.completed.iter()) {
-            let q = &c.proposals()[id.0 as usize];
-            if let Some(a) = p.past_affinity(*id) {
-                impact += a * q.funds_requested;
-            }
-        }
-        for id in &ev.activated {
-            let q = &c.proposals()[id.0 as usize];
-            if q.author == Some(p.id) {
-                authorship += q.funds_requested;
-            }
-        }
-        (
-            RewardParts {
-                wealth: (wealth - s.wealth) / self.unit,
-                impact: impact / self.unit,
-                authorship: authorship / self.unit,
-                sentiment: p.sentiment - s.sentiment,
-                net_worth: wealth,
-            },
-            wealth,
-        )
-    }
-}
-
-impl MultiAgentEnv for CommonsEnv {
-    fn reset(&mut self, seed: u64) -> Result<&StepOutput, EnvError> {
-        let population = self.population();
-        let commons = Commons::with_population(&self.cfg.model, seed, population)
-            .map_err(|e| EnvError::Model(e.to_string()))?;
-        let pools = commons.pools();
-        self.refs = References {
-            funding_pool: pools.funding_pool,
-            collateral_pool: pools.collateral_pool,
-            token_supply: pools.token_supply,
-            token_price: pools.token_price(),
-            horizon: self.cfg.model.simulation.days as f64,
-        };
-        self.unit = (0.1 * pools.funding_pool).max(1.0);
-        self.commons = Some(commons);
-        self.agents.clear();
-        self.done = false;
-        self.out.clear(OBS_LEN, MASK_LEN);
-        self.row_ids.clear();
-        self.parts.clear();
-        self.prepare_step_facts();
-        let c = self.commons.take().expect("just set");
-        self.push_newcomers(&c, 0, false);
-        self.commons = Some(c);
-        self.fill_info();
-        Ok(&self.out)
-    }
-
-    fn step(&mut self, actions: &[u32]) -> Result<&StepOutput, EnvError> {
-        if self.done || self.commons.is_none() {
-            return Err(EnvError::NeedsReset);
-        }
+    /// Checks one action per row of the last output against its mask and hands the live rows' actions
+    /// to the controller; fills `self.acting`.
+    fn take_actions(&mut self, actions: &[u32]) -> Result<(), EnvError> {
         let heads = NVEC.len();
-        let rows = self.out.rows.len();
+        let out = &self.rows.out;
+        let rows = out.rows.len();
         if actions.len() != rows * heads {
             return Err(EnvError::ActionCount {
                 expected: rows * heads,
@@ -429,14 +363,13 @@ impl MultiAgentEnv for CommonsEnv {
         }
         // Validate every live row's action against its mask before anything reaches the model.
         self.ctl.clear();
-        let mut acting: Vec<ParticipantId> = Vec::with_capacity(rows);
-        for i in 0..rows {
-            let row = self.out.rows[i];
+        self.acting.clear();
+        for (i, row) in out.rows.iter().enumerate() {
             if !row.live() {
                 continue;
             }
             let a = &actions[i * heads..(i + 1) * heads];
-            let mask = self.out.mask_row(i);
+            let mask = out.mask_row(i);
             let mut offset = 0;
             for (h, (&v, &n)) in a.iter().zip(NVEC.iter()).enumerate() {
                 if v as usize >= n || !mask[offset + v as usize] {
@@ -448,8 +381,9 @@ impl MultiAgentEnv for CommonsEnv {
                 }
                 offset += n;
             }
-            let id = self.row_ids[i];
+            let id = self.rows.ids[i];
             let slots = self
+                .rows
                 .agent_state(id)
                 .map(|s| s.slots)
                 .unwrap_or([None; SLOTS]);
@@ -463,96 +397,63 @@ impl MultiAgentEnv for CommonsEnv {
                     slots,
                 },
             );
-            acting.push(id);
+            self.acting.push(id);
         }
-        let mut commons = self.commons.take().expect("checked");
-        let result = commons.step(&mut self.ctl);
-        self.commons = Some(commons);
-        result.map_err(|e| {
-            self.done = true;
-            EnvError::Model(e.to_string())
-        })?;
+        Ok(())
+    }
+}
 
-        let c = self.commons.as_ref().expect("present");
+impl MultiAgentEnv for CommonsEnv {
+    fn reset(&mut self, seed: u64) -> Result<&StepOutput, EnvError> {
+        let population = self.population();
+        let mut c = Commons::with_population(&self.cfg.model, seed, population)?;
+        self.done = false;
+        let rows = &mut self.rows;
+        rows.begin_episode(&c);
+        rows.clear();
+        rows.encoder.prepare(&mut c);
+        rows.push_newcomers(&c, 0, false, &self.roster);
+        rows.fill_info(&c, false);
+        self.commons = Some(c);
+        Ok(&self.rows.out)
+    }
+
+    fn step(&mut self, actions: &[u32]) -> Result<&StepOutput, EnvError> {
+        if self.done || self.commons.is_none() {
+            return Err(EnvError::NeedsReset);
+        }
+        self.take_actions(actions)?;
+        let Some(c) = self.commons.as_mut() else {
+            return Err(EnvError::NeedsReset);
+        };
+        if let Err(e) = c.step(&mut self.ctl) {
+            self.done = true;
+            return Err(e.into());
+        }
         let truncated = c.day() >= self.cfg.model.simulation.days;
         self.done = truncated;
-        self.prepare_step_facts();
-        self.out.clear(OBS_LEN, MASK_LEN);
-        self.row_ids.clear();
-        self.parts.clear();
+        let rows = &mut self.rows;
+        rows.encoder.prepare(c);
+        rows.clear();
         // Rows: the agents that acted (id order), then today's new agents.
-        let c = self.commons.take().expect("present");
-        for id in &acting {
-            let (p, present) = match c.participant_position(*id) {
-                Some(pos) => (&c.participants()[pos], true),
-                None => match c.events().departed.iter().find(|p| p.id == *id) {
-                    Some(p) => (p, false),
-                    None => continue,
-                },
-            };
-            let Some(state) = self.agent_state(p.id) else {
-                continue;
-            };
-            let (parts, wealth) = self.reward_parts_for(&c, p, &state, present);
-            let reward = parts.total(&self.weights[state.policy as usize]) as f32;
-            let row = AgentRow {
-                agent: AgentId(p.id.0),
-                policy: state.policy,
-                reward,
-                terminated: !present,
-                truncated: present && truncated,
-                is_new: false,
-            };
-            let slots = self.push_row(&c, p, row, state.basis);
-            self.parts.push(parts);
-            self.set_agent_state(
-                p.id,
-                AgentState {
-                    wealth,
-                    sentiment: p.sentiment,
-                    slots,
-                    ..state
-                },
-            );
+        for &id in &self.acting {
+            rows.push_actor(c, id, truncated, &self.roster);
         }
-        self.push_newcomers(&c, c.day(), truncated);
-        self.commons = Some(c);
-        self.fill_info();
-        Ok(&self.out)
+        rows.push_newcomers(c, c.day(), truncated, &self.roster);
+        rows.fill_info(c, truncated);
+        Ok(&self.rows.out)
     }
 
     fn output(&self) -> &StepOutput {
-        &self.out
+        &self.rows.out
     }
 
     fn policies(&self) -> &[String] {
-        &self.policies
+        &self.roster.names
     }
 
     fn observation_spec(&self, _policy: PolicyId) -> ObservationSpec {
-        let low = vec![0.0f32; OBS_LEN];
-        let mut high = vec![1.0f32; OBS_LEN];
-        // log-scaled money ratios and capped shares can exceed 1
-        for i in [1, 2, 8, 11, 12, 13] {
-            high[i] = 10.0;
-        }
-        high[3] = 2.0;
-        high[4] = 2.0;
-        high[5] = 2.0;
-        high[10] = 100.0; // price / initial price
-        high[15] = 3.0; // ln(1 + participants) / 5
-        for k in 0..SLOTS {
-            let b = 22 + k * observation::SLOT.len();
-            high[b + 2] = 2.0;
-            high[b + 3] = 2.0;
-            high[b + 4] = 2.0;
-        }
-        ObservationSpec {
-            len: OBS_LEN,
-            names: observation::names(),
-            low,
-            high,
-        }
+        observation::observation_spec()
     }
 
     fn action_spec(&self, _policy: PolicyId) -> ActionSpec {

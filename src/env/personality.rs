@@ -1,35 +1,190 @@
-//! Personalities: what an agent observes and what it is rewarded for.
+//! Personalities: what an agent observes and what it is rewarded for, in one place.
 //!
-//! A personality is an observation function plus a reward function. The reward is a weighted sum of four
-//! per-day components. The three money components share one unit per episode, U = 10 % of the funding
-//! pool at day 0, so a personality's weights trade DAI against DAI:
-//!
-//! | component | definition |
-//! |---|---|
-//! | `wealth` | Δ net worth / U; net worth = wallet + what selling all tokens would return now (after the exit tribute) |
-//! | `impact` | Σ over proposals that became active or completed today of (own affinity × funds requested) / U |
-//! | `authorship` | funds granted today to proposals the agent authored / U |
-//! | `sentiment` | Δ own sentiment |
-//!
-//! Built-ins: `profit-seeker` (wealth), `altruist` (impact), `balanced` (½ wealth + ½ impact + 0.1 sentiment),
-//! `builder` (authorship + 0.2 wealth). Custom personalities are TOML files (see `agents/`).
+//! A personality is an observation function ([`ObservationKind`]) plus a reward function: weights
+//! ([`RewardWeights`]) over the per-day reward components ([`Component`]), which [`RewardParts::measure`]
+//! computes and [`RewardParts::total`] weighs. The three money components share one unit per episode,
+//! U = 10 % of the funding pool at day 0 ([`reward_unit`]), so a personality's weights trade DAI against
+//! DAI. The built-ins are [`BUILTINS`]; custom personalities are TOML files (see `agents/`). The tables
+//! of docs/environment.md are generated from here ([`markdown`]).
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::observation::net_worth;
+use crate::model::participant::Participant;
+use crate::model::Commons;
+
+/// A per-day reward component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Component {
+    /// Δ net worth / U; net worth = wallet + what selling all tokens would return now.
+    Wealth,
+    /// Affinity-weighted funds of the proposals that became active or completed today / U.
+    Impact,
+    /// Funds granted today to proposals the agent authored / U.
+    Authorship,
+    /// Δ own sentiment.
+    Sentiment,
+}
+
+impl Component {
+    /// Every component, in the order of weights files, eval files and sums.
+    pub const ALL: [Component; 4] = [
+        Component::Wealth,
+        Component::Impact,
+        Component::Authorship,
+        Component::Sentiment,
+    ];
+
+    /// Its position in [`Component::ALL`] (and in eval files' component arrays).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Its name in personality files, eval files and docs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Wealth => "wealth",
+            Component::Impact => "impact",
+            Component::Authorship => "authorship",
+            Component::Sentiment => "sentiment",
+        }
+    }
+
+    /// Its formula, as docs/environment.md gives it.
+    pub fn formula(self) -> &'static str {
+        match self {
+            Component::Wealth => {
+                "`(net worth now − net worth yesterday) / U`; net worth = wallet + `(1 − τ)·ΔR(all tokens)` \
+                 (what selling everything would return now). For a leaver: wallet after the exit (budget \
+                 wallets). An episode's summed `wealth` is the agent's DAI gain / U"
+            }
+            Component::Impact => {
+                "`Σ affinity · funds requested` over proposals that became active or completed today, / U"
+            }
+            Component::Authorship => "funds granted today to the agent's own proposals, / U",
+            Component::Sentiment => "`sentiment now − sentiment yesterday`",
+        }
+    }
+}
+
 /// Weights of the reward components.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RewardWeights {
-    /// Weight of Δ net worth (relative to the net worth at joining).
+    /// Weight of [`Component::Wealth`].
     pub wealth: f64,
-    /// Weight of affinity-weighted funds of proposals funded or completed today.
+    /// Weight of [`Component::Impact`].
     pub impact: f64,
-    /// Weight of funds granted to own proposals today.
+    /// Weight of [`Component::Authorship`].
     pub authorship: f64,
-    /// Weight of Δ own sentiment.
+    /// Weight of [`Component::Sentiment`].
     pub sentiment: f64,
+}
+
+impl RewardWeights {
+    /// The weight of a component.
+    pub fn get(&self, c: Component) -> f64 {
+        match c {
+            Component::Wealth => self.wealth,
+            Component::Impact => self.impact,
+            Component::Authorship => self.authorship,
+            Component::Sentiment => self.sentiment,
+        }
+    }
+}
+
+/// The reward components of one agent for one day.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RewardParts {
+    /// [`Component::Wealth`].
+    pub wealth: f64,
+    /// [`Component::Impact`].
+    pub impact: f64,
+    /// [`Component::Authorship`].
+    pub authorship: f64,
+    /// [`Component::Sentiment`].
+    pub sentiment: f64,
+    /// Net worth in DAI after the step (at joining, for a new agent); not a reward, a measurement.
+    pub net_worth: f64,
+}
+
+/// What an agent's daily components are differences of: its state when it last observed.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LastSeen {
+    /// Net worth, DAI.
+    pub net_worth: f64,
+    /// Sentiment.
+    pub sentiment: f64,
+}
+
+/// The unit U of the money components for an episode: 10 % of the funding pool at day 0, at least 1 DAI.
+/// An agent's summed `wealth` rewards × U = its net-worth gain in DAI.
+pub fn reward_unit(c: &Commons) -> f64 {
+    (0.1 * c.pools().funding_pool).max(1.0)
+}
+
+impl RewardParts {
+    /// The value of a component.
+    pub fn get(&self, c: Component) -> f64 {
+        match c {
+            Component::Wealth => self.wealth,
+            Component::Impact => self.impact,
+            Component::Authorship => self.authorship,
+            Component::Sentiment => self.sentiment,
+        }
+    }
+
+    /// The components of participant `p` for the day `c` just simulated, in unit `unit` (see
+    /// [`reward_unit`]). `present`: `p` is still in the Commons; a participant who left today is worth
+    /// its wallet after the exit with budget wallets, and unchanged otherwise.
+    pub fn measure(
+        c: &Commons,
+        p: &Participant,
+        last: &LastSeen,
+        present: bool,
+        unit: f64,
+    ) -> Self {
+        let wealth = if present {
+            net_worth(c, p)
+        } else if c.budget_wallets() {
+            p.wallet
+        } else {
+            last.net_worth
+        };
+        let ev = c.events();
+        let mut impact = 0.0;
+        let mut authorship = 0.0;
+        for id in ev.activated.iter().chain(ev.completed.iter()) {
+            let q = &c.proposals()[id.0 as usize];
+            if let Some(a) = p.past_affinity(*id) {
+                impact += a * q.funds_requested;
+            }
+        }
+        for id in &ev.activated {
+            let q = &c.proposals()[id.0 as usize];
+            if q.author == Some(p.id) {
+                authorship += q.funds_requested;
+            }
+        }
+        RewardParts {
+            wealth: (wealth - last.net_worth) / unit,
+            impact: impact / unit,
+            authorship: authorship / unit,
+            sentiment: p.sentiment - last.sentiment,
+            net_worth: wealth,
+        }
+    }
+
+    /// The reward: `Σ_c w_c · component_c`, summed in [`Component::ALL`] order.
+    pub fn total(&self, w: &RewardWeights) -> f64 {
+        Component::ALL
+            .iter()
+            .map(|&c| w.get(c) * self.get(c))
+            .reduce(|a, b| a + b)
+            .unwrap_or(0.0)
+    }
 }
 
 /// Which observation function a personality uses. All produce the same layout (docs/environment.md),
@@ -57,31 +212,92 @@ pub struct Personality {
     pub reward: RewardWeights,
 }
 
+/// A built-in personality.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Builtin {
+    /// Its name in scenario and agents files.
+    pub name: &'static str,
+    /// Its reward weights (it observes everything: [`ObservationKind::Full`]).
+    pub reward: RewardWeights,
+}
+
+const fn weights(wealth: f64, impact: f64, authorship: f64, sentiment: f64) -> RewardWeights {
+    RewardWeights {
+        wealth,
+        impact,
+        authorship,
+        sentiment,
+    }
+}
+
+/// The built-in personalities, named once here.
+pub const BUILTINS: [Builtin; 4] = [
+    Builtin {
+        name: "profit-seeker",
+        reward: weights(1.0, 0.0, 0.0, 0.0),
+    },
+    Builtin {
+        name: "altruist",
+        reward: weights(0.0, 1.0, 0.0, 0.0),
+    },
+    Builtin {
+        name: "balanced",
+        reward: weights(0.5, 0.5, 0.0, 0.1),
+    },
+    Builtin {
+        name: "builder",
+        reward: weights(0.2, 0.0, 1.0, 0.0),
+    },
+];
+
+/// Names of the built-ins, comma-separated (for messages).
+pub fn builtin_names() -> String {
+    BUILTINS.map(|b| b.name).join(", ")
+}
+
 impl Personality {
     /// The built-in personality of that name.
     pub fn builtin(name: &str) -> Option<Personality> {
-        let w = |wealth, impact, authorship, sentiment| RewardWeights {
-            wealth,
-            impact,
-            authorship,
-            sentiment,
-        };
-        let reward = match name {
-            "profit-seeker" => w(1.0, 0.0, 0.0, 0.0),
-            "altruist" => w(0.0, 1.0, 0.0, 0.0),
-            "balanced" => w(0.5, 0.5, 0.0, 0.1),
-            "builder" => w(0.2, 0.0, 1.0, 0.0),
-            _ => return None,
-        };
-        Some(Personality {
-            name: name.to_string(),
-            observation: ObservationKind::Full,
-            reward,
-        })
+        BUILTINS
+            .iter()
+            .find(|b| b.name == name)
+            .map(|b| Personality {
+                name: b.name.to_string(),
+                observation: ObservationKind::Full,
+                reward: b.reward,
+            })
     }
 
-    /// Names of the built-ins.
-    pub const BUILTINS: [&'static str; 4] = ["profit-seeker", "altruist", "balanced", "builder"];
+    /// Its reward for one day's components.
+    pub fn reward(&self, parts: &RewardParts) -> f64 {
+        parts.total(&self.reward)
+    }
+}
+
+/// The reward tables in Markdown (components and built-in weights), as docs/environment.md holds them.
+pub fn markdown() -> String {
+    let mut out = String::from("| component | formula |\n|---|---|\n");
+    for c in Component::ALL {
+        out.push_str(&format!("| {} | {} |\n", c.name(), c.formula()));
+    }
+    out.push_str("\n| personality |");
+    for c in Component::ALL {
+        out.push_str(&format!(" {} |", c.name()));
+    }
+    out.push_str(&format!("\n|---|{}\n", "---|".repeat(Component::ALL.len())));
+    for b in BUILTINS {
+        out.push_str(&format!("| `{}` |", b.name));
+        for c in Component::ALL {
+            let w = b.reward.get(c);
+            if w == 0.0 {
+                out.push_str(" |");
+            } else {
+                out.push_str(&format!(" {w} |"));
+            }
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Who decides for the participants of a personality.
@@ -136,7 +352,10 @@ pub struct ResolvedEntry {
 #[derive(Debug, thiserror::Error)]
 pub enum PersonalityError {
     /// Neither a built-in nor a readable file.
-    #[error("{path}: unknown personality (built-ins: profit-seeker, altruist, balanced, builder; or a .toml file): {cause}")]
+    #[error(
+        "{path}: unknown personality (built-ins: {}; or a .toml file): {cause}",
+        builtin_names()
+    )]
     NotFound {
         /// What was asked for.
         path: PathBuf,
@@ -175,12 +394,8 @@ pub fn resolve(name_or_path: &str, base: &Path) -> Result<Personality, Personali
         message: e.message().replace('\n', " "),
     })?;
     let p = file.personality;
-    for (field, v) in [
-        ("wealth", p.reward.wealth),
-        ("impact", p.reward.impact),
-        ("authorship", p.reward.authorship),
-        ("sentiment", p.reward.sentiment),
-    ] {
+    for c in Component::ALL {
+        let (field, v) = (c.name(), p.reward.get(c));
         if !v.is_finite() || v.abs() > 100.0 {
             return Err(PersonalityError::Invalid {
                 path,
@@ -196,12 +411,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtins_resolve() {
-        for name in Personality::BUILTINS {
-            let p = resolve(name, Path::new(".")).unwrap();
-            assert_eq!(p.name, name);
+    fn components_are_named_and_weighed_in_one_order() {
+        let w = weights(1.0, 2.0, 3.0, 4.0);
+        let parts = RewardParts {
+            wealth: 10.0,
+            impact: 100.0,
+            authorship: 1000.0,
+            sentiment: 10000.0,
+            net_worth: 5.0,
+        };
+        assert_eq!(parts.total(&w), 10.0 + 200.0 + 3000.0 + 40000.0);
+        let names: Vec<_> = Component::ALL.map(|c| c.name()).to_vec();
+        for (i, c) in Component::ALL.iter().enumerate() {
+            assert_eq!(c.index(), i);
         }
-        assert!(resolve("nobody", Path::new("/nonexistent")).is_err());
+        assert_eq!(names, ["wealth", "impact", "authorship", "sentiment"]);
+        // Serialised weights use the same names.
+        let toml = toml::to_string(&w).unwrap();
+        for (c, v) in Component::ALL.iter().zip([1.0, 2.0, 3.0, 4.0]) {
+            assert!(toml.contains(&format!("{} = {v:?}", c.name())), "{toml}");
+            assert_eq!(w.get(*c), v);
+        }
+        // A zero weight times a negative component still adds up like the written-out sum.
+        let p = Personality::builtin("altruist").unwrap();
+        let loss = RewardParts {
+            wealth: -3.0,
+            ..RewardParts::default()
+        };
+        assert_eq!(
+            p.reward(&loss).to_bits(),
+            (0.0f64 * -3.0 + 1.0 * 0.0 + 0.0 * 0.0 + 0.0 * 0.0).to_bits()
+        );
+    }
+
+    #[test]
+    fn builtins_resolve() {
+        for b in BUILTINS {
+            let p = resolve(b.name, Path::new(".")).unwrap();
+            assert_eq!((p.name.as_str(), p.reward), (b.name, b.reward));
+        }
+        let e = resolve("nobody", Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("built-ins: profit-seeker, altruist, balanced, builder; or a .toml file"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -181,7 +181,7 @@ impl<E: MultiAgentEnv + Send> VecEnv<E> {
             } else {
                 fin.clear(0, 0);
             }
-            Ok(done)
+            Ok::<bool, EnvError>(done)
         });
         let mut finished = 0;
         for r in results {

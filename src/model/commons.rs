@@ -1138,9 +1138,17 @@ impl Commons {
         self.median.median()
     }
 
-    /// Number of support edges of current participants.
-    pub fn support_edges(&self) -> usize {
-        self.median.len()
+    /// Total conviction on the `k`-th candidate of [`Commons::candidates`] now: `Σ_i conviction_ik` over
+    /// the participants, summed left to right in participant order (between days this includes today's
+    /// accumulation, block 13, unlike [`Proposal::conviction`], which blocks 7–8 wrote).
+    ///
+    /// # Panics
+    /// If `k` is not a candidate index (`k >= candidates().len()`).
+    pub fn candidate_conviction(&self, k: usize) -> f64 {
+        self.participants
+            .iter()
+            .map(|p| p.support[k].conviction)
+            .sum()
     }
 
     /// The network as the reference's runner saw it after block 2 of the last day (set once that day ran).

@@ -15,6 +15,7 @@
 //! | sentiment updates | [`sentiment`] |
 //! | the reference's random decisions | [`scripted`] |
 //! | world state and the 19 daily blocks | [`commons`] |
+//! | outcome metrics (named once) | [`metrics`] |
 //! | CommonsScore | [`score`] |
 //! | numpy-exact sums, std and median | [`numeric`] |
 //! | every parameter and its range | [`config`] |
@@ -23,6 +24,7 @@ pub mod bonding_curve;
 pub mod commons;
 pub mod config;
 pub mod conviction;
+pub mod metrics;
 pub mod numeric;
 pub mod participant;
 pub mod pools;
@@ -35,4 +37,5 @@ pub mod voting;
 
 pub use commons::{Commons, ModelError};
 pub use config::ModelConfig;
+pub use metrics::Metrics;
 pub use scripted::{Controller, Scripted};

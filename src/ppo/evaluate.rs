@@ -9,8 +9,12 @@ use serde::Serialize;
 use super::trainer::{load_policies, TrainError};
 use crate::compare::samples::{EvalSamples, SideSamples, AGENT_MEASURES, BEHAVIOURS};
 use crate::env::actions::{self, HEADS, NVEC};
+use crate::env::personality::Component;
 use crate::env::{CommonsEnv, CommonsEnvConfig, MultiAgentEnv};
-use crate::simulate::{Metrics, METRIC_NAMES};
+
+/// Number of reward components.
+const COMPONENTS: usize = Component::ALL.len();
+use crate::model::metrics::{Metrics, METRIC_COUNT, METRIC_NAMES};
 
 /// A mean with its 95 % confidence half-width (1.96 · sd / √n over episodes).
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
@@ -113,10 +117,11 @@ pub struct PersonalityEval {
     /// The agent's `impact` reward component summed over its life: affinity-weighted funds of the
     /// proposals that became active or completed while it was there, / 10 % of the initial funding pool.
     pub impact: Comparison,
-    /// Mean per-agent reward components (trained): wealth, impact, authorship, sentiment sums.
-    pub components: [f64; 4],
+    /// Mean per-agent reward components summed over each agent's life (trained), in
+    /// [`Component::ALL`] order: wealth, impact, authorship, sentiment.
+    pub components: [f64; COMPONENTS],
     /// The same for the baseline.
-    pub baseline_components: [f64; 4],
+    pub baseline_components: [f64; COMPONENTS],
     /// What the trained agents did.
     pub behaviour: BehaviourRates,
     /// Share of the trained agents' daily choices per bin of each action head (`trade`, `support`,
@@ -147,7 +152,7 @@ pub struct EvalReport {
 struct SideResult {
     samples: SideSamples,
     /// Per policy: summed components over agents, and agent count.
-    components: Vec<([f64; 4], usize)>,
+    components: Vec<([f64; COMPONENTS], usize)>,
     /// Per policy: action counts over all episodes (buy, sell, stake, propose, exit, all).
     behaviour: Vec<[usize; 6]>,
     /// Per policy, per head: how often each bin was chosen.
@@ -179,7 +184,7 @@ fn play(
     let heads = env.action_spec(0).nvec.len();
     let mut res = SideResult {
         samples: SideSamples::default(),
-        components: vec![([0.0; 4], 0); n_policies],
+        components: vec![([0.0; COMPONENTS], 0); n_policies],
         behaviour: vec![[0; 6]; n_policies],
         bins: vec![NVEC.iter().map(|&n| vec![0; n]).collect(); n_policies],
     };
@@ -191,14 +196,14 @@ fn play(
             m.insert(measure.to_string(), Vec::with_capacity(episodes as usize));
         }
     }
-    let mut metrics: Vec<[f64; 10]> = Vec::new();
+    let mut metrics: Vec<[f64; METRIC_COUNT]> = Vec::new();
     let mut actions = Vec::new();
     for k in 0..episodes {
         let s = seed.wrapping_add(k as u64);
         let mut rng = rand_pcg::Pcg32::seed_from_u64(s ^ 0xe7a1);
         env.reset(s)?;
         // Per live agent: policy, return, components, net worth at joining.
-        let mut acc: BTreeMap<u64, (usize, f64, [f64; 4], f64)> = BTreeMap::new();
+        let mut acc: BTreeMap<u64, (usize, f64, [f64; COMPONENTS], f64)> = BTreeMap::new();
         // Per policy: (return, net-worth gain, impact) of each agent that finished.
         let mut done: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); n_policies];
         let mut counts = vec![[0usize; 6]; n_policies];
@@ -208,7 +213,12 @@ fn play(
             for (i, r) in out.rows.iter().enumerate().filter(|(_, r)| r.is_new) {
                 acc.insert(
                     r.agent.0,
-                    (r.policy as usize, 0.0, [0.0; 4], parts[i].net_worth),
+                    (
+                        r.policy as usize,
+                        0.0,
+                        [0.0; COMPONENTS],
+                        parts[i].net_worth,
+                    ),
                 );
             }
             if out.info.done {
@@ -243,15 +253,14 @@ fn play(
                 }
                 if let Some(e) = acc.get_mut(&r.agent.0) {
                     e.1 += r.reward as f64;
-                    let c = parts[i];
-                    e.2[0] += c.wealth;
-                    e.2[1] += c.impact;
-                    e.2[2] += c.authorship;
-                    e.2[3] += c.sentiment;
+                    for (sum, c) in e.2.iter_mut().zip(Component::ALL) {
+                        *sum += parts[i].get(c);
+                    }
                 }
                 if r.terminated || r.truncated {
                     if let Some((p, ret, comp, joined)) = acc.remove(&r.agent.0) {
-                        done[p].push((ret, parts[i].net_worth - joined, comp[1]));
+                        let impact = comp[Component::Impact.index()];
+                        done[p].push((ret, parts[i].net_worth - joined, impact));
                         let slot = &mut res.components[p];
                         for (total, c) in slot.0.iter_mut().zip(comp) {
                             *total += c;
@@ -317,9 +326,9 @@ pub fn evaluate(
     for (p, name) in names.iter().enumerate() {
         let a = Interval::of(&trained.series(name, "return"));
         let b = Interval::of(&baseline.series(name, "return"));
-        let avg = |c: &([f64; 4], usize)| {
+        let avg = |c: &([f64; COMPONENTS], usize)| {
             let k = c.1.max(1) as f64;
-            [c.0[0] / k, c.0[1] / k, c.0[2] / k, c.0[3] / k]
+            c.0.map(|x| x / k)
         };
         let compare = |measure| {
             Comparison::of(
