@@ -9,10 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::env::personality::{self, PopulationEntry, ResolvedEntry};
 use crate::env::CommonsEnvConfig;
-use crate::model::config::{
-    ArrivalConfig, ConvictionConfig, CurveConfig, ExtensionsConfig, HatchConfig, ParticipantConfig,
-    ProposalConfig, RangeError, SimulationConfig, SpeculatorConfig,
-};
+use crate::model::config::RangeError;
 use crate::model::ModelConfig;
 
 /// Which environment a scenario describes.
@@ -26,64 +23,200 @@ pub enum EnvKind {
     Cartpole,
 }
 
-/// A scenario file: the model's sections plus the population table (`[[population]]`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// A scenario file: the model's sections ([`ModelConfig`], parsed straight from the file's tables with
+/// unknown fields refused), plus `kind` and the population table (`[[population]]`).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Scenario {
     /// Which environment (`commons` unless `kind = "cartpole"`).
     pub kind: EnvKind,
-    /// Horizon and random-number source.
-    pub simulation: SimulationConfig,
-    /// The hatch.
-    pub hatch: HatchConfig,
-    /// The bonding curve.
-    pub curve: CurveConfig,
-    /// Conviction voting.
-    pub conviction: ConvictionConfig,
-    /// Proposals.
-    pub proposals: ProposalConfig,
-    /// Participant behaviour and sentiment.
-    pub participants: ParticipantConfig,
-    /// Arrivals.
-    pub arrivals: ArrivalConfig,
-    /// Speculator funding.
-    pub speculators: SpeculatorConfig,
-    /// Extensions for learning agents.
-    pub extensions: ExtensionsConfig,
+    /// Every parameter of the Commons.
+    pub model: ModelConfig,
     /// Shares of hatchers and arrivals per personality and their controllers; the rest follow the
     /// reference's rules.
     pub population: Vec<PopulationEntry>,
 }
 
-impl Scenario {
-    /// The model part.
-    pub fn model(&self) -> ModelConfig {
-        ModelConfig {
-            simulation: self.simulation.clone(),
-            hatch: self.hatch.clone(),
-            curve: self.curve.clone(),
-            conviction: self.conviction.clone(),
-            proposals: self.proposals.clone(),
-            participants: self.participants.clone(),
-            arrivals: self.arrivals.clone(),
-            speculators: self.speculators.clone(),
-            extensions: self.extensions.clone(),
+/// How a scenario is written: `kind`, the model's sections, then the population table.
+#[derive(Serialize)]
+struct ScenarioOut<'a> {
+    kind: EnvKind,
+    #[serde(flatten)]
+    model: &'a ModelConfig,
+    population: &'a [PopulationEntry],
+}
+
+impl Serialize for Scenario {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ScenarioOut {
+            kind: self.kind,
+            model: &self.model,
+            population: &self.population,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scenario {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(split::ScenarioVisitor)
+    }
+}
+
+/// Parsing a scenario table: `kind` and `population` are taken out as the keys stream past, and every
+/// other key goes straight to [`ModelConfig`]'s own deserializer (which refuses unknown fields). The
+/// values are read from the file's own deserializer, so errors keep their line and field.
+mod split {
+    use std::sync::OnceLock;
+
+    use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer};
+
+    use super::{EnvKind, PopulationEntry, Scenario};
+    use crate::model::ModelConfig;
+
+    /// The keys of a scenario table, in order: `kind`, the model's sections, `population`.
+    pub(super) fn keys() -> &'static [&'static str] {
+        static KEYS: OnceLock<Vec<&'static str>> = OnceLock::new();
+        KEYS.get_or_init(|| {
+            let mut sections: &'static [&'static str] = &[];
+            // The probe always "fails" once it has seen the field list.
+            let _ = ModelConfig::deserialize(FieldProbe(&mut sections));
+            std::iter::once("kind")
+                .chain(sections.iter().copied())
+                .chain(std::iter::once("population"))
+                .collect()
+        })
+    }
+
+    /// A deserializer that only records the field list a derived `Deserialize` asks for.
+    struct FieldProbe<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> Deserializer<'de> for FieldProbe<'_> {
+        type Error = de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("fields recorded"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+            unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
         }
     }
 
-    /// Replaces the model part.
-    pub fn set_model(&mut self, m: ModelConfig) {
-        self.simulation = m.simulation;
-        self.hatch = m.hatch;
-        self.curve = m.curve;
-        self.conviction = m.conviction;
-        self.proposals = m.proposals;
-        self.participants = m.participants;
-        self.arrivals = m.arrivals;
-        self.speculators = m.speculators;
-        self.extensions = m.extensions;
+    pub(super) struct ScenarioVisitor;
+
+    impl<'de> Visitor<'de> for ScenarioVisitor {
+        type Value = Scenario;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a scenario table")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scenario, A::Error> {
+            let mut kind = None;
+            let mut population = None;
+            let model = ModelConfig::deserialize(Sections {
+                map,
+                kind: &mut kind,
+                population: &mut population,
+            })?;
+            Ok(Scenario {
+                kind: kind.unwrap_or_default(),
+                model,
+                population: population.unwrap_or_default(),
+            })
+        }
     }
 
+    /// The scenario's map without `kind` and `population`, as a deserializer for [`ModelConfig`].
+    struct Sections<'a, A> {
+        map: A,
+        kind: &'a mut Option<EnvKind>,
+        population: &'a mut Option<Vec<PopulationEntry>>,
+    }
+
+    impl<'de, A: MapAccess<'de>> Deserializer<'de> for Sections<'_, A> {
+        type Error = A::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+            visitor.visit_map(self)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+            unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+            ignored_any
+        }
+    }
+
+    /// A key of the scenario table: one of the two taken out, or a key for [`ModelConfig`].
+    enum Key<K> {
+        Kind,
+        Population,
+        Section(K),
+    }
+
+    /// Reads a key with the file's deserializer (so a refused key keeps its location) and hands the
+    /// model's keys to the model's key seed.
+    struct KeySeed<'s, K>(&'s mut Option<K>);
+
+    impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeySeed<'_, K> {
+        type Value = Key<K::Value>;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            let key = String::deserialize(d)?;
+            let keys = keys();
+            match key.as_str() {
+                "kind" => Ok(Key::Kind),
+                "population" => Ok(Key::Population),
+                k if !keys.contains(&k) => Err(de::Error::unknown_field(k, keys)),
+                _ => match self.0.take() {
+                    Some(seed) => seed.deserialize(key.into_deserializer()).map(Key::Section),
+                    None => Err(de::Error::custom("scenario key read twice")),
+                },
+            }
+        }
+    }
+
+    impl<'de, A: MapAccess<'de>> MapAccess<'de> for Sections<'_, A> {
+        type Error = A::Error;
+
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, A::Error> {
+            let mut seed = Some(seed);
+            loop {
+                match self.map.next_key_seed(KeySeed(&mut seed))? {
+                    None => return Ok(None),
+                    Some(Key::Section(k)) => return Ok(Some(k)),
+                    Some(Key::Kind) => *self.kind = Some(self.map.next_value()?),
+                    Some(Key::Population) => *self.population = Some(self.map.next_value()?),
+                }
+            }
+        }
+
+        fn next_value_seed<V: DeserializeSeed<'de>>(
+            &mut self,
+            seed: V,
+        ) -> Result<V::Value, A::Error> {
+            self.map.next_value_seed(seed)
+        }
+    }
+}
+
+impl Scenario {
     /// Checks the population table: shares in [0, 1] summing to at most 1, unique personalities, a
     /// checkpoint for every frozen controller.
     fn validate_population(&self) -> Result<(), RangeError> {
@@ -206,7 +339,7 @@ pub fn env_config(scenario: &Scenario, path: &Path) -> Result<CommonsEnvConfig, 
         });
     }
     Ok(CommonsEnvConfig {
-        model: scenario.model(),
+        model: scenario.model.clone(),
         population,
     })
 }
@@ -224,7 +357,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             message: e.message().replace('\n', " ").trim().to_string(),
         }
     })?;
-    cfg.model()
+    cfg.model
         .validate()
         .and_then(|()| cfg.validate_population())
         .map_err(|cause| ScenarioError::Range {
@@ -268,9 +401,36 @@ mod tests {
     #[test]
     fn empty_file_is_the_reference() {
         assert_eq!(
-            parse("", Path::new("x")).unwrap().model(),
+            parse("", Path::new("x")).unwrap().model,
             ModelConfig::default()
         );
+    }
+
+    #[test]
+    fn scenario_keys_are_kind_the_model_sections_and_population() {
+        let keys = split::keys();
+        assert_eq!(keys.first(), Some(&"kind"));
+        assert_eq!(keys.last(), Some(&"population"));
+        let model = toml::to_string(&ModelConfig::default()).unwrap();
+        for k in &keys[1..keys.len() - 1] {
+            assert!(model.contains(&format!("[{k}]")), "{k}");
+        }
+        let e = err("[market]\n");
+        assert!(
+            e.ends_with("expected one of `kind`, `simulation`, `hatch`, `curve`, `conviction`, `proposals`, `participants`, `arrivals`, `speculators`, `extensions`, `population`"),
+            "{e}"
+        );
+        // Round trip: what a run folder's config.toml holds parses back to the same scenario.
+        let s = parse(
+            "kind = \"commons\"\n[curve]\nkappa = 3\n[[population]]\npersonality = \"altruist\"\nhatchers = 0.5\n",
+            Path::new("s.toml"),
+        )
+        .unwrap();
+        assert_eq!(s.model.curve.kappa, 3.0);
+        assert_eq!(s.population.len(), 1);
+        let text = toml::to_string_pretty(&s).unwrap();
+        assert!(text.starts_with("kind = \"commons\"\n"), "{text}");
+        assert_eq!(parse(&text, Path::new("t.toml")).unwrap(), s);
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub struct SimulateArgs {
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     // Every participant follows the reference's rules here, whatever the scenario's population says.
-    let mut config = scenario::load(&args.env)?.model();
+    let mut config = scenario::load(&args.env)?.model;
     if let Some(days) = args.days {
         config.simulation.days = days;
     }
