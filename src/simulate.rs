@@ -179,6 +179,14 @@ pub enum SimulateError {
         /// The I/O error.
         cause: std::io::Error,
     },
+    /// An output could not be serialised (a bug: every output type serialises).
+    #[error("{path}: cannot serialise: {message}")]
+    Serialize {
+        /// The file it was meant for.
+        path: PathBuf,
+        /// The serialiser's message.
+        message: String,
+    },
     /// The seed range does not fit the random-number mode.
     #[error("{0}")]
     Seed(String),
@@ -244,7 +252,10 @@ pub fn run(settings: &SimulateSettings) -> Result<RunSummary, SimulateError> {
     }
     std::fs::create_dir_all(&settings.out).map_err(io_err(&settings.out))?;
     let config_path = settings.out.join("config.toml");
-    let config_text = toml::to_string_pretty(cfg).unwrap_or_default();
+    let config_text = toml::to_string_pretty(cfg).map_err(|e| SimulateError::Serialize {
+        path: config_path.clone(),
+        message: e.to_string(),
+    })?;
     write_atomic(&config_path, config_text.as_bytes()).map_err(io_err(&config_path))?;
 
     let csv_path = settings.out.join("trajectories.csv");
@@ -308,7 +319,11 @@ pub fn run(settings: &SimulateSettings) -> Result<RunSummary, SimulateError> {
         episodes,
     };
     let summary_path = settings.out.join("summary.json");
-    let mut json = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    let mut json =
+        serde_json::to_string_pretty(&summary).map_err(|e| SimulateError::Serialize {
+            path: summary_path.clone(),
+            message: e.to_string(),
+        })?;
     json.push('\n');
     write_atomic(&summary_path, json.as_bytes()).map_err(io_err(&summary_path))?;
     Ok(summary)

@@ -311,3 +311,32 @@ fn wealth_rewards_add_up_to_each_agents_dai_gain_in_one_unit_for_everybody() {
     }
     assert!(finished > 10, "only {finished} agents finished");
 }
+
+/// The world's own errors reach the caller typed: legacy mode's overdraft (Q14) is
+/// `EnvError::Model(ModelError::Overdraft)`, and the episode is over.
+#[test]
+fn a_model_error_ends_the_episode_with_its_type() {
+    use commons_rl::env::EnvError;
+    use commons_rl::model::ModelError;
+    let mut model = commons_rl::model::ModelConfig::default();
+    model.simulation.rng = commons_rl::rng::RngMode::NumpyLegacy;
+    model.conviction.max_proposal_request = 1.0;
+    model.proposals.scale_factor = 0.3;
+    let mut env = CommonsEnv::new(CommonsEnvConfig {
+        model,
+        population: Vec::new(),
+    });
+    env.reset(1).unwrap();
+    let err = loop {
+        match env.step(&[]) {
+            Ok(_) => continue,
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, EnvError::Model(ModelError::Overdraft { day: 63, .. })),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("funding pool only has"), "{err}");
+    assert_eq!(env.step(&[]), Err(EnvError::NeedsReset));
+}

@@ -33,7 +33,7 @@ pub fn evaluate_and_write(
     episodes: u32,
     seed: u64,
 ) -> anyhow::Result<evaluate::EvalReport> {
-    let cfg = RunConfig::load(run_dir).map_err(|m| anyhow::anyhow!(m))?;
+    let cfg = RunConfig::load(run_dir)?;
     if cfg.scenario.kind != EnvKind::Commons {
         bail!("{}: eval compares Commons policies with scripted participants; this run is not a Commons run", run_dir.display());
     }

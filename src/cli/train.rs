@@ -63,7 +63,7 @@ fn stem(p: &Path) -> String {
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let (run_dir, mut cfg, resume) = match &args.resume {
         Some(dir) => {
-            let cfg = RunConfig::load(dir).map_err(|m| anyhow::anyhow!(m))?;
+            let cfg = RunConfig::load(dir)?;
             (dir.clone(), cfg, true)
         }
         None => {

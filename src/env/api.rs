@@ -161,7 +161,14 @@ pub enum EnvError {
     NeedsReset,
     /// The world itself failed (e.g. the reference's errors in legacy mode).
     #[error("model: {0}")]
-    Model(#[from] crate::model::ModelError),
+    Model(crate::model::ModelError),
+}
+
+// Without `source`, so that `{:#}` at the CLI prints the model's message once.
+impl From<crate::model::ModelError> for EnvError {
+    fn from(e: crate::model::ModelError) -> Self {
+        EnvError::Model(e)
+    }
 }
 
 /// A multi-agent environment with per-agent observations, rewards and masks.

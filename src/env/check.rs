@@ -30,33 +30,97 @@ pub fn random_legal_actions(
     }
 }
 
-fn check_output<E: MultiAgentEnv>(env: &E, out: &StepOutput) -> Result<(), String> {
+/// What the checker found wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CheckError {
+    /// The flat buffers do not hold one observation and one mask per row.
+    #[error("buffer sizes: {obs} obs / {masks} masks for {rows} rows")]
+    Buffers {
+        /// Observation values.
+        obs: usize,
+        /// Mask values.
+        masks: usize,
+        /// Rows.
+        rows: usize,
+    },
+    /// A row's policy has specs whose lengths differ from the output's.
+    #[error("row {row}: spec lengths differ from the output's")]
+    SpecLength {
+        /// The row.
+        row: usize,
+    },
+    /// A reward is NaN or infinite.
+    #[error("row {row}: reward {reward}")]
+    Reward {
+        /// The row.
+        row: usize,
+        /// The reward.
+        reward: f32,
+    },
+    /// An observation entry is not finite where its bounds are, or lies outside them.
+    #[error("row {row}: observation {name} = {value} outside [{low}, {high}]")]
+    Observation {
+        /// The row.
+        row: usize,
+        /// The entry's name.
+        name: String,
+        /// Its value.
+        value: f32,
+        /// Its lower bound.
+        low: f32,
+        /// Its upper bound.
+        high: f32,
+    },
+    /// A live row's mask allows nothing on one head.
+    #[error("row {row}: head {head} has no allowed action")]
+    NoAllowedAction {
+        /// The row.
+        row: usize,
+        /// The head.
+        head: String,
+    },
+    /// The environment refused a reset or a legal step.
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// Replaying a seed gave a different episode.
+    #[error("the same seed gave a different episode")]
+    NotDeterministic,
+    /// A masked action was not refused with [`EnvError::MaskedAction`].
+    #[error("masked action was not refused: {0}")]
+    MaskedActionAccepted(String),
+}
+
+fn check_output<E: MultiAgentEnv>(env: &E, out: &StepOutput) -> Result<(), CheckError> {
     let rows = out.rows.len();
     if out.obs.len() != rows * out.obs_len || out.masks.len() != rows * out.mask_len {
-        return Err(format!(
-            "buffer sizes: {} obs / {} masks for {rows} rows",
-            out.obs.len(),
-            out.masks.len()
-        ));
+        return Err(CheckError::Buffers {
+            obs: out.obs.len(),
+            masks: out.masks.len(),
+            rows,
+        });
     }
     for (i, row) in out.rows.iter().enumerate() {
         let spec = env.observation_spec(row.policy);
         let act = env.action_spec(row.policy);
         if spec.len != out.obs_len || act.mask_len() != out.mask_len {
-            return Err(format!("row {i}: spec lengths differ from the output's"));
+            return Err(CheckError::SpecLength { row: i });
         }
         if !row.reward.is_finite() {
-            return Err(format!("row {i}: reward {}", row.reward));
+            return Err(CheckError::Reward {
+                row: i,
+                reward: row.reward,
+            });
         }
         for (j, &v) in out.obs_row(i).iter().enumerate() {
-            if !v.is_finite() && spec.high[j].is_finite() {
-                return Err(format!("row {i}: observation {} = {v}", spec.names[j]));
-            }
-            if v < spec.low[j] - 1e-4 || v > spec.high[j] + 1e-4 {
-                return Err(format!(
-                    "row {i}: observation {} = {v} outside [{}, {}]",
-                    spec.names[j], spec.low[j], spec.high[j]
-                ));
+            let outside = v < spec.low[j] - 1e-4 || v > spec.high[j] + 1e-4;
+            if (!v.is_finite() && spec.high[j].is_finite()) || outside {
+                return Err(CheckError::Observation {
+                    row: i,
+                    name: spec.names[j].clone(),
+                    value: v,
+                    low: spec.low[j],
+                    high: spec.high[j],
+                });
             }
         }
         if row.live() {
@@ -64,10 +128,10 @@ fn check_output<E: MultiAgentEnv>(env: &E, out: &StepOutput) -> Result<(), Strin
             let mut offset = 0;
             for (h, &n) in act.nvec.iter().enumerate() {
                 if !mask[offset..offset + n].iter().any(|&m| m) {
-                    return Err(format!(
-                        "row {i}: head {} has no allowed action",
-                        act.heads[h]
-                    ));
+                    return Err(CheckError::NoAllowedAction {
+                        row: i,
+                        head: act.heads[h].clone(),
+                    });
                 }
                 offset += n;
             }
@@ -82,14 +146,14 @@ pub fn check_env<E: MultiAgentEnv>(
     env: &mut E,
     seed: u64,
     max_steps: usize,
-) -> Result<usize, String> {
+) -> Result<usize, CheckError> {
     let nvec = env.action_spec(0).nvec.clone();
     let mut trace = Vec::new();
     let mut steps = 0;
     for pass in 0..2 {
         let mut rng = rand_pcg::Pcg32::seed_from_u64(seed);
         let mut actions = Vec::new();
-        let out = env.reset(seed).map_err(|e| e.to_string())?.clone();
+        let out = env.reset(seed)?.clone();
         check_output(env, &out)?;
         let mut record = vec![out];
         for _ in 0..max_steps {
@@ -98,7 +162,7 @@ pub fn check_env<E: MultiAgentEnv>(
                 break;
             }
             random_legal_actions(out, &nvec, &mut rng, &mut actions);
-            let out = env.step(&actions).map_err(|e| e.to_string())?.clone();
+            let out = env.step(&actions)?.clone();
             check_output(env, &out)?;
             record.push(out);
         }
@@ -106,11 +170,11 @@ pub fn check_env<E: MultiAgentEnv>(
             steps = record.len() - 1;
             trace = record;
         } else if trace != record {
-            return Err("the same seed gave a different episode".to_string());
+            return Err(CheckError::NotDeterministic);
         }
     }
     // A masked (or out-of-range) action must be refused before it reaches the world.
-    let out = env.reset(seed).map_err(|e| e.to_string())?.clone();
+    let out = env.reset(seed)?.clone();
     if let Some(i) = out.rows.iter().position(|r| r.live()) {
         let mut actions = vec![0u32; out.rows.len() * nvec.len()];
         let mask = out.mask_row(i);
@@ -127,8 +191,63 @@ pub fn check_env<E: MultiAgentEnv>(
         actions[i * nvec.len() + h] = b;
         match env.step(&actions) {
             Err(EnvError::MaskedAction { .. }) => {}
-            other => return Err(format!("masked action was not refused: {other:?}")),
+            other => {
+                return Err(CheckError::MaskedActionAccepted(format!(
+                    "{:?}",
+                    other.map(|o| o.info.step)
+                )))
+            }
         }
     }
     Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::api::{ActionSpec, ObservationSpec, PolicyId};
+    use crate::env::cartpole::CartPole;
+
+    /// CartPole with a spec that claims the cart never moves right of the centre.
+    struct Narrow(CartPole);
+
+    impl MultiAgentEnv for Narrow {
+        fn reset(&mut self, seed: u64) -> Result<&StepOutput, EnvError> {
+            self.0.reset(seed)
+        }
+        fn step(&mut self, actions: &[u32]) -> Result<&StepOutput, EnvError> {
+            self.0.step(actions)
+        }
+        fn output(&self) -> &StepOutput {
+            self.0.output()
+        }
+        fn policies(&self) -> &[String] {
+            self.0.policies()
+        }
+        fn observation_spec(&self, p: PolicyId) -> ObservationSpec {
+            let mut s = self.0.observation_spec(p);
+            s.high[0] = -1.0;
+            s
+        }
+        fn action_spec(&self, p: PolicyId) -> ActionSpec {
+            self.0.action_spec(p)
+        }
+    }
+
+    #[test]
+    fn a_value_outside_its_bounds_is_a_typed_error() {
+        assert!(check_env(&mut CartPole::new(), 3, 50).is_ok());
+        let err = check_env(&mut Narrow(CartPole::new()), 3, 50).unwrap_err();
+        match &err {
+            CheckError::Observation {
+                row, name, high, ..
+            } => {
+                assert_eq!((*row, name.as_str(), *high), (0, "cart_position", -1.0));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err
+            .to_string()
+            .starts_with("row 0: observation cart_position = "));
+    }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::env::personality::PopulationEntry;
+use crate::model::config::RangeError;
 
 /// PPO hyper-parameters of one policy (CleanRL's `ppo.py` defaults).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -118,13 +119,21 @@ pub enum TrainingFileError {
         /// Why.
         cause: std::io::Error,
     },
-    /// Not a valid training file.
+    /// Not a valid training file (TOML syntax, an unknown field, a wrong type).
     #[error("{path}: {message}")]
     Invalid {
         /// The file.
         path: PathBuf,
         /// What is wrong.
         message: String,
+    },
+    /// A value is out of range.
+    #[error("{path}: {cause}")]
+    Range {
+        /// The file.
+        path: PathBuf,
+        /// The field, its value and the allowed range.
+        cause: RangeError,
     },
 }
 
@@ -139,9 +148,9 @@ impl TrainingFile {
             path: path.to_path_buf(),
             message: e.message().replace('\n', " "),
         })?;
-        f.validate().map_err(|message| TrainingFileError::Invalid {
+        f.validate().map_err(|cause| TrainingFileError::Range {
             path: path.to_path_buf(),
-            message,
+            cause,
         })?;
         Ok(f)
     }
@@ -152,12 +161,14 @@ impl TrainingFile {
     }
 
     /// Checks every range; the message names the field and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), RangeError> {
         let t = &self.train;
-        let bad = |f: &str, v: String, allowed: &str| {
-            Err(format!(
-                "field `{f}` = {v} is out of range (allowed: {allowed})"
-            ))
+        let bad = |f: &str, v: String, allowed: &'static str| {
+            Err(RangeError {
+                field: f.to_string(),
+                value: v,
+                allowed,
+            })
         };
         if t.total_steps == 0 {
             return bad("train.total_steps", "0".into(), ">= 1");
@@ -209,5 +220,37 @@ impl TrainingFile {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_out_of_range_value_is_a_range_error_naming_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.toml");
+        std::fs::write(&path, "[ppo]\ngamma = 1.5\n").unwrap();
+        match TrainingFile::load(&path) {
+            Err(TrainingFileError::Range { cause, .. }) => {
+                assert_eq!(
+                    (cause.field.as_str(), cause.allowed),
+                    ("ppo.gamma", "0 to 1")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(&path, "[policies.altruist]\nhidden = 0\n").unwrap();
+        let e = TrainingFile::load(&path).unwrap_err().to_string();
+        assert!(
+            e.ends_with("field `policies.altruist.num_minibatches/update_epochs/hidden` = 0 is out of range (allowed: >= 1)"),
+            "{e}"
+        );
+        std::fs::write(&path, "[ppo]\ngama = 1\n").unwrap();
+        assert!(matches!(
+            TrainingFile::load(&path),
+            Err(TrainingFileError::Invalid { .. })
+        ));
     }
 }

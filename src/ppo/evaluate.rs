@@ -160,13 +160,16 @@ struct SideResult {
 }
 
 impl SideResult {
-    fn series(&self, policy: &str, measure: &str) -> Vec<f64> {
+    /// The per-episode values of one measure of one policy (episodes without agents left out). Every
+    /// policy's measures are created before the first episode, so a missing one is a bug, reported as
+    /// such.
+    fn series(&self, policy: &str, measure: &str) -> Result<Vec<f64>, TrainError> {
         self.samples
             .personalities
             .get(policy)
             .and_then(|m| m.get(measure))
             .map(|v| v.iter().flatten().copied().collect())
-            .unwrap_or_default()
+            .ok_or_else(|| TrainError::MissingSeries(format!("{policy}/{measure}")))
     }
 }
 
@@ -228,7 +231,7 @@ fn play(
             actions.resize(out.rows.len() * heads, 0);
             if let Some(ps) = policies {
                 for (p, pol) in ps.iter().enumerate() {
-                    pol.act(p, out, &mut rng, device, &mut actions);
+                    pol.act(p, out, &mut rng, device, &mut actions)?;
                 }
                 for (i, r) in out.rows.iter().enumerate() {
                     if r.live() {
@@ -324,17 +327,17 @@ pub fn evaluate(
     let baseline = play(cfg, None, &names, episodes, seed, device)?;
     let mut personalities = BTreeMap::new();
     for (p, name) in names.iter().enumerate() {
-        let a = Interval::of(&trained.series(name, "return"));
-        let b = Interval::of(&baseline.series(name, "return"));
+        let a = Interval::of(&trained.series(name, "return")?);
+        let b = Interval::of(&baseline.series(name, "return")?);
         let avg = |c: &([f64; COMPONENTS], usize)| {
             let k = c.1.max(1) as f64;
             c.0.map(|x| x / k)
         };
-        let compare = |measure| {
-            Comparison::of(
-                &trained.series(name, measure),
-                &baseline.series(name, measure),
-            )
+        let compare = |measure| -> Result<Comparison, TrainError> {
+            Ok(Comparison::of(
+                &trained.series(name, measure)?,
+                &baseline.series(name, measure)?,
+            ))
         };
         let bh = trained.behaviour[p];
         let total = bh[5].max(1) as f64;
@@ -346,8 +349,8 @@ pub fn evaluate(
                 baseline_mean_return: b.mean,
                 baseline_ci95: b.ci95,
                 separated: a.separated_from(&b),
-                net_worth_gain: compare("net_worth_gain"),
-                impact: compare("impact"),
+                net_worth_gain: compare("net_worth_gain")?,
+                impact: compare("impact")?,
                 components: avg(&trained.components[p]),
                 baseline_components: avg(&baseline.components[p]),
                 action_shares: HEADS

@@ -26,10 +26,19 @@ use crate::env::MultiAgentEnv;
 pub enum TrainError {
     /// The environment refused something.
     #[error("environment: {0}")]
-    Env(#[from] crate::env::EnvError),
+    Env(crate::env::EnvError),
     /// libtorch failed.
     #[error("libtorch: {0}")]
-    Torch(#[from] tch::TchError),
+    Torch(tch::TchError),
+    /// A run folder's configuration could not be read.
+    #[error(transparent)]
+    RunConfig(#[from] super::run_config::RunConfigError),
+    /// An evaluation series that should exist does not (a bug).
+    #[error("internal: evaluation series `{0}` is missing")]
+    MissingSeries(String),
+    /// `train` was given no environment to step.
+    #[error("no environments to train on (train.num_envs must be at least 1)")]
+    NoEnvironments,
     /// A file could not be written or read.
     #[error("{path}: {message}")]
     File {
@@ -38,6 +47,19 @@ pub enum TrainError {
         /// What went wrong.
         message: String,
     },
+}
+
+// Without `source`, so that `{:#}` at the CLI prints the inner message once.
+impl From<crate::env::EnvError> for TrainError {
+    fn from(e: crate::env::EnvError) -> Self {
+        TrainError::Env(e)
+    }
+}
+
+impl From<tch::TchError> for TrainError {
+    fn from(e: tch::TchError) -> Self {
+        TrainError::Torch(e)
+    }
 }
 
 fn file_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -180,8 +202,10 @@ fn to_tensor(v: &[f32], shape: [i64; 2], device: Device) -> Tensor {
 }
 
 /// A tensor's values, flattened, on the CPU.
-fn to_vec(t: Tensor) -> Vec<f32> {
-    Vec::<f32>::try_from(t.to_device(Device::Cpu).reshape([-1])).unwrap_or_default()
+fn to_vec(t: Tensor) -> Result<Vec<f32>, TrainError> {
+    Ok(Vec::<f32>::try_from(
+        t.to_device(Device::Cpu).reshape([-1]),
+    )?)
 }
 
 /// The observations of `rows` of `out`, stacked (`raw`, optionally folded into the normaliser first),
@@ -353,7 +377,10 @@ fn save_checkpoint(
         })?;
     }
     let state_path = tmp.join("state.json");
-    let json = serde_json::to_string_pretty(state).unwrap_or_default();
+    let json = serde_json::to_string_pretty(state).map_err(|e| TrainError::File {
+        path: state_path.clone(),
+        message: e.to_string(),
+    })?;
     std::fs::write(&state_path, json).map_err(file_err(&state_path))?;
     let _ = std::fs::remove_dir_all(&final_dir);
     std::fs::rename(&tmp, &final_dir).map_err(file_err(&final_dir))?;
@@ -445,18 +472,18 @@ impl LoadedPolicy {
         rng: &mut rand_pcg::Pcg32,
         device: Device,
         actions: &mut [u32],
-    ) -> usize {
+    ) -> Result<usize, TrainError> {
         let rows: Vec<usize> = (0..out.rows.len())
             .filter(|&i| out.rows[i].live() && out.rows[i].policy as usize == k)
             .collect();
         if rows.is_empty() {
-            return 0;
+            return Ok(0);
         }
         let heads = self.net.nvec.len();
         let m: usize = self.net.nvec.iter().sum();
         let mut norm = self.norm.clone();
         let (_, obs) = observation_batch(out, &rows, &mut norm, false, device);
-        let logits = to_vec(tch::no_grad(|| self.net.logits(&obs)));
+        let logits = to_vec(tch::no_grad(|| self.net.logits(&obs)))?;
         let mut chosen = Vec::with_capacity(heads);
         for (j, &i) in rows.iter().enumerate() {
             chosen.clear();
@@ -469,7 +496,7 @@ impl LoadedPolicy {
             );
             actions[i * heads..(i + 1) * heads].copy_from_slice(&chosen);
         }
-        rows.len()
+        Ok(rows.len())
     }
 }
 
@@ -492,11 +519,13 @@ pub fn load_frozen(
             .to_path_buf();
         (run, path.to_path_buf())
     };
-    let hidden = super::run_config::RunConfig::load(&run_dir)
-        .map(|c| c.training.ppo_for(name).hidden)
-        .unwrap_or(64);
     let state_path = dir.join("state.json");
     let state = read_state(&state_path)?;
+    // The network's width is the one that run trained with.
+    let hidden = super::run_config::RunConfig::load(&run_dir)?
+        .training
+        .ppo_for(name)
+        .hidden;
     let k = state
         .policies
         .iter()
@@ -581,8 +610,9 @@ pub fn train<E: MultiAgentEnv + Send>(
     tch::set_num_threads(1);
     let names: Vec<String> = envs
         .first()
-        .map(|e| e.policies().to_vec())
-        .unwrap_or_default();
+        .ok_or(TrainError::NoEnvironments)?
+        .policies()
+        .to_vec();
     let mut policies: Vec<Policy> = Vec::new();
     for (k, name) in names.iter().enumerate() {
         let env0 = &envs[0];
@@ -685,7 +715,7 @@ pub fn train<E: MultiAgentEnv + Send>(
                 let l = p.net.obs_len;
                 let (raw, obs) = observation_batch(out, &live, &mut p.norm, !p.frozen, s.device);
                 let (logits, values) = tch::no_grad(|| (p.net.logits(&obs), p.net.value(&obs)));
-                let (logits, values) = (to_vec(logits), to_vec(values));
+                let (logits, values) = (to_vec(logits)?, to_vec(values)?);
                 let m = p.net.nvec.iter().sum::<usize>();
                 let mut chosen = Vec::with_capacity(n_heads);
                 for (j, &i) in live.iter().enumerate() {
@@ -773,7 +803,7 @@ pub fn train<E: MultiAgentEnv + Send>(
                 }
                 false
             });
-            bootstrap(&mut policies, &mut rollouts, &truncated_rows, out, s.device);
+            bootstrap(&mut policies, &mut rollouts, &truncated_rows, out, s.device)?;
         }
         // Agents still running at the end of the rollout: bootstrap with the value of their observation.
         {
@@ -788,7 +818,7 @@ pub fn train<E: MultiAgentEnv + Send>(
                     open.push((k, idx, i));
                 }
             }
-            bootstrap(&mut policies, &mut rollouts, &open, out, s.device);
+            bootstrap(&mut policies, &mut rollouts, &open, out, s.device)?;
         }
         // ---- GAE and update ----
         let sps = (global_step - start_step) as f64 / started.elapsed().as_secs_f64().max(1e-9);
@@ -958,7 +988,10 @@ pub fn train<E: MultiAgentEnv + Send>(
         interrupted,
     };
     let path = s.run_dir.join("summary.json");
-    let mut json = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    let mut json = serde_json::to_string_pretty(&summary).map_err(|e| TrainError::File {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     json.push('\n');
     write_atomic(&path, json.as_bytes())?;
     Ok(summary)
@@ -971,7 +1004,7 @@ fn bootstrap(
     items: &[(usize, usize, usize)],
     out: &crate::env::StepOutput,
     device: Device,
-) {
+) -> Result<(), TrainError> {
     for (k, p) in policies.iter().enumerate() {
         let mine: Vec<&(usize, usize, usize)> = items.iter().filter(|x| x.0 == k).collect();
         if mine.is_empty() {
@@ -980,11 +1013,12 @@ fn bootstrap(
         let rows: Vec<usize> = mine.iter().map(|x| x.2).collect();
         let mut norm = p.norm.clone();
         let (_, obs) = observation_batch(out, &rows, &mut norm, false, device);
-        let v = to_vec(tch::no_grad(|| p.net.value(&obs)));
+        let v = to_vec(tch::no_grad(|| p.net.value(&obs)))?;
         for (j, &&(_, idx, _)) in mine.iter().enumerate() {
             rollouts[k].next[idx] = Next::Bootstrap(v[j]);
         }
     }
+    Ok(())
 }
 
 fn state_of(
