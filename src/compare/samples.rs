@@ -221,11 +221,6 @@ impl RunSamples {
         })
     }
 
-    /// Reads the final metrics of a `commons simulate` summary.
-    pub fn from_simulate(path: &Path) -> Result<RunSamples, SamplesError> {
-        Self::simulate_from_json(path, summary_json(path)?)
-    }
-
     fn simulate_from_json(
         path: &Path,
         value: serde_json::Value,

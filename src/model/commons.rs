@@ -7,12 +7,15 @@
 //! and, for stakers and authors, in the proposal's stakeholder list). A day therefore costs
 //! O(participants × candidates), and the hot loop reuses its scratch buffers.
 
+use super::arrivals::{arrival_chances, ArrivalChances};
 use super::config::{ArrivalTokens, ModelConfig, WalletMode};
 use super::conviction::{accumulate, passes, trigger_threshold};
 use super::numeric::{pairwise_sum, MedianTracker};
 use super::participant::{affinity_from_uniform, Participant, ParticipantId, Support};
-use super::pools::{Overdraft, Pools};
-use super::proposal::{resolution_rates, Proposal, ProposalId, ProposalStatus, Stakeholder};
+use super::pools::{speculator_tribute, Overdraft, Pools};
+use super::proposal::{
+    creation_rate, resolution_rates, Proposal, ProposalId, ProposalStatus, Stakeholder,
+};
 use super::scripted::Controller;
 use super::sentiment;
 use super::vesting::{NotSpendable, TokenBatch, VestingSchedule};
@@ -499,18 +502,13 @@ impl Commons {
     /// Q3: tokens are credited at spot price while the curve mints slightly fewer.
     fn arrivals(&mut self) -> Result<(), ModelError> {
         let a = &self.cfg.arrivals;
-        let s = self.mirrors.sentiment;
-        let (rate, slots) = if i64::from(self.day) - 1 < self.speculation_days {
-            (
-                a.speculation_rate_base + (1.0 - a.speculation_rate_base) * s,
-                a.max_new_participants * self.multiplier,
-            )
-        } else {
-            (
-                (1.0 + s) / a.arrival_rate_denominator,
-                a.max_new_participants,
-            )
-        };
+        let ArrivalChances { rate, slots } = arrival_chances(
+            a,
+            self.day,
+            self.speculation_days,
+            self.multiplier,
+            self.mirrors.sentiment,
+        );
         let (inv_min, inv_stdev) = (a.investment_min, a.investment_stdev);
         let mut record = (0.0, 0.0);
         let mut count = 0u32;
@@ -609,7 +607,7 @@ impl Commons {
             None => 0.0,
         };
         let pool = self.mirrors.funding_pool;
-        let rate = median / (1.0 + total_requested / pool);
+        let rate = creation_rate(median, total_requested, pool);
         let err = self.rate_error("proposal creation");
         let choice = ctl
             .propose(&self.participants[who], rate, pool, &mut self.rng)
@@ -639,16 +637,14 @@ impl Commons {
         Ok(())
     }
 
-    /// Block 5 (§4.12): five speculators' round trips pay `τ·Σ Exp(200, 200)` into the funding pool.
+    /// Block 5 (§4.12): five speculators' round trips pay the exit tribute on `Exp(200, 200)` positions
+    /// into the funding pool ([`speculator_tribute`]).
     fn speculator_funding(&mut self) {
         let s = &self.cfg.speculators;
-        let mut total = 0.0;
-        for _ in 0..s.count {
-            total += self
-                .rng
-                .exponential(s.position_size_min, s.position_size_stdev);
-        }
-        let funding = total * self.pools.exit_tribute;
+        let rng = &mut self.rng;
+        let positions =
+            (0..s.count).map(|_| rng.exponential(s.position_size_min, s.position_size_stdev));
+        let funding = speculator_tribute(positions, self.pools.exit_tribute);
         if funding != 0.0 {
             self.pools.funding_pool += funding;
             self.ledger.speculator_funding += funding;

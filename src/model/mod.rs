@@ -6,11 +6,12 @@
 //! | mechanism | file |
 //! |---|---|
 //! | bonding curve (mint, burn, spot price) | [`bonding_curve`] |
-//! | pools: hatch split, deposit, burn with exit tribute, spending | [`pools`] |
+//! | pools: hatch split, deposit, burn with exit tribute, spending, speculators' tribute | [`pools`] |
+//! | arrivals: daily chances and rates | [`arrivals`] |
 //! | token batches and vesting | [`vesting`] |
 //! | conviction and trigger threshold | [`conviction`] |
 //! | participants and support edges (affinity) | [`participant`] |
-//! | proposals and their resolution rates | [`proposal`] |
+//! | proposals: creation and resolution rates | [`proposal`] |
 //! | stake split over candidates | [`voting`] |
 //! | sentiment updates | [`sentiment`] |
 //! | the reference's random decisions | [`scripted`] |
@@ -20,6 +21,7 @@
 //! | numpy-exact sums, std and median | [`numeric`] |
 //! | every parameter and its range | [`config`] |
 
+pub mod arrivals;
 pub mod bonding_curve;
 pub mod commons;
 pub mod config;

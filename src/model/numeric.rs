@@ -35,11 +35,6 @@ pub fn pairwise_sum(x: &[f64]) -> f64 {
     }
 }
 
-/// Sequential left-to-right sum starting from 0.0 (Python's `sum`).
-pub fn sequential_sum(x: impl IntoIterator<Item = f64>) -> f64 {
-    x.into_iter().fold(0.0, |acc, v| acc + v)
-}
-
 /// Sample standard deviation (ddof = 1) as pandas computes it: `mean = Σx/n` and `Σ(mean − x)²/(n − 1)`,
 /// both sums pairwise. NaN for fewer than two values.
 pub fn sample_std(x: &[f64], scratch: &mut Vec<f64>) -> f64 {

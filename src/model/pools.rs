@@ -98,9 +98,25 @@ impl Pools {
     }
 }
 
+/// What speculators pay into the funding pool in a day (§4.12): each round trip pays the exit tribute on
+/// its position, `funding = τ · Σ positions` (the positions summed in order).
+pub fn speculator_tribute(positions: impl IntoIterator<Item = f64>, exit_tribute: f64) -> f64 {
+    let mut total = 0.0;
+    for p in positions {
+        total += p;
+    }
+    total * exit_tribute
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn speculators_pay_the_tribute_on_their_positions() {
+        assert_eq!(speculator_tribute([100.0, 300.0], 0.35), 140.0);
+        assert_eq!(speculator_tribute([], 0.35), 0.0);
+    }
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-12 * b.abs()

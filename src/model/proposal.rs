@@ -64,9 +64,23 @@ pub fn resolution_rates(funds_requested: f64, base_failure: f64, base_success: f
     (1.0 / (base_failure + ln_f), 1.0 / (base_success + ln_f))
 }
 
+/// Probability that the participant drawn in block 4 authors a proposal today (§4.11):
+/// `rate = median_affinity / (1 + total_requested / F)`, with `total_requested` the DAI requested by all
+/// candidates and `F` the (mirrored) funding pool.
+pub fn creation_rate(median_affinity: f64, total_requested: f64, funding_pool: f64) -> f64 {
+    median_affinity / (1.0 + total_requested / funding_pool)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn creation_rate_falls_with_what_is_already_requested() {
+        assert_eq!(creation_rate(0.5, 0.0, 1000.0), 0.5);
+        assert_eq!(creation_rate(0.5, 1000.0, 1000.0), 0.25);
+        assert_eq!(creation_rate(0.5, 1000.0, 0.0), 0.0);
+    }
 
     #[test]
     fn resolution_rate_vectors() {
