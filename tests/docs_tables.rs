@@ -1,13 +1,15 @@
 //! The documentation's tables are generated from the code that defines them: the observation feature
-//! table, the reward components and built-in personalities, and CartPole's state. docs/environment.md
-//! holds each between `<!-- generated: NAME -->` and `<!-- end generated -->`, and the types' rustdoc
-//! includes `src/env/tables/NAME.md`. Run `COMMONS_RL_BLESS=1 cargo test --test docs_tables` after
-//! changing a table to rewrite both.
+//! table, the reward components and built-in personalities, CartPole's state and the outcome metrics.
+//! The docs hold each between `<!-- generated: NAME -->` and `<!-- end generated -->`, and the env types'
+//! rustdoc includes `src/env/tables/NAME.md`. Run `COMMONS_RL_BLESS=1 cargo test --test docs_tables`
+//! after changing a table to rewrite them.
 
 use std::path::PathBuf;
 
 use commons_rl::env::{cartpole, observation, personality};
+use commons_rl::model::metrics;
 
+/// The tables of docs/environment.md (also included in rustdoc).
 fn tables() -> Vec<(&'static str, String)> {
     vec![
         ("observation", observation::markdown()),
@@ -30,11 +32,11 @@ fn splice(text: &str, name: &str, table: &str) -> String {
     let end = "<!-- end generated -->";
     let a = text
         .find(&begin)
-        .unwrap_or_else(|| panic!("docs/environment.md lacks the marker {begin:?}"))
+        .unwrap_or_else(|| panic!("the document lacks the marker {begin:?}"))
         + begin.len();
     let b = a + text[a..]
         .find(end)
-        .unwrap_or_else(|| panic!("docs/environment.md: no {end:?} after {begin:?}"));
+        .unwrap_or_else(|| panic!("the document has no {end:?} after {begin:?}"));
     format!("{}{table}{}", &text[..a], &text[b..])
 }
 
@@ -52,6 +54,22 @@ fn environment_md_holds_the_generated_tables() {
         assert!(
             text == want,
             "docs/environment.md disagrees with the tables in the code; run \
+             `COMMONS_RL_BLESS=1 cargo test --test docs_tables` and review the diff"
+        );
+    }
+}
+
+#[test]
+fn run_folder_md_holds_the_metrics_table() {
+    let path = root().join("docs/run-folder.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let want = splice(&text, "metrics", &metrics::markdown());
+    if bless() {
+        std::fs::write(&path, &want).unwrap();
+    } else {
+        assert!(
+            text == want,
+            "docs/run-folder.md disagrees with src/model/metrics.rs; run \
              `COMMONS_RL_BLESS=1 cargo test --test docs_tables` and review the diff"
         );
     }

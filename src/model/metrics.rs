@@ -120,6 +120,20 @@ impl Metrics {
     }
 }
 
+/// The metrics as a Markdown table (docs/run-folder.md holds this text).
+pub fn markdown() -> String {
+    let mut out = String::from("| key | meaning | kind |\n|---|---|---|\n");
+    let kinds = Metrics::default().fields();
+    for ((name, doc), (_, v)) in METRIC_NAMES.iter().zip(METRIC_DOCS).zip(kinds) {
+        let kind = match v {
+            MetricValue::Count(_) => "count",
+            MetricValue::Amount(_) => "number",
+        };
+        out.push_str(&format!("| `{name}` | {doc} | {kind} |\n"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
