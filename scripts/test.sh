@@ -9,7 +9,8 @@ eval "$(scripts/setup-python-tools.sh)"
 cargo test --release --all-targets "$@"
 cargo test --release --doc
 # The main job (scripts/main.sh) reuses this build: building its binary now must compile nothing.
-if cargo build --release --bin commons --message-format=json 2>/dev/null | grep -q '"fresh":false'; then
+build_log=$(cargo build --release --bin commons --message-format=json)
+if grep -q '"fresh":false' <<<"$build_log"; then
   echo "scripts/test.sh: 'cargo build --release --bin commons' recompiled crates the tests had built" \
     "(feature sets differ between test and binary builds; see 'resolver' in Cargo.toml)" >&2
   exit 1

@@ -16,6 +16,7 @@
 //! * [`simulate`] — the Monte-Carlo runner behind `commons simulate` (episodes in parallel, streamed
 //!   outputs);
 //! * `ppo` (feature `torch`, on by default) — the only module that uses libtorch;
+//! * [`run`] — run folders: which command owns which output folder (manifest, lock, safe names);
 //! * [`compare`] — `commons compare`: per-episode samples of runs, bootstrap intervals, table and SVG.
 //!
 //! ```
@@ -36,5 +37,6 @@ pub mod model;
 #[cfg(feature = "torch")]
 pub mod ppo;
 pub mod rng;
+pub mod run;
 pub mod scenario;
 pub mod simulate;

@@ -260,10 +260,43 @@ pub fn run(settings: &SimulateSettings) -> Result<RunSummary, SimulateError> {
 
     let csv_path = settings.out.join("trajectories.csv");
     let csv_tmp = settings.out.join("trajectories.csv.tmp");
-    let file = std::fs::File::create(&csv_tmp).map_err(io_err(&csv_tmp))?;
+    let result = stream_episodes(settings, &csv_tmp, &csv_path);
+    if result.is_err() {
+        // Never leave a half-written file behind.
+        let _ = std::fs::remove_file(&csv_tmp);
+    }
+    let episodes = result?;
+
+    let summary = RunSummary {
+        scenario: settings.scenario.display().to_string(),
+        rng: cfg.simulation.rng.as_str(),
+        seed: settings.seed,
+        days: cfg.simulation.days,
+        episodes,
+    };
+    let summary_path = settings.out.join("summary.json");
+    let mut json =
+        serde_json::to_string_pretty(&summary).map_err(|e| SimulateError::Serialize {
+            path: summary_path.clone(),
+            message: e.to_string(),
+        })?;
+    json.push('\n');
+    write_atomic(&summary_path, json.as_bytes()).map_err(io_err(&summary_path))?;
+    Ok(summary)
+}
+
+/// Runs the episodes in parallel, streaming their days into `csv_tmp` in episode order, then renames it
+/// to `csv_path`; returns the episodes' summaries.
+fn stream_episodes(
+    settings: &SimulateSettings,
+    csv_tmp: &Path,
+    csv_path: &Path,
+) -> Result<Vec<EpisodeSummary>, SimulateError> {
+    let cfg = &settings.config;
+    let file = std::fs::File::create(csv_tmp).map_err(io_err(csv_tmp))?;
     let mut csv = std::io::BufWriter::new(file);
     csv.write_all(csv_header().as_bytes())
-        .map_err(io_err(&csv_tmp))?;
+        .map_err(io_err(csv_tmp))?;
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(settings.threads)
@@ -301,32 +334,16 @@ pub fn run(settings: &SimulateSettings) -> Result<RunSummary, SimulateError> {
                 .collect()
         });
         for (summary, rows) in results {
-            csv.write_all(rows.as_bytes()).map_err(io_err(&csv_tmp))?;
+            csv.write_all(rows.as_bytes()).map_err(io_err(csv_tmp))?;
             episodes.push(summary);
         }
         start = end;
     }
     bar.finish_and_clear();
-    csv.flush().map_err(io_err(&csv_tmp))?;
+    csv.flush().map_err(io_err(csv_tmp))?;
     drop(csv);
-    std::fs::rename(&csv_tmp, &csv_path).map_err(io_err(&csv_path))?;
-
-    let summary = RunSummary {
-        scenario: settings.scenario.display().to_string(),
-        rng: cfg.simulation.rng.as_str(),
-        seed: settings.seed,
-        days: cfg.simulation.days,
-        episodes,
-    };
-    let summary_path = settings.out.join("summary.json");
-    let mut json =
-        serde_json::to_string_pretty(&summary).map_err(|e| SimulateError::Serialize {
-            path: summary_path.clone(),
-            message: e.to_string(),
-        })?;
-    json.push('\n');
-    write_atomic(&summary_path, json.as_bytes()).map_err(io_err(&summary_path))?;
-    Ok(summary)
+    std::fs::rename(csv_tmp, csv_path).map_err(io_err(csv_path))?;
+    Ok(episodes)
 }
 
 fn failed_episode(seed: u64, error: String) -> EpisodeSummary {

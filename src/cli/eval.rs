@@ -7,6 +7,7 @@ use clap::Args;
 use commons_rl::ppo::device;
 use commons_rl::ppo::evaluate;
 use commons_rl::ppo::run_config::RunConfig;
+use commons_rl::run::{self, Access};
 use commons_rl::scenario::{self, EnvKind};
 
 /// Default number of evaluation episodes per side.
@@ -33,6 +34,8 @@ pub fn evaluate_and_write(
     episodes: u32,
     seed: u64,
 ) -> anyhow::Result<evaluate::EvalReport> {
+    // A training run, and nobody else writing into it (a run still training holds its lock).
+    let _folder = run::open(run_dir, Access::ExistingRun)?;
     let cfg = RunConfig::load(run_dir)?;
     if cfg.scenario.kind != EnvKind::Commons {
         bail!("{}: eval compares Commons policies with scripted participants; this run is not a Commons run", run_dir.display());

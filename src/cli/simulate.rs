@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use clap::Args;
 use commons_rl::rng::RngMode;
+use commons_rl::run::{self, Access};
 use commons_rl::{scenario, simulate};
 
 /// Arguments of `commons simulate`.
@@ -59,6 +60,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             PathBuf::from("runs").join(format!("simulate__{stem}__{}__{now}", args.seed))
         }
     };
+    // Claim the folder: new, empty or an earlier simulate output, and nobody else writing into it.
+    let _folder = run::open(&out, Access::SimulateOutput)?;
     let settings = simulate::SimulateSettings {
         config,
         scenario: args.env.clone(),

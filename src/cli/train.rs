@@ -1,7 +1,7 @@
 //! `commons train`: PPO on a scenario with the policies of an agents file.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,6 +14,7 @@ use commons_rl::ppo::config::TrainingFile;
 use commons_rl::ppo::device::{self, DeviceRequest};
 use commons_rl::ppo::run_config::{RunConfig, RunInfo};
 use commons_rl::ppo::trainer::{self, TrainSettings};
+use commons_rl::run::{self, check_run_name, folder, Access};
 use commons_rl::scenario::{self, EnvKind};
 
 /// Arguments of `commons train`.
@@ -34,15 +35,19 @@ pub struct TrainArgs {
     /// Seed of the whole run (default: the agents file's `train.seed`).
     #[arg(long, value_name = "S", value_parser = super::seed_u64)]
     seed: Option<u64>,
-    /// Name of the run folder under runs/ (default: `<env>__<agents>__<seed>__<unix-time>`).
+    /// Name of the run folder under runs/ (default: `<env>__<agents>__<seed>__<unix-time>`): letters,
+    /// digits, `-`, `_`, `.`, `+`. An existing run of that name is refused (see --resume, --overwrite).
     #[arg(long, value_name = "NAME")]
     run_name: Option<String>,
-    /// Where tensors live.
-    #[arg(long, value_enum, default_value = "auto")]
-    device: DeviceRequest,
+    /// Where tensors live (default: auto; a resumed run keeps its own unless this is given).
+    #[arg(long, value_enum)]
+    device: Option<DeviceRequest>,
     /// Continue a run from its latest checkpoint (the run folder).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["env", "agents", "run_name", "overwrite"])]
     resume: Option<PathBuf>,
+    /// Move an existing run of the same name aside (to `<name>.replaced-<unix-time>`) instead of refusing.
+    #[arg(long)]
+    overwrite: bool,
 }
 
 fn parse_steps(s: &str) -> Result<u64, String> {
@@ -53,16 +58,51 @@ fn parse_steps(s: &str) -> Result<u64, String> {
     }
 }
 
+/// A file's stem with every character a run name may not hold replaced by `_`.
 fn stem(p: &Path) -> String {
     p.file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("run")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
         .to_string()
+}
+
+/// SIGINT and SIGTERM: the first asks the trainer to save a checkpoint after the current update and stop;
+/// the second says so again; the third leaves at once without saving (the last complete checkpoint
+/// stays: checkpoints are written to a temporary folder and renamed).
+fn stop_on_signals(stop: Arc<AtomicBool>) {
+    let signals = Arc::new(AtomicUsize::new(0));
+    let _ = ctrlc::set_handler(move || {
+        match signals.fetch_add(1, Ordering::SeqCst) {
+            0 => {
+                eprintln!("\ninterrupted: saving a checkpoint after this update, then stopping (press Ctrl-C again to abort without saving)");
+                stop.store(true, Ordering::SeqCst);
+            }
+            1 => eprintln!("\nalready stopping: a checkpoint is being saved; press Ctrl-C once more to abort without saving"),
+            _ => {
+                eprintln!("\naborted without saving; the last complete checkpoint is kept");
+                // Leave at once, without running exit handlers while the main thread uses libtorch.
+                // SAFETY: _exit only ends the process; it touches no Rust state.
+                unsafe { libc::_exit(130) }
+            }
+        }
+    });
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let (run_dir, mut cfg, resume) = match &args.resume {
         Some(dir) => {
+            // Refuse anything that is not a training run before reading it as one.
+            folder::check_access(dir, Access::ExistingRun)?;
             let cfg = RunConfig::load(dir)?;
             (dir.clone(), cfg, true)
         }
@@ -70,13 +110,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             let (Some(env), Some(agents)) = (&args.env, &args.agents) else {
                 bail!("--env and --agents are required (or --resume DIR)");
             };
+            if let Some(name) = &args.run_name {
+                check_run_name(name).map_err(anyhow::Error::msg)?;
+            }
             let scenario = scenario::load(env)?;
             let training = TrainingFile::load(agents)?;
             let cfg = RunConfig {
                 run: RunInfo {
                     env: env.clone(),
                     agents: agents.clone(),
-                    device: args.device,
+                    device: args.device.unwrap_or(DeviceRequest::Auto),
                 },
                 scenario,
                 training,
@@ -97,6 +140,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         cfg.training.train.total_steps = n;
     }
     if let Some(n) = args.num_envs {
+        if resume && n as usize != cfg.training.train.num_envs {
+            bail!(
+                "--num-envs: a resumed run keeps its {} environments (its schedule counts updates of that size)",
+                cfg.training.train.num_envs
+            );
+        }
         cfg.training.train.num_envs = n as usize;
     }
     if let Some(s) = args.seed {
@@ -131,31 +180,33 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let request = if args.resume.is_some() {
-        cfg.run.device
-    } else {
-        args.device
-    };
-    let device = device::resolve(request)?;
-    std::fs::create_dir_all(&run_dir)
-        .with_context(|| format!("{}: cannot create the run folder", run_dir.display()))?;
-    if !resume {
-        let text = toml::to_string_pretty(&cfg).context("config.toml")?;
-        commons_rl::simulate::write_atomic(&run_dir.join("config.toml"), text.as_bytes())
-            .with_context(|| format!("{}: cannot write", run_dir.join("config.toml").display()))?;
+    if let Some(d) = args.device {
+        cfg.run.device = d;
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc::set_handler(move || {
+    let device = device::resolve(cfg.run.device)?;
+    // Claim the folder (refusing one that is not ours or is in use) before anything is written.
+    if args.overwrite {
+        let moved = folder::move_aside(&run_dir)?;
+        if moved != run_dir {
             eprintln!(
-                "\ninterrupted: saving a checkpoint after this update (Ctrl-C again to force)"
+                "moved the earlier run {} to {}",
+                run_dir.display(),
+                moved.display()
             );
-            if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
+        }
     }
+    let access = if resume {
+        Access::ExistingRun
+    } else {
+        Access::NewRun
+    };
+    let _folder = run::open(&run_dir, access)?;
+    // The resolved settings, including what this invocation changed on resume (--total-steps, --device).
+    let text = toml::to_string_pretty(&cfg).context("config.toml")?;
+    commons_rl::simulate::write_atomic(&run_dir.join("config.toml"), text.as_bytes())
+        .with_context(|| format!("{}: cannot write", run_dir.join("config.toml").display()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    stop_on_signals(stop.clone());
     let settings = TrainSettings {
         run_dir: run_dir.clone(),
         device,

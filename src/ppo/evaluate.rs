@@ -320,6 +320,9 @@ pub fn evaluate(
     seed: u64,
     device: tch::Device,
 ) -> Result<EvalReport, TrainError> {
+    // One intra-op thread, as in training: on a busy two-core machine libtorch's own threads would
+    // fight the environment for the cores (15-60x slower).
+    tch::set_num_threads(1);
     let probe = CommonsEnv::new(cfg.clone());
     let (policies, step) = load_policies(run_dir, &probe, file, device)?;
     let names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();

@@ -408,6 +408,70 @@ pub fn latest_checkpoint(run_dir: &Path) -> Result<PathBuf, TrainError> {
     Ok(run_dir.join("checkpoints").join(step.to_string()))
 }
 
+impl TrainerState {
+    /// Checks the lengths and ranges of everything a checkpoint restores against the policies that will
+    /// use it (`(name, observation length)` in policy order; `None`: check only the lists' lengths).
+    /// A bad field is an error naming the file and the field, never an index panic later.
+    fn validate(&self, path: &Path, policies: Option<&[(&str, usize)]>) -> Result<(), TrainError> {
+        let bad = |message: String| TrainError::File {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Some(expected) = policies {
+            let names: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
+            if self.policies != names {
+                return Err(bad(format!(
+                    "this checkpoint is for policies [{}], this run has [{}]",
+                    self.policies.join(", "),
+                    names.join(", ")
+                )));
+            }
+        }
+        let n = self.policies.len();
+        for (field, len, optional) in [
+            ("normalizers", self.normalizers.len(), false),
+            ("returns", self.returns.len(), false),
+            ("episodes", self.episodes.len(), false),
+            ("episode_means", self.episode_means.len(), true),
+            ("env_episodes", self.env_episodes.len(), true),
+        ] {
+            if len != n && !(optional && len == 0) {
+                return Err(bad(format!(
+                    "field `{field}` has {len} entries for {n} policies (corrupt checkpoint state)"
+                )));
+            }
+        }
+        for (k, norm) in self.normalizers.iter().enumerate() {
+            let want = policies.map(|p| p[k].1).unwrap_or(norm.mean.len());
+            for (what, v) in [("mean", &norm.mean), ("var", &norm.var)] {
+                if v.len() != want {
+                    return Err(bad(format!(
+                        "field `normalizers[{k}].{what}` has {} entries, the observation has {want} (corrupt checkpoint state, or another scenario)",
+                        v.len()
+                    )));
+                }
+                if let Some(j) = v
+                    .iter()
+                    .position(|x| !x.is_finite() || (what == "var" && *x < 0.0))
+                {
+                    return Err(bad(format!(
+                        "field `normalizers[{k}].{what}[{j}]` = {} is out of range (allowed: finite{})",
+                        v[j],
+                        if what == "var" { ", >= 0" } else { "" }
+                    )));
+                }
+            }
+            if !(norm.count.is_finite() && norm.count > 0.0) {
+                return Err(bad(format!(
+                    "field `normalizers[{k}].count` = {} is out of range (allowed: > 0)",
+                    norm.count
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Reads a checkpoint's `state.json`.
 fn read_state(path: &Path) -> Result<TrainerState, TrainError> {
     let text = std::fs::read_to_string(path).map_err(file_err(path))?;
@@ -420,18 +484,11 @@ fn read_state(path: &Path) -> Result<TrainerState, TrainError> {
 fn load_checkpoint(dir: &Path, policies: &mut [Policy]) -> Result<TrainerState, TrainError> {
     let state_path = dir.join("state.json");
     let state = read_state(&state_path)?;
-    let names: Vec<&String> = policies.iter().map(|p| &p.name).collect();
-    if state.policies.iter().collect::<Vec<_>>() != names
-        || state.normalizers.len() != policies.len()
-    {
-        return Err(TrainError::File {
-            path: state_path,
-            message: format!(
-                "checkpoint has policies {:?}, this run has {:?}",
-                state.policies, names
-            ),
-        });
-    }
+    let expected: Vec<(&str, usize)> = policies
+        .iter()
+        .map(|p| (p.name.as_str(), p.net.obs_len))
+        .collect();
+    state.validate(&state_path, Some(&expected))?;
     for (k, p) in policies.iter_mut().enumerate() {
         let path = dir.join(format!("{}.ot", p.name));
         p.net.vs.load(&path).map_err(|e| TrainError::File {
@@ -521,6 +578,7 @@ pub fn load_frozen(
     };
     let state_path = dir.join("state.json");
     let state = read_state(&state_path)?;
+    state.validate(&state_path, None)?;
     // The network's width is the one that run trained with.
     let hidden = super::run_config::RunConfig::load(&run_dir)?
         .training
@@ -546,11 +604,16 @@ pub fn load_frozen(
             e.to_string().lines().next().unwrap_or("unreadable")
         ),
     })?;
-    let norm = state
-        .normalizers
-        .get(k)
-        .cloned()
-        .unwrap_or_else(|| RunningNorm::new(obs_len, false));
+    let norm = state.normalizers[k].clone();
+    if norm.mean.len() != obs_len {
+        return Err(TrainError::File {
+            path: state_path,
+            message: format!(
+                "field `normalizers[{k}].mean` has {} entries, this scenario's observation has {obs_len}",
+                norm.mean.len()
+            ),
+        });
+    }
     Ok((net, norm))
 }
 

@@ -1,0 +1,502 @@
+//! Ownership of output folders: a manifest that says what wrote a folder, a lock held while a command
+//! writes into it, and the rules for which command may write where.
+//!
+//! * Every folder `commons train` or `commons simulate` writes carries `commons-run.json`
+//!   ([`MANIFEST`]): the tool, the folder's [`FolderKind`] and the version that created it. Folders
+//!   written before manifests existed are recognised by their files ([`inspect`]).
+//! * A command that writes into a folder holds `DIR/.lock` ([`LOCK`]) for as long as it runs; the file
+//!   holds its process id. A second writer refuses at once, naming that pid. A lock whose process is gone
+//!   (killed, crashed) is reclaimed.
+//! * [`open`] applies the rules: a new training run needs a missing or empty folder, a resumed or
+//!   evaluated one needs a training run, a simulate output needs a missing or empty folder or an earlier
+//!   simulate output.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The manifest's file name.
+pub const MANIFEST: &str = "commons-run.json";
+/// The lock's file name.
+pub const LOCK: &str = ".lock";
+
+/// What kind of output a folder holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FolderKind {
+    /// A training run of `commons train` (config, checkpoints, events, summary, eval files).
+    Train,
+    /// An output of `commons simulate` (config, summary, trajectories).
+    Simulate,
+}
+
+impl FolderKind {
+    /// The command that writes such folders.
+    pub fn command(self) -> &'static str {
+        match self {
+            FolderKind::Train => "commons train",
+            FolderKind::Simulate => "commons simulate",
+        }
+    }
+}
+
+/// `commons-run.json`: what wrote a folder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always `commons-rl`.
+    pub tool: String,
+    /// What the folder holds.
+    pub kind: FolderKind,
+    /// Version of commons-rl that created the folder.
+    pub version: String,
+}
+
+impl Manifest {
+    /// The manifest this build writes for `kind`.
+    pub fn new(kind: FolderKind) -> Self {
+        Manifest {
+            tool: "commons-rl".into(),
+            kind,
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// What a folder is, as far as ownership goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// Nothing there.
+    Missing,
+    /// An empty folder.
+    Empty,
+    /// A folder of ours (from its manifest, or from its files if it predates manifests).
+    Ours(FolderKind),
+    /// Something else: a file, or a folder we did not write.
+    Foreign,
+}
+
+/// Why a folder cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    /// The folder (or what is there) could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The folder holds another kind of output, or something we did not write.
+    #[error("{dir}: {what}; {advice}")]
+    NotOurs {
+        /// The folder.
+        dir: PathBuf,
+        /// What it holds.
+        what: String,
+        /// What to do instead.
+        advice: String,
+    },
+    /// Another process writes into the folder.
+    #[error("{dir}: in use by process {pid} ({lock} was created by it); wait for it to finish, or delete {lock} if that process is not a commons command")]
+    Locked {
+        /// The folder.
+        dir: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// Its holder.
+        pid: u32,
+    },
+    /// The manifest is not one we wrote.
+    #[error(
+        "{path}: not a commons-rl manifest ({message}); the folder was not written by commons-rl"
+    )]
+    BadManifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FolderError + '_ {
+    move |e| FolderError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads a folder's manifest (None if it has none).
+pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, FolderError> {
+    let path = dir.join(MANIFEST);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&path)(e)),
+    };
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| FolderError::BadManifest {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    if m.tool != "commons-rl" {
+        return Err(FolderError::BadManifest {
+            path,
+            message: format!("tool `{}`", m.tool),
+        });
+    }
+    Ok(Some(m))
+}
+
+/// What `dir` is: missing, empty, one of ours (and which kind), or foreign.
+///
+/// Folders from before manifests: a training run has a `config.toml` with a `[run]` table; a simulate
+/// output has `summary.json` and `trajectories.csv` and no `checkpoints/`.
+pub fn inspect(dir: &Path) -> Result<Found, FolderError> {
+    let meta = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    if !meta.is_dir() {
+        return Ok(Found::Foreign);
+    }
+    if let Some(m) = read_manifest(dir)? {
+        return Ok(Found::Ours(m.kind));
+    }
+    // A lock left behind counts as empty: the lock itself decides whether the folder is in use.
+    let mut entries = std::fs::read_dir(dir).map_err(io(dir))?;
+    if entries.all(|e| e.is_ok_and(|e| e.file_name() == LOCK)) {
+        return Ok(Found::Empty);
+    }
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap_or_default();
+    let has_run_table = config
+        .parse::<toml::Table>()
+        .is_ok_and(|t| t.get("run").is_some_and(toml::Value::is_table));
+    if has_run_table {
+        return Ok(Found::Ours(FolderKind::Train));
+    }
+    if dir.join("summary.json").is_file()
+        && dir.join("trajectories.csv").is_file()
+        && !dir.join("checkpoints").exists()
+    {
+        return Ok(Found::Ours(FolderKind::Simulate));
+    }
+    Ok(Found::Foreign)
+}
+
+/// How a command means to use a folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Start a new training run: the folder must be missing or empty.
+    NewRun,
+    /// Continue (resume) or evaluate an existing training run.
+    ExistingRun,
+    /// Write a simulate output: missing, empty, or an earlier simulate output (replaced).
+    SimulateOutput,
+}
+
+/// A folder opened for writing: the lock is held until this is dropped (the lock file is then removed).
+#[derive(Debug)]
+pub struct OpenFolder {
+    dir: PathBuf,
+    lock: PathBuf,
+}
+
+impl OpenFolder {
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for OpenFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.lock);
+    }
+}
+
+/// Checks that `dir` may be used for `access` (see [`Access`]) without touching it; returns the kind of
+/// folder it will be.
+pub fn check_access(dir: &Path, access: Access) -> Result<FolderKind, FolderError> {
+    let found = inspect(dir)?;
+    let refuse = |what: String, advice: String| {
+        Err(FolderError::NotOurs {
+            dir: dir.to_path_buf(),
+            what,
+            advice,
+        })
+    };
+    let kind = match access {
+        Access::NewRun | Access::ExistingRun => FolderKind::Train,
+        Access::SimulateOutput => FolderKind::Simulate,
+    };
+    match (access, &found) {
+        (Access::NewRun, Found::Missing | Found::Empty) => {}
+        (Access::NewRun, Found::Ours(FolderKind::Train)) => {
+            return refuse(
+                "a training run of that name exists".into(),
+                format!(
+                    "continue it with `--resume {}`, move it aside with `--overwrite`, or choose another --run-name",
+                    dir.display()
+                ),
+            )
+        }
+        (Access::ExistingRun, Found::Ours(FolderKind::Train)) => {}
+        (Access::ExistingRun, Found::Missing) => {
+            return Err(FolderError::Io {
+                path: dir.to_path_buf(),
+                message: "no such run folder".into(),
+            })
+        }
+        (Access::ExistingRun, Found::Empty) => {
+            return refuse(
+                "an empty folder, not a training run".into(),
+                "give the folder of a `commons train` run".into(),
+            )
+        }
+        (Access::SimulateOutput, Found::Missing | Found::Empty) => {}
+        (Access::SimulateOutput, Found::Ours(FolderKind::Simulate)) => {}
+        (_, Found::Ours(other)) => {
+            return refuse(
+                format!("holds the output of `{}`", other.command()),
+                format!("`{}` writes only into its own folders; choose another folder", kind.command()),
+            )
+        }
+        (_, Found::Foreign) => {
+            return refuse(
+                "exists and was not written by commons-rl".into(),
+                format!(
+                    "`{}` writes only into a new or empty folder or one of its own; choose another folder",
+                    kind.command()
+                ),
+            )
+        }
+    }
+    Ok(kind)
+}
+
+/// Opens `dir` for `access`: checks that it may be written ([`check_access`]), creates it if needed,
+/// takes its lock and writes its manifest if it has none. Nothing in the folder is touched when this
+/// fails.
+pub fn open(dir: &Path, access: Access) -> Result<OpenFolder, FolderError> {
+    let kind = check_access(dir, access)?;
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let lock = acquire_lock(dir)?;
+    let open = OpenFolder {
+        dir: dir.to_path_buf(),
+        lock,
+    };
+    if read_manifest(dir)?.is_none() {
+        let path = dir.join(MANIFEST);
+        let mut json =
+            serde_json::to_string_pretty(&Manifest::new(kind)).map_err(|e| FolderError::Io {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        json.push('\n');
+        crate::simulate::write_atomic(&path, json.as_bytes()).map_err(io(&path))?;
+    }
+    Ok(open)
+}
+
+/// Whether a process is running (Linux: it has an entry in /proc; elsewhere every pid counts as alive).
+fn alive(pid: u32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Creates `dir/.lock` holding our pid; reclaims a lock whose process is gone.
+fn acquire_lock(dir: &Path) -> Result<PathBuf, FolderError> {
+    let path = dir.join(LOCK);
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                writeln!(f, "{}", std::process::id()).map_err(io(&path))?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                match text.trim().parse::<u32>() {
+                    // Our own pid counts: this process already writes there.
+                    Ok(pid) if alive(pid) => {
+                        return Err(FolderError::Locked {
+                            dir: dir.to_path_buf(),
+                            lock: path,
+                            pid,
+                        })
+                    }
+                    // Dead holder or a torn write: reclaim.
+                    _ => std::fs::remove_file(&path).map_err(io(&path))?,
+                }
+            }
+            Err(e) => return Err(io(&path)(e)),
+        }
+    }
+    Err(FolderError::Io {
+        path,
+        message: "the lock was taken by another process while reclaiming it".into(),
+    })
+}
+
+/// Moves an existing training run aside to `DIR.replaced-<unix time>` (never deleting it) and returns
+/// where it went. Refuses a folder that is in use or is not a training run.
+pub fn move_aside(dir: &Path) -> Result<PathBuf, FolderError> {
+    match inspect(dir)? {
+        Found::Ours(FolderKind::Train) => {}
+        Found::Missing | Found::Empty => return Ok(dir.to_path_buf()),
+        _ => {
+            return Err(FolderError::NotOurs {
+                dir: dir.to_path_buf(),
+                what: "is not a training run".into(),
+                advice: "--overwrite only moves aside training runs; choose another --run-name"
+                    .into(),
+            })
+        }
+    }
+    // Refuse if a process is writing into it (taking the lock proves nobody is).
+    let lock = acquire_lock(dir)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut target = PathBuf::from(format!("{}.replaced-{now}", dir.display()));
+    let mut k = 1;
+    while target.exists() {
+        target = PathBuf::from(format!("{}.replaced-{now}-{k}", dir.display()));
+        k += 1;
+    }
+    let moved = std::fs::rename(dir, &target).map_err(io(dir));
+    let _ = std::fs::remove_file(if moved.is_ok() {
+        target.join(LOCK)
+    } else {
+        lock
+    });
+    moved.map(|()| target)
+}
+
+/// Checks a run name: one path component of letters, digits, `-`, `_`, `.` and `+` (not starting with
+/// `.`), at most 200 characters.
+pub fn check_run_name(name: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "-_.+".contains(c);
+    if name.is_empty() {
+        return Err("--run-name: empty (allowed: letters, digits, `-`, `_`, `.`, `+`; not starting with `.`)".into());
+    }
+    if name.len() > 200 {
+        return Err(format!(
+            "--run-name: {} characters (allowed: at most 200)",
+            name.len()
+        ));
+    }
+    if name.starts_with('.') || !name.chars().all(ok_char) {
+        return Err(format!(
+            "--run-name: `{name}` is not a plain folder name (allowed: letters, digits, `-`, `_`, `.`, `+`; not starting with `.`; no `/`)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_names_are_plain_folder_names() {
+        for ok in ["a", "mixed__1", "ps-600k-s1", "v1.2+x"] {
+            assert!(check_run_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", ".", "..", "../x", "a/b", "/abs", ".hidden", "a b", "x\0", "é",
+        ] {
+            let e = check_run_name(bad).unwrap_err();
+            assert!(
+                e.starts_with("--run-name") && !e.contains('\n'),
+                "{bad:?}: {e}"
+            );
+        }
+        assert!(check_run_name(&"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn folders_are_told_apart_and_locked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("r");
+        assert_eq!(inspect(&d).unwrap(), Found::Missing);
+        let f = open(&d, Access::NewRun).unwrap();
+        assert_eq!(inspect(&d).unwrap(), Found::Ours(FolderKind::Train));
+        // A second writer is refused while the first holds the lock, naming our pid.
+        let e = open(&d, Access::ExistingRun).unwrap_err();
+        assert!(
+            matches!(e, FolderError::Locked { pid, .. } if pid == std::process::id()),
+            "{e:?}"
+        );
+        drop(f);
+        assert!(!d.join(LOCK).exists());
+        // A new run refuses the existing one; a simulate output refuses a training run.
+        assert!(matches!(
+            open(&d, Access::NewRun),
+            Err(FolderError::NotOurs { .. })
+        ));
+        assert!(matches!(
+            open(&d, Access::SimulateOutput),
+            Err(FolderError::NotOurs { .. })
+        ));
+        let again = open(&d, Access::ExistingRun).unwrap();
+        drop(again);
+        // Foreign folders are refused by every command.
+        let foreign = tmp.path().join("f");
+        std::fs::create_dir(&foreign).unwrap();
+        std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+        for a in [Access::NewRun, Access::ExistingRun, Access::SimulateOutput] {
+            assert!(
+                matches!(open(&foreign, a), Err(FolderError::NotOurs { .. })),
+                "{a:?}"
+            );
+        }
+        assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_dead_holders_lock_is_reclaimed_and_a_live_one_refuses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("s");
+        std::fs::create_dir(&d).unwrap();
+        // pid 1 is alive on Linux (init); a pid far above pid_max is not.
+        std::fs::write(d.join(LOCK), "4294967\n").unwrap();
+        let f = open(&d, Access::SimulateOutput).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join(LOCK)).unwrap().trim(),
+            std::process::id().to_string()
+        );
+        drop(f);
+        if Path::new("/proc/1").exists() {
+            std::fs::write(d.join(LOCK), "1\n").unwrap();
+            let e = open(&d, Access::SimulateOutput).unwrap_err().to_string();
+            assert!(e.contains("in use by process 1"), "{e}");
+            std::fs::remove_file(d.join(LOCK)).unwrap();
+        }
+    }
+
+    #[test]
+    fn overwrite_moves_a_run_aside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("r");
+        drop(open(&d, Access::NewRun).unwrap());
+        std::fs::write(d.join("summary.json"), "{}").unwrap();
+        let moved = move_aside(&d).unwrap();
+        assert!(!d.exists());
+        assert!(moved.join("summary.json").exists() && !moved.join(LOCK).exists());
+        assert!(moved
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("r.replaced-"));
+    }
+}

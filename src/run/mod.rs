@@ -1,0 +1,7 @@
+//! Run folders: which command owns which output folder ([`folder`]: manifest, lock, safe names).
+//!
+//! Dependency direction: the CLI opens a folder here before anything below writes into it.
+
+pub mod folder;
+
+pub use folder::{check_access, check_run_name, open, Access, FolderError, FolderKind, OpenFolder};

@@ -1,0 +1,353 @@
+//! Runs that cannot be lost: the real binary refuses to write into folders it does not own, refuses
+//! unsafe run names, refuses a second writer, survives signals, and reports corrupt checkpoints as
+//! one-line errors. Every refusal leaves the existing folder byte-identical.
+#![cfg(feature = "torch")]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn commons() -> Process {
+    let mut c = Process::cargo_bin("commons").unwrap();
+    c.stdin(Stdio::null());
+    c
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    commons().current_dir(dir).args(args).output().unwrap()
+}
+
+/// A short CartPole training run named `name` in `dir/runs/`.
+fn cartpole(dir: &Path, name: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train".to_string(),
+        "--env".into(),
+        format!("{ROOT}/envs/cartpole.toml"),
+        "--agents".into(),
+        format!("{ROOT}/agents/ppo-cartpole.toml"),
+        "--run-name".into(),
+        name.into(),
+        "--device".into(),
+        "cpu".into(),
+        "--total-steps".into(),
+        "1024".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_in(dir, &args)
+}
+
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The command failed with one line (no panic) containing every needle; returns the line.
+fn refused(out: &Output, needles: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert!(!out.status.success(), "succeeded: {err}");
+    assert_ne!(out.status.code(), Some(101), "panicked: {err}");
+    assert_eq!(err.lines().count(), 1, "not one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{err:?} lacks {n:?}");
+    }
+    err
+}
+
+/// Every file under `dir` with its bytes (the folder's fingerprint).
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: sends a signal to a child process we started.
+    let rc = unsafe { libc::kill(child.id() as i32, sig) };
+    assert_eq!(rc, 0);
+}
+
+/// Waits (at most a minute) until `path` exists.
+fn wait_for(path: &Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A long CartPole run in the background, with its first checkpoint written.
+fn long_run(dir: &Path, name: &str) -> Child {
+    let child = commons()
+        .current_dir(dir)
+        .args([
+            "train",
+            "--env",
+            &format!("{ROOT}/envs/cartpole.toml"),
+            "--agents",
+            &format!("{ROOT}/agents/ppo-cartpole.toml"),
+            "--run-name",
+            name,
+            "--device",
+            "cpu",
+            "--total-steps",
+            "50000000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The trainer is in its loop (signal handlers installed) once it wrote its first checkpoint.
+    wait_for(&dir.join("runs").join(name).join("checkpoints/latest"));
+    child
+}
+
+#[test]
+fn an_existing_run_is_never_overwritten_and_unsafe_names_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    assert_ok(&cartpole(dir, "a", &[]));
+    let run = dir.join("runs/a");
+    let before = tree(&run);
+    assert!(run.join("commons-run.json").exists());
+    assert!(
+        !run.join(".lock").exists(),
+        "the lock goes with the process"
+    );
+    refused(
+        &cartpole(dir, "a", &[]),
+        &["runs/a", "--resume", "--overwrite"],
+    );
+    assert_eq!(tree(&run), before);
+    // A simulate output may not replace a training run's files either.
+    let out = run_in(
+        dir,
+        &[
+            "simulate",
+            "--env",
+            &format!("{ROOT}/envs/reference.toml"),
+            "--episodes",
+            "1",
+            "--days",
+            "5",
+            "--out",
+            run.to_str().unwrap(),
+        ],
+    );
+    refused(&out, &["runs/a", "commons train"]);
+    assert_eq!(tree(&run), before);
+    // Names are one plain path component.
+    for bad in ["..", "../x", "a/b", "/abs", "", ".", ".hidden", "a b"] {
+        refused(&cartpole(dir, bad, &[]), &["--run-name"]);
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.join("runs")).unwrap().count(),
+        1,
+        "nothing written beside runs/a"
+    );
+    assert!(!dir.join("config.toml").exists() && !dir.join("checkpoints").exists());
+    // --overwrite moves the old run aside instead of deleting it.
+    assert_ok(&cartpole(dir, "a", &["--overwrite"]));
+    let aside: Vec<PathBuf> = std::fs::read_dir(dir.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("a.replaced-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(tree(&aside[0]), before);
+}
+
+#[test]
+fn simulate_writes_only_into_new_empty_or_its_own_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = |out: &Path| {
+        run_in(
+            tmp.path(),
+            &[
+                "simulate",
+                "--env",
+                &format!("{ROOT}/envs/reference.toml"),
+                "--episodes",
+                "2",
+                "--days",
+                "5",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        )
+    };
+    let out = tmp.path().join("s");
+    assert_ok(&sim(&out));
+    assert_ok(&sim(&out)); // an earlier simulate output is replaced
+    let mine = tmp.path().join("notes");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("thesis.txt"), "do not lose").unwrap();
+    let before = tree(&mine);
+    refused(&sim(&mine), &["notes", "not written by commons-rl"]);
+    assert_eq!(tree(&mine), before);
+    let file = tmp.path().join("file.txt");
+    std::fs::write(&file, "x").unwrap();
+    refused(&sim(&file), &["file.txt"]);
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
+#[test]
+fn a_second_writer_refuses_naming_the_first_and_signals_save_a_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let first = long_run(dir, "busy");
+    let pid = first.id().to_string();
+    // Same run name, resume and eval: all refused while the first one trains.
+    refused(&cartpole(dir, "busy", &[]), &["runs/busy"]);
+    let resume = run_in(dir, &["train", "--resume", "runs/busy"]);
+    refused(&resume, &["runs/busy", &pid]);
+    refused(&run_in(dir, &["eval", "runs/busy"]), &["runs/busy", &pid]);
+    // SIGINT twice: the second says it is already saving; the run ends with a checkpoint.
+    signal(&first, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(30));
+    signal(&first, libc::SIGINT);
+    let out = first.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("already stopping"), "{err}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("runs/busy/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["interrupted"], true);
+    assert!(!dir.join("runs/busy/.lock").exists());
+    // SIGTERM saves too.
+    let second = commons()
+        .current_dir(dir)
+        .args([
+            "train",
+            "--resume",
+            "runs/busy",
+            "--total-steps",
+            "50000000",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let step_before = summary["global_step"].as_u64().unwrap();
+    let latest = dir.join("runs/busy/checkpoints/latest");
+    let start = Instant::now();
+    while std::fs::read_to_string(&latest).unwrap().trim() == step_before.to_string() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no new checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&second, libc::SIGTERM);
+    let out = second.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("runs/busy/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["interrupted"], true);
+    assert!(summary["global_step"].as_u64().unwrap() > step_before);
+}
+
+#[test]
+fn a_killed_run_leaves_a_stale_lock_that_the_resume_reclaims() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut child = long_run(dir, "killed");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        dir.join("runs/killed/.lock").exists(),
+        "SIGKILL leaves the lock"
+    );
+    let out = run_in(
+        dir,
+        &["train", "--resume", "runs/killed", "--total-steps", "1024"],
+    );
+    assert_ok(&out);
+    assert!(!dir.join("runs/killed/.lock").exists());
+}
+
+#[test]
+fn a_corrupt_checkpoint_state_is_an_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    assert_ok(&cartpole(dir, "c", &[]));
+    let latest = std::fs::read_to_string(dir.join("runs/c/checkpoints/latest")).unwrap();
+    let state_path = dir.join(format!("runs/c/checkpoints/{}/state.json", latest.trim()));
+    let good: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "short normaliser",
+            Box::new(|s| {
+                s["normalizers"][0]["mean"].as_array_mut().unwrap().pop();
+            }),
+            "normalizers[0].mean",
+        ),
+        (
+            "short list",
+            Box::new(|s| {
+                s["returns"].as_array_mut().unwrap().clear();
+            }),
+            "returns",
+        ),
+        (
+            "negative variance",
+            Box::new(|s| s["normalizers"][0]["var"][1] = serde_json::json!(-1.0)),
+            "normalizers[0].var[1]",
+        ),
+        (
+            "other policies",
+            Box::new(|s| s["policies"][0] = serde_json::json!("someone")),
+            "someone",
+        ),
+    ];
+    for (what, edit, field) in cases {
+        let mut bad = good.clone();
+        edit(&mut bad);
+        std::fs::write(&state_path, serde_json::to_vec(&bad).unwrap()).unwrap();
+        let out = run_in(
+            dir,
+            &["train", "--resume", "runs/c", "--total-steps", "2048"],
+        );
+        let err = refused(&out, &["state.json", field]);
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
+}
