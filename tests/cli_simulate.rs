@@ -43,18 +43,7 @@ fn simulate_writes_summary_trajectories_and_config() {
     assert_eq!(eps.len(), 3);
     for (k, e) in eps.iter().enumerate() {
         assert_eq!(e["seed"].as_u64(), Some(7 + k as u64));
-        for key in [
-            "participants",
-            "proposals_candidate",
-            "proposals_active",
-            "proposals_completed",
-            "proposals_failed",
-            "funding_pool",
-            "collateral_pool",
-            "token_supply",
-            "token_price",
-            "avg_sentiment",
-        ] {
+        for key in commons_rl::model::metrics::METRIC_NAMES {
             assert!(e["initial"][key].is_number(), "initial.{key}");
             assert!(e["final"][key].is_number(), "final.{key}");
         }

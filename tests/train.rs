@@ -206,7 +206,7 @@ fn commons_smoke_run_logs_every_personality() {
     let s = summary(&run);
     assert_eq!(s["global_step"], 1024);
     let ev = read_events(&run);
-    for p in ["profit-seeker", "altruist", "balanced", "builder"] {
+    for p in commons_rl::env::personality::BUILTINS.map(|b| b.name) {
         assert!(run.join(format!("checkpoints/1024/{p}.ot")).exists());
         for tag in [
             "policy_loss",
@@ -219,17 +219,11 @@ fn commons_smoke_run_logs_every_personality() {
             let t = format!("losses/{p}/{tag}");
             assert!(ev[&t]["n"].as_u64().unwrap() >= 1, "{t}");
         }
-        for b in ["buy", "sell", "stake", "propose", "exit"] {
+        for b in commons_rl::env::actions::BEHAVIOURS {
             assert!(ev[format!("behaviour/{p}/{b}_rate")]["n"].as_u64().unwrap() >= 1);
         }
     }
-    for m in [
-        "token_price",
-        "funding_pool",
-        "participants",
-        "avg_sentiment",
-        "proposals_completed",
-    ] {
+    for m in commons_rl::model::metrics::METRIC_NAMES {
         assert!(
             ev[format!("commons/{m}")]["n"].as_u64().unwrap() >= 1,
             "commons/{m}"

@@ -111,7 +111,7 @@ pub fn markdown() -> String {
 /// Every state variable uniform in [−0.05, 0.05], from the reset seed.
 ///
 /// ## Episode End
-/// Terminated when |angle| > 12° or |position| > 2.4; truncated after 500 steps.
+/// Terminated when |angle| > 12° or |position| > 2.4; truncated after [`MAX_STEPS`] = 500 steps.
 ///
 /// ## Arguments
 /// None. Dynamics (explicit Euler, τ = 0.02 s):
@@ -180,7 +180,7 @@ impl CartPole {
     }
 
     fn write(&mut self, reward: f32, terminated: bool, truncated: bool, is_new: bool) {
-        self.out.clear(4, 2);
+        self.out.clear(OBSERVATION.len(), 2);
         self.out.rows.push(AgentRow {
             agent: AgentId(0),
             policy: 0,

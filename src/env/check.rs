@@ -57,7 +57,17 @@ pub enum CheckError {
         /// The reward.
         reward: f32,
     },
-    /// An observation entry is not finite where its bounds are, or lies outside them.
+    /// An observation entry is not finite where its bounds are.
+    #[error("row {row}: observation {name} = {value}")]
+    NonFinite {
+        /// The row.
+        row: usize,
+        /// The entry's name.
+        name: String,
+        /// Its value.
+        value: f32,
+    },
+    /// An observation entry lies outside its bounds.
     #[error("row {row}: observation {name} = {value} outside [{low}, {high}]")]
     Observation {
         /// The row.
@@ -86,8 +96,17 @@ pub enum CheckError {
     #[error("the same seed gave a different episode")]
     NotDeterministic,
     /// A masked action was not refused with [`EnvError::MaskedAction`].
-    #[error("masked action was not refused: {0}")]
-    MaskedActionAccepted(String),
+    #[error("row {row}: masked action {value} on head {head} was not refused ({outcome})")]
+    MaskedActionAccepted {
+        /// The row.
+        row: usize,
+        /// The head.
+        head: usize,
+        /// The masked bin.
+        value: u32,
+        /// What the environment did instead.
+        outcome: String,
+    },
 }
 
 fn check_output<E: MultiAgentEnv>(env: &E, out: &StepOutput) -> Result<(), CheckError> {
@@ -112,8 +131,14 @@ fn check_output<E: MultiAgentEnv>(env: &E, out: &StepOutput) -> Result<(), Check
             });
         }
         for (j, &v) in out.obs_row(i).iter().enumerate() {
-            let outside = v < spec.low[j] - 1e-4 || v > spec.high[j] + 1e-4;
-            if (!v.is_finite() && spec.high[j].is_finite()) || outside {
+            if !v.is_finite() && spec.high[j].is_finite() {
+                return Err(CheckError::NonFinite {
+                    row: i,
+                    name: spec.names[j].clone(),
+                    value: v,
+                });
+            }
+            if v < spec.low[j] - 1e-4 || v > spec.high[j] + 1e-4 {
                 return Err(CheckError::Observation {
                     row: i,
                     name: spec.names[j].clone(),
@@ -191,11 +216,21 @@ pub fn check_env<E: MultiAgentEnv>(
         actions[i * nvec.len() + h] = b;
         match env.step(&actions) {
             Err(EnvError::MaskedAction { .. }) => {}
-            other => {
-                return Err(CheckError::MaskedActionAccepted(format!(
-                    "{:?}",
-                    other.map(|o| o.info.step)
-                )))
+            Ok(_) => {
+                return Err(CheckError::MaskedActionAccepted {
+                    row: i,
+                    head: h,
+                    value: b,
+                    outcome: "it stepped".into(),
+                })
+            }
+            Err(e) => {
+                return Err(CheckError::MaskedActionAccepted {
+                    row: i,
+                    head: h,
+                    value: b,
+                    outcome: format!("refused with another error: {e}"),
+                })
             }
         }
     }

@@ -246,8 +246,8 @@ impl Rows {
 /// masks ([`observation::mask`]); a masked action is refused with [`EnvError::MaskedAction`].
 ///
 /// ## Observation Space
-/// `f32[OBS_LEN]` ([`OBS_LEN`] = 50), the same layout for every personality, generated from the feature
-/// table of [`observation`]:
+/// `f32[OBS_LEN]`, the same layout for every personality; the tables below are generated from the
+/// feature table of [`observation`]:
 ///
 #[doc = include_str!("tables/observation.md")]
 ///
@@ -424,7 +424,7 @@ impl MultiAgentEnv for CommonsEnv {
         }
         self.take_actions(actions)?;
         let Some(c) = self.commons.as_mut() else {
-            return Err(EnvError::NeedsReset);
+            return Err(EnvError::NeedsReset); // checked above
         };
         if let Err(e) = c.step(&mut self.ctl) {
             self.done = true;

@@ -10,11 +10,22 @@
 
 use super::actions::{MASK_LEN, PROPOSE_BINS, SLOTS, SUPPORT_BINS, TRADE_BINS};
 use super::api::ObservationSpec;
-use super::personality::ObservationKind;
 use crate::model::conviction::trigger_threshold;
 use crate::model::participant::{Participant, ParticipantId, Support};
 use crate::model::proposal::ProposalId;
 use crate::model::Commons;
+
+/// Which observation function a personality uses. All produce the same layout (the feature table), so
+/// policies batch; `market-only` zeroes the proposal slots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObservationKind {
+    /// Own state, the Commons' state and the K best candidate slots.
+    #[default]
+    Full,
+    /// Own state and the Commons' state; proposal slots are zero.
+    MarketOnly,
+}
 
 /// One observation feature: a row of the feature table.
 #[derive(Clone, Copy)]
@@ -52,7 +63,7 @@ const SHARE: &str = "`x / own total tokens`, clamped to [0, 2]; 0 without tokens
 const LOG_HATCH: &str = "`ln(1 + x / x after the hatch)`, capped at 10";
 
 /// What the own-state features read: one agent's numbers, with the quantities several features share.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct OwnInputs {
     /// Sentiment.
     pub sentiment: f64,
@@ -68,14 +79,16 @@ pub struct OwnInputs {
     pub basis: f64,
     /// All its tokens.
     pub tokens: f64,
-    /// What selling all its tokens would return now ([`sale_value`]).
+    /// What selling all its tokens would return now (`Pools::sale_value`).
     pub sale_value: f64,
     /// Tokens it has staked, over all candidates.
     pub staked: f64,
     /// Candidates it authored.
     pub authored: usize,
-    /// Days since it joined / horizon.
-    pub tenure: f64,
+    /// Days since it joined.
+    pub tenure_days: u32,
+    /// Episode length in days.
+    pub horizon: f64,
 }
 
 /// `x / tokens` clamped to [0, 2] (stale stakes can exceed the holdings); 0 without tokens.
@@ -156,7 +169,7 @@ pub const OWN: &[Feature<OwnInputs>] = &[
         high: 1.0,
         scaling: "`days / horizon`",
         doc: "days since joining",
-        value: |x| x.tenure as f32,
+        value: |x| (x.tenure_days as f64 / x.horizon.max(1.0)) as f32,
     },
     Feature {
         name: "net_worth",
@@ -177,7 +190,7 @@ pub const OWN: &[Feature<OwnInputs>] = &[
 ];
 
 /// What the Commons features read: the world's numbers between days and the episode's scales.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct CommonsInputs {
     /// Scales fixed at reset.
     pub refs: References,
@@ -348,7 +361,14 @@ pub const SLOT: &[Feature<SlotInputs>] = &[
         high: 2.0,
         scaling: "`x / (β · funding pool)`, capped at 2; 2 with an empty pool",
         doc: "DAI requested (≥ 1: can never pass at this pool)",
-        value: |x| x.facts.request_share,
+        value: |x| {
+            let f = &x.facts;
+            if f.funding_pool > 0.0 {
+                ((f.funds_requested / (f.max_request * f.funding_pool)) as f32).min(2.0)
+            } else {
+                2.0
+            }
+        },
     },
     Feature {
         name: "conviction_progress",
@@ -356,7 +376,14 @@ pub const SLOT: &[Feature<SlotInputs>] = &[
         high: 2.0,
         scaling: "`x / threshold` at today's pool and supply, capped at 2; 0 if unreachable",
         doc: "current total conviction on the candidate",
-        value: |x| x.facts.progress,
+        value: |x| {
+            let f = &x.facts;
+            if f.threshold.is_finite() && f.threshold > 0.0 {
+                ((f.conviction / f.threshold) as f32).min(2.0)
+            } else {
+                0.0
+            }
+        },
     },
     Feature {
         name: "own_stake_share",
@@ -392,7 +419,7 @@ pub const SLOTS_START: usize = OWN.len() + COMMONS.len();
 pub const OBS_LEN: usize = SLOTS_START + SLOTS * SLOT.len();
 
 /// A section of the observation vector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Section {
     /// The agent itself ([`OWN`]).
     Own,
@@ -562,37 +589,30 @@ pub struct References {
     pub horizon: f64,
 }
 
-/// Per-candidate facts shared by all agents in one step.
+/// Per-candidate facts shared by all agents in one step (raw quantities; the slot features scale them).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CandidateFacts {
     /// The proposal.
     pub id: Option<ProposalId>,
-    /// Requested funds / (β · funding pool), capped at 2 (2 with an empty pool).
-    pub request_share: f32,
-    /// Current total conviction / threshold at today's pool (0 if unreachable), capped at 2.
-    pub progress: f32,
+    /// DAI requested.
+    pub funds_requested: f64,
+    /// The largest share of the funding pool a proposal may request, β.
+    pub max_request: f64,
+    /// The funding pool now, DAI.
+    pub funding_pool: f64,
+    /// Total conviction on it now.
+    pub conviction: f64,
+    /// Its trigger threshold at today's pool and supply (infinite if unreachable).
+    pub threshold: f64,
     /// Age in days.
     pub age: u32,
     /// Author.
     pub author: Option<ParticipantId>,
 }
 
-/// What selling all of a participant's tokens would return now, after the exit tribute.
-pub fn sale_value(c: &Commons, tokens: f64) -> f64 {
-    let pools = c.pools();
-    let n = tokens.min(pools.token_supply).max(0.0);
-    if n <= 0.0 {
-        return 0.0;
-    }
-    let (dai, _) = pools
-        .curve
-        .withdraw(n, pools.collateral_pool, pools.token_supply);
-    (1.0 - pools.exit_tribute) * dai.max(0.0)
-}
-
-/// Net worth: wallet + sale value of all tokens.
+/// Net worth: wallet + what selling all its tokens would return now ([`crate::model::pools::Pools::sale_value`]).
 pub fn net_worth(c: &Commons, p: &Participant) -> f64 {
-    p.wallet + sale_value(c, p.holdings.total())
+    p.wallet + c.pools().sale_value(p.holdings.total())
 }
 
 /// Writes observations from the feature table: holds the scale references of the episode and what all
@@ -600,7 +620,7 @@ pub fn net_worth(c: &Commons, p: &Participant) -> f64 {
 #[derive(Clone, Debug, Default)]
 pub struct Encoder {
     refs: References,
-    commons: Vec<f32>,
+    commons: [f32; COMMONS.len()],
     facts: Vec<CandidateFacts>,
     order: Vec<(f64, usize)>,
 }
@@ -616,11 +636,6 @@ impl Encoder {
             token_price: pools.token_price(),
             horizon: horizon as f64,
         };
-    }
-
-    /// The scale references of the episode.
-    pub fn references(&self) -> &References {
-        &self.refs
     }
 
     /// Computes what every agent's observation of this moment shares: the Commons features and the
@@ -650,9 +665,9 @@ impl Encoder {
             requested,
             median_affinity,
         };
-        self.commons.clear();
-        self.commons
-            .extend(COMMONS.iter().map(|f| (f.value)(&inputs)));
+        for (v, f) in self.commons.iter_mut().zip(COMMONS) {
+            *v = (f.value)(&inputs);
+        }
 
         let (pool, supply) = (pools.funding_pool, pools.token_supply);
         let beta = c.config().conviction.max_proposal_request;
@@ -661,19 +676,13 @@ impl Encoder {
         for (k, id) in c.candidates().iter().enumerate() {
             let q = &c.proposals()[id.0 as usize];
             let conviction = c.candidate_conviction(k);
-            let threshold = trigger_threshold(q.funds_requested, pool, supply, beta, rho);
             self.facts.push(CandidateFacts {
                 id: Some(*id),
-                request_share: if pool > 0.0 {
-                    ((q.funds_requested / (beta * pool)) as f32).min(2.0)
-                } else {
-                    2.0
-                },
-                progress: if threshold.is_finite() && threshold > 0.0 {
-                    ((conviction / threshold) as f32).min(2.0)
-                } else {
-                    0.0
-                },
+                funds_requested: q.funds_requested,
+                max_request: beta,
+                funding_pool: pool,
+                conviction,
+                threshold: trigger_threshold(q.funds_requested, pool, supply, beta, rho),
                 age: q.age,
                 author: q.author,
             });
@@ -683,6 +692,10 @@ impl Encoder {
     /// Fills one agent's observation (`out.len() == OBS_LEN`) in feature-table order and returns the
     /// proposals in its slots. `basis` is the agent's net worth when it joined; `kind` its personality's
     /// observation function.
+    ///
+    /// # Panics
+    /// If [`Encoder::prepare`] did not run on `c` as it is now (its candidates must match), or if
+    /// `out` is shorter than [`OBS_LEN`].
     pub fn encode(
         &mut self,
         c: &Commons,
@@ -701,10 +714,11 @@ impl Encoder {
             vesting: h.vesting,
             basis: basis.max(1.0),
             tokens,
-            sale_value: sale_value(c, tokens),
+            sale_value: c.pools().sale_value(tokens),
             staked: p.support.iter().map(|e| e.tokens).sum(),
             authored: self.facts.iter().filter(|f| f.author == Some(p.id)).count(),
-            tenure: c.day().saturating_sub(p.joined_day) as f64 / self.refs.horizon.max(1.0),
+            tenure_days: c.day().saturating_sub(p.joined_day),
+            horizon: self.refs.horizon,
         };
         let (own_out, rest) = out.split_at_mut(COMMONS_START);
         for (o, f) in own_out.iter_mut().zip(OWN) {

@@ -12,11 +12,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::observation::net_worth;
+pub use super::observation::ObservationKind;
+use crate::model::config::RangeError;
 use crate::model::participant::Participant;
 use crate::model::Commons;
 
 /// A per-day reward component.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Component {
     /// Δ net worth / U; net worth = wallet + what selling all tokens would return now.
     Wealth,
@@ -111,7 +113,7 @@ pub struct RewardParts {
 }
 
 /// What an agent's daily components are differences of: its state when it last observed.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub struct LastSeen {
     /// Net worth, DAI.
     pub net_worth: f64,
@@ -187,18 +189,6 @@ impl RewardParts {
     }
 }
 
-/// Which observation function a personality uses. All produce the same layout (docs/environment.md),
-/// so policies batch; `market-only` zeroes the proposal slots.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ObservationKind {
-    /// Own state, the Commons' state and the K best candidate slots.
-    #[default]
-    Full,
-    /// Own state and the Commons' state; proposal slots are zero.
-    MarketOnly,
-}
-
 /// A personality: observation function + reward function.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -217,7 +207,9 @@ pub struct Personality {
 pub struct Builtin {
     /// Its name in scenario and agents files.
     pub name: &'static str,
-    /// Its reward weights (it observes everything: [`ObservationKind::Full`]).
+    /// Its observation function.
+    pub observation: ObservationKind,
+    /// Its reward weights.
     pub reward: RewardWeights,
 }
 
@@ -234,18 +226,22 @@ const fn weights(wealth: f64, impact: f64, authorship: f64, sentiment: f64) -> R
 pub const BUILTINS: [Builtin; 4] = [
     Builtin {
         name: "profit-seeker",
+        observation: ObservationKind::Full,
         reward: weights(1.0, 0.0, 0.0, 0.0),
     },
     Builtin {
         name: "altruist",
+        observation: ObservationKind::Full,
         reward: weights(0.0, 1.0, 0.0, 0.0),
     },
     Builtin {
         name: "balanced",
+        observation: ObservationKind::Full,
         reward: weights(0.5, 0.5, 0.0, 0.1),
     },
     Builtin {
         name: "builder",
+        observation: ObservationKind::Full,
         reward: weights(0.2, 0.0, 1.0, 0.0),
     },
 ];
@@ -362,13 +358,21 @@ pub enum PersonalityError {
         /// Why the file could not be read.
         cause: std::io::Error,
     },
-    /// The file is not a valid personality.
+    /// The file is not a valid personality (TOML syntax, an unknown field, a wrong type).
     #[error("{path}: {message}")]
     Invalid {
         /// The file.
         path: PathBuf,
         /// What is wrong.
         message: String,
+    },
+    /// A weight is out of range.
+    #[error("{path}: {cause}")]
+    Range {
+        /// The file.
+        path: PathBuf,
+        /// The field, its value and the allowed range.
+        cause: RangeError,
     },
 }
 
@@ -397,9 +401,13 @@ pub fn resolve(name_or_path: &str, base: &Path) -> Result<Personality, Personali
     for c in Component::ALL {
         let (field, v) = (c.name(), p.reward.get(c));
         if !v.is_finite() || v.abs() > 100.0 {
-            return Err(PersonalityError::Invalid {
+            return Err(PersonalityError::Range {
                 path,
-                message: format!("field `personality.reward.{field}` = {v} is out of range (allowed: -100 to 100)"),
+                cause: RangeError {
+                    field: format!("personality.reward.{field}"),
+                    value: v.to_string(),
+                    allowed: "-100 to 100",
+                },
             });
         }
     }

@@ -139,6 +139,26 @@ mod tests {
     use super::*;
     use crate::model::ModelConfig;
 
+    /// The keys of `M` are part of the CLI contract (design.md §7): renaming one breaks users' files.
+    #[test]
+    fn the_names_are_the_contracts() {
+        assert_eq!(
+            METRIC_NAMES,
+            [
+                "participants",
+                "proposals_candidate",
+                "proposals_active",
+                "proposals_completed",
+                "proposals_failed",
+                "funding_pool",
+                "collateral_pool",
+                "token_supply",
+                "token_price",
+                "avg_sentiment",
+            ]
+        );
+    }
+
     #[test]
     fn names_docs_and_values_line_up() {
         let c = Commons::new(&ModelConfig::default(), 3).unwrap();

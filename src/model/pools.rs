@@ -29,6 +29,19 @@ pub struct Pools {
 }
 
 impl Pools {
+    /// What selling `tokens` would return now, after the exit tribute: `(1 − τ)·ΔR(n)` with
+    /// `n = min(tokens, S)` (0 for no tokens). Net worth = wallet + the sale value of all tokens.
+    pub fn sale_value(&self, tokens: f64) -> f64 {
+        let n = tokens.min(self.token_supply).max(0.0);
+        if n <= 0.0 {
+            return 0.0;
+        }
+        let (dai, _) = self
+            .curve
+            .withdraw(n, self.collateral_pool, self.token_supply);
+        (1.0 - self.exit_tribute) * dai.max(0.0)
+    }
+
     /// The hatch: a raise of `raise` DAI minted at `hatch_price` into `S0 = raise / hatch_price` tokens;
     /// `funding = θ·raise`, `collateral = raise·(1−θ)`, `V0 = S0^κ / collateral`.
     pub fn hatch(

@@ -11,10 +11,10 @@ use crate::compare::samples::{EvalSamples, SideSamples, AGENT_MEASURES, BEHAVIOU
 use crate::env::actions::{self, HEADS, NVEC};
 use crate::env::personality::Component;
 use crate::env::{CommonsEnv, CommonsEnvConfig, MultiAgentEnv};
+use crate::model::metrics::{Metrics, METRIC_COUNT, METRIC_NAMES};
 
 /// Number of reward components.
 const COMPONENTS: usize = Component::ALL.len();
-use crate::model::metrics::{Metrics, METRIC_COUNT, METRIC_NAMES};
 
 /// A mean with its 95 % confidence half-width (1.96 · sd / √n over episodes).
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
