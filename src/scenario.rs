@@ -217,38 +217,37 @@ mod split {
 }
 
 impl Scenario {
+    /// Checks every range: the model's parameters and the population table (what loading a file does).
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        self.model.validate()?;
+        self.validate_population()
+    }
+
     /// Checks the population table: shares in [0, 1] summing to at most 1, unique personalities, a
     /// checkpoint for every frozen controller.
-    fn validate_population(&self) -> Result<(), RangeError> {
-        let err = |field: String, value: String, allowed: &'static str| RangeError {
-            field,
-            value,
-            allowed,
-        };
+    fn validate_population(&self) -> Result<(), ValidationError> {
         let mut names = std::collections::HashSet::new();
         for (i, e) in self.population.iter().enumerate() {
             for (what, v) in [("hatchers", e.hatchers), ("arrivals", e.arrivals)] {
                 if !(0.0..=1.0).contains(&v) {
-                    return Err(err(
-                        format!("population[{i}].{what}"),
-                        v.to_string(),
-                        "0 to 1",
-                    ));
+                    return Err(RangeError {
+                        field: format!("population[{i}].{what}"),
+                        value: v.to_string(),
+                        allowed: "0 to 1",
+                    }
+                    .into());
                 }
             }
             if !names.insert(e.personality.clone()) {
-                return Err(err(
-                    format!("population[{i}].personality"),
-                    e.personality.clone(),
-                    "each personality once",
-                ));
+                return Err(ValidationError::Repeated {
+                    field: format!("population[{i}].personality"),
+                    value: e.personality.clone(),
+                });
             }
             if e.controller == personality::ControllerKind::Frozen && e.checkpoint.is_none() {
-                return Err(err(
-                    format!("population[{i}].checkpoint"),
-                    "missing".into(),
-                    "a checkpoint path for controller = \"frozen\"",
-                ));
+                return Err(ValidationError::MissingCheckpoint {
+                    field: format!("population[{i}].checkpoint"),
+                });
             }
         }
         for (what, total) in [
@@ -262,14 +261,67 @@ impl Scenario {
             ),
         ] {
             if total > 1.0 + 1e-9 {
-                return Err(err(
-                    format!("population[*].{what}"),
-                    format!("sums to {total}"),
-                    "shares summing to at most 1",
-                ));
+                return Err(ValidationError::SharesAboveOne {
+                    field: format!("population[*].{what}"),
+                    total,
+                });
             }
         }
         Ok(())
+    }
+}
+
+/// A scenario whose values break a rule.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValidationError {
+    /// A value is out of its range.
+    #[error(transparent)]
+    Range(#[from] RangeError),
+    /// A personality appears twice in the population table.
+    #[error("field `{field}` = {value} appears twice (allowed: each personality once)")]
+    Repeated {
+        /// Dotted path of the field.
+        field: String,
+        /// The repeated personality.
+        value: String,
+    },
+    /// A frozen controller without a checkpoint.
+    #[error("field `{field}` is missing (controller = \"frozen\" plays a saved policy: give its run or checkpoint folder)")]
+    MissingCheckpoint {
+        /// Dotted path of the field.
+        field: String,
+    },
+    /// The shares of a column add up to more than everybody.
+    #[error("fields `{field}` sum to {total} (allowed: at most 1; the rest follow the reference's rules)")]
+    SharesAboveOne {
+        /// Dotted path of the fields.
+        field: String,
+        /// Their sum.
+        total: f64,
+    },
+}
+
+impl ValidationError {
+    /// The same error with its field inside `section` (e.g. `scenario.curve.kappa`).
+    pub fn within(self, section: &str) -> Self {
+        let prefix = |f: String| format!("{section}.{f}");
+        match self {
+            ValidationError::Range(mut r) => {
+                r.field = prefix(r.field);
+                ValidationError::Range(r)
+            }
+            ValidationError::Repeated { field, value } => ValidationError::Repeated {
+                field: prefix(field),
+                value,
+            },
+            ValidationError::MissingCheckpoint { field } => ValidationError::MissingCheckpoint {
+                field: prefix(field),
+            },
+            ValidationError::SharesAboveOne { field, total } => ValidationError::SharesAboveOne {
+                field: prefix(field),
+                total,
+            },
+        }
     }
 }
 
@@ -294,13 +346,13 @@ pub enum ScenarioError {
         /// What is wrong, on one line.
         message: String,
     },
-    /// A value is out of range.
+    /// A value is out of range or breaks a rule of the population table.
     #[error("{path}: {cause}")]
     Range {
         /// The file.
         path: PathBuf,
-        /// The field, its value and the allowed range.
-        cause: RangeError,
+        /// The field, its value and what is allowed.
+        cause: ValidationError,
     },
 }
 
@@ -357,13 +409,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             message: e.message().replace('\n', " ").trim().to_string(),
         }
     })?;
-    cfg.model
-        .validate()
-        .and_then(|()| cfg.validate_population())
-        .map_err(|cause| ScenarioError::Range {
-            path: path.to_path_buf(),
-            cause,
-        })?;
+    cfg.validate().map_err(|cause| ScenarioError::Range {
+        path: path.to_path_buf(),
+        cause,
+    })?;
     Ok(cfg)
 }
 
@@ -431,6 +480,22 @@ mod tests {
         let text = toml::to_string_pretty(&s).unwrap();
         assert!(text.starts_with("kind = \"commons\"\n"), "{text}");
         assert_eq!(parse(&text, Path::new("t.toml")).unwrap(), s);
+    }
+
+    #[test]
+    fn population_rules_say_what_is_wrong() {
+        let pop = |rows: &str| err(&format!("[extensions]\nwallets = \"budget\"\n{rows}"));
+        let e = pop("[[population]]\npersonality = \"altruist\"\ncontroller = \"frozen\"\n");
+        assert_eq!(e, "s.toml: field `population[0].checkpoint` is missing (controller = \"frozen\" plays a saved policy: give its run or checkpoint folder)");
+        let e = pop("[[population]]\npersonality = \"altruist\"\nhatchers = 0.7\n[[population]]\npersonality = \"builder\"\nhatchers = 0.7\n");
+        assert_eq!(e, "s.toml: fields `population[*].hatchers` sum to 1.4 (allowed: at most 1; the rest follow the reference's rules)");
+        let e = pop("[[population]]\npersonality = \"altruist\"\n[[population]]\npersonality = \"altruist\"\n");
+        assert_eq!(e, "s.toml: field `population[1].personality` = altruist appears twice (allowed: each personality once)");
+        let e = pop("[[population]]\npersonality = \"altruist\"\narrivals = 2\n");
+        assert_eq!(
+            e,
+            "s.toml: field `population[0].arrivals` = 2 is out of range (allowed: 0 to 1)"
+        );
     }
 
     #[test]

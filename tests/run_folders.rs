@@ -351,3 +351,62 @@ fn a_corrupt_checkpoint_state_is_an_error_not_a_panic() {
         assert!(!err.contains("panicked"), "{what}: {err}");
     }
 }
+
+#[test]
+fn sizes_that_cannot_fit_are_refused_before_anything_is_allocated_or_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let huge = dir.join("huge.toml");
+    std::fs::write(&huge, "[hatch]\nhatchers = 100000000\n").unwrap();
+    let out = dir.join("o");
+    let sim = |env: &str, episodes: &str| {
+        run_in(
+            dir,
+            &[
+                "simulate",
+                "--env",
+                env,
+                "--episodes",
+                episodes,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        )
+    };
+    refused(
+        &sim(huge.to_str().unwrap(), "1"),
+        &["memory", "hatch.hatchers", "--ignore-memory-limit"],
+    );
+    let reference = format!("{ROOT}/envs/reference.toml");
+    refused(&sim(&reference, "4294967295"), &["memory", "--episodes"]);
+    assert!(!out.exists(), "nothing written, no .tmp left");
+    let commons_toml = format!("{ROOT}/envs/commons.toml");
+    for extra in [["--participants", "100000000"], ["--num-envs", "100000"]] {
+        let mut args = vec!["bench", "--env", commons_toml.as_str(), "--steps", "1"];
+        args.extend(extra);
+        refused(&run_in(dir, &args), &["memory", extra[0]]);
+    }
+    // PPO sizes have upper bounds too.
+    let agents = dir.join("a.toml");
+    for (text, field) in [
+        ("[ppo]\nhidden = 1000000000\n", "ppo.hidden"),
+        ("[ppo]\nupdate_epochs = 1000000000\n", "ppo.update_epochs"),
+        ("[train]\nnum_steps = 1000000000\n", "train.num_steps"),
+    ] {
+        std::fs::write(&agents, text).unwrap();
+        let out = run_in(
+            dir,
+            &[
+                "train",
+                "--env",
+                &format!("{ROOT}/envs/cartpole.toml"),
+                "--agents",
+                agents.to_str().unwrap(),
+                "--run-name",
+                "big",
+            ],
+        );
+        refused(&out, &["a.toml", field]);
+    }
+    assert!(!dir.join("runs/big").exists());
+}

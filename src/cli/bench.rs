@@ -8,6 +8,7 @@ use clap::Args;
 use commons_rl::env::check::random_legal_actions;
 use commons_rl::env::vec_env::VecEnv;
 use commons_rl::env::{CommonsEnv, MultiAgentEnv};
+use commons_rl::run::memory;
 use commons_rl::scenario;
 use rand::SeedableRng;
 
@@ -32,6 +33,9 @@ pub struct BenchArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N", value_parser = super::positive_u32)]
     threads: Option<u32>,
+    /// Go ahead even when the memory estimate exceeds what the machine has available.
+    #[arg(long)]
+    ignore_memory_limit: bool,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -39,6 +43,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(n) = args.participants {
         cfg.model.hatch.hatchers = n;
     }
+    memory::check(
+        memory::world_bytes(&cfg.model).saturating_mul(args.num_envs as u64),
+        &format!("{} environments of this scenario", args.num_envs),
+        "--num-envs, --participants or the scenario's hatch.hatchers",
+        args.ignore_memory_limit,
+    )?;
     let threads = args
         .threads
         .map(|t| t as usize)

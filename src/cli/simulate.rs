@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use clap::Args;
 use commons_rl::rng::RngMode;
-use commons_rl::run::{self, Access};
+use commons_rl::run::{self, memory, Access};
 use commons_rl::{scenario, simulate};
 
 /// Arguments of `commons simulate`.
@@ -34,6 +34,9 @@ pub struct SimulateArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_name = "N", value_parser = super::positive_u32)]
     threads: Option<u32>,
+    /// Go ahead even when the memory estimate exceeds what the machine has available.
+    #[arg(long)]
+    ignore_memory_limit: bool,
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
@@ -60,6 +63,20 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             PathBuf::from("runs").join(format!("simulate__{stem}__{}__{now}", args.seed))
         }
     };
+    // Worlds in flight (a chunk of episodes per thread) and one summary per episode.
+    let threads = args
+        .threads
+        .map_or_else(rayon::current_num_threads, |t| t as usize) as u64;
+    let in_flight = (threads * 8).min(args.episodes as u64);
+    let per_episode = std::mem::size_of::<simulate::EpisodeSummary>() as u64 + 64;
+    memory::check(
+        memory::world_bytes(&config)
+            .saturating_mul(in_flight)
+            .saturating_add(per_episode.saturating_mul(args.episodes as u64)),
+        &format!("simulating {} episodes", args.episodes),
+        "--episodes or the scenario's hatch.hatchers",
+        args.ignore_memory_limit,
+    )?;
     // Claim the folder: new, empty or an earlier simulate output, and nobody else writing into it.
     let _folder = run::open(&out, Access::SimulateOutput)?;
     let settings = simulate::SimulateSettings {

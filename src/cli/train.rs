@@ -10,11 +10,11 @@ use clap::Args;
 use commons_rl::env::cartpole::CartPole;
 use commons_rl::env::personality::ControllerKind;
 use commons_rl::env::CommonsEnv;
-use commons_rl::ppo::config::TrainingFile;
+use commons_rl::ppo::config::{TrainingFile, MAX_NUM_ENVS, MAX_TOTAL_STEPS};
 use commons_rl::ppo::device::{self, DeviceRequest};
 use commons_rl::ppo::run_config::{RunConfig, RunInfo};
 use commons_rl::ppo::trainer::{self, TrainSettings};
-use commons_rl::run::{self, check_run_name, folder, Access};
+use commons_rl::run::{self, check_run_name, folder, memory, Access};
 use commons_rl::scenario::{self, EnvKind};
 
 /// Arguments of `commons train`.
@@ -48,6 +48,9 @@ pub struct TrainArgs {
     /// Move an existing run of the same name aside (to `<name>.replaced-<unix-time>`) instead of refusing.
     #[arg(long)]
     overwrite: bool,
+    /// Go ahead even when the memory estimate exceeds what the machine has available.
+    #[arg(long)]
+    ignore_memory_limit: bool,
 }
 
 fn parse_steps(s: &str) -> Result<u64, String> {
@@ -136,10 +139,17 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             (PathBuf::from("runs").join(name), cfg, false)
         }
     };
+    // Flags are checked as flags, so that a bad one is not blamed on the agents file.
     if let Some(n) = args.total_steps {
+        if n > MAX_TOTAL_STEPS {
+            bail!("--total-steps: {n} is out of range (allowed: 1 to {MAX_TOTAL_STEPS})");
+        }
         cfg.training.train.total_steps = n;
     }
     if let Some(n) = args.num_envs {
+        if n as usize > MAX_NUM_ENVS {
+            bail!("--num-envs: {n} is out of range (allowed: 1 to {MAX_NUM_ENVS})");
+        }
         if resume && n as usize != cfg.training.train.num_envs {
             bail!(
                 "--num-envs: a resumed run keeps its {} environments (its schedule counts updates of that size)",
@@ -160,9 +170,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(pop) = cfg.training.population.clone() {
         cfg.scenario.population = pop;
     }
+    // What is validated here came from the agents file, or from the run's config.toml on resume.
+    let source = if resume {
+        run_dir.join("config.toml")
+    } else {
+        cfg.run.agents.clone()
+    };
     cfg.training
         .validate()
-        .map_err(|m| anyhow::anyhow!("{}: {m}", cfg.run.agents.display()))?;
+        .map_err(|m| anyhow::anyhow!("{}: {m}", source.display()))?;
     // Resolve and check the population before anything is written.
     let env_cfg = if cfg.scenario.kind == EnvKind::Commons {
         let env_cfg = scenario::env_config(&cfg.scenario, &cfg.run.env)?;
@@ -183,6 +199,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(d) = args.device {
         cfg.run.device = d;
     }
+    // The worlds, and a rollout of every participant's observations per environment.
+    let t = &cfg.training.train;
+    let model = &cfg.scenario.model;
+    memory::check(
+        (memory::world_bytes(model).saturating_add(memory::rollout_bytes(model, t.num_steps)))
+            .saturating_mul(t.num_envs as u64),
+        &format!("training {} environments of this scenario", t.num_envs),
+        "train.num_envs, train.num_steps or the scenario's hatch.hatchers",
+        args.ignore_memory_limit,
+    )?;
     let device = device::resolve(cfg.run.device)?;
     // Claim the folder (refusing one that is not ours or is in use) before anything is written.
     if args.overwrite {

@@ -108,6 +108,21 @@ pub struct TrainingFile {
     pub population: Option<Vec<PopulationEntry>>,
 }
 
+/// Largest `train.total_steps` (ten billion environment steps).
+pub const MAX_TOTAL_STEPS: u64 = 10_000_000_000;
+/// Largest `train.num_envs`.
+pub const MAX_NUM_ENVS: usize = 4096;
+/// Largest `train.num_steps` (days per environment per rollout).
+pub const MAX_NUM_STEPS: usize = 100_000;
+/// Largest rollout, `num_envs × num_steps` environment steps per update.
+pub const MAX_BATCH: usize = 1_000_000;
+/// Largest `num_minibatches`.
+pub const MAX_MINIBATCHES: usize = 4096;
+/// Largest `update_epochs`.
+pub const MAX_EPOCHS: usize = 1000;
+/// Largest `hidden` (width of the two hidden layers).
+pub const MAX_HIDDEN: usize = 4096;
+
 /// A training file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainingFileError {
@@ -170,14 +185,25 @@ impl TrainingFile {
                 allowed,
             })
         };
-        if t.total_steps == 0 {
-            return bad("train.total_steps", "0".into(), ">= 1");
+        if t.total_steps == 0 || t.total_steps > MAX_TOTAL_STEPS {
+            return bad(
+                "train.total_steps",
+                t.total_steps.to_string(),
+                "1 to 10000000000",
+            );
         }
-        if t.num_envs == 0 || t.num_envs > 4096 {
+        if t.num_envs == 0 || t.num_envs > MAX_NUM_ENVS {
             return bad("train.num_envs", t.num_envs.to_string(), "1 to 4096");
         }
-        if t.num_steps == 0 {
-            return bad("train.num_steps", "0".into(), ">= 1");
+        if t.num_steps == 0 || t.num_steps > MAX_NUM_STEPS {
+            return bad("train.num_steps", t.num_steps.to_string(), "1 to 100000");
+        }
+        if t.num_envs * t.num_steps > MAX_BATCH {
+            return bad(
+                "train.num_envs x train.num_steps",
+                (t.num_envs * t.num_steps).to_string(),
+                "at most 1000000 environment steps per update",
+            );
         }
         if t.checkpoint_every == 0 {
             return bad("train.checkpoint_every", "0".into(), ">= 1");
@@ -211,12 +237,19 @@ impl TrainingFile {
                     return bad(&format!("{name}.{f}"), v.to_string(), ">= 0");
                 }
             }
-            if p.num_minibatches == 0 || p.update_epochs == 0 || p.hidden == 0 {
-                return bad(
-                    &format!("{name}.num_minibatches/update_epochs/hidden"),
-                    "0".into(),
-                    ">= 1",
-                );
+            for (f, v, max, allowed) in [
+                (
+                    "num_minibatches",
+                    p.num_minibatches,
+                    MAX_MINIBATCHES,
+                    "1 to 4096",
+                ),
+                ("update_epochs", p.update_epochs, MAX_EPOCHS, "1 to 1000"),
+                ("hidden", p.hidden, MAX_HIDDEN, "1 to 4096"),
+            ] {
+                if v == 0 || v > max {
+                    return bad(&format!("{name}.{f}"), v.to_string(), allowed);
+                }
             }
         }
         Ok(())
@@ -244,9 +277,28 @@ mod tests {
         std::fs::write(&path, "[policies.altruist]\nhidden = 0\n").unwrap();
         let e = TrainingFile::load(&path).unwrap_err().to_string();
         assert!(
-            e.ends_with("field `policies.altruist.num_minibatches/update_epochs/hidden` = 0 is out of range (allowed: >= 1)"),
+            e.ends_with(
+                "field `policies.altruist.hidden` = 0 is out of range (allowed: 1 to 4096)"
+            ),
             "{e}"
         );
+        for (text, field) in [
+            ("[ppo]\nhidden = 1000000000\n", "ppo.hidden"),
+            ("[ppo]\nupdate_epochs = 1000000000\n", "ppo.update_epochs"),
+            (
+                "[ppo]\nnum_minibatches = 1000000000\n",
+                "ppo.num_minibatches",
+            ),
+            ("[train]\nnum_steps = 1000000000\n", "train.num_steps"),
+            (
+                "[train]\nnum_envs = 4096\nnum_steps = 1000\n",
+                "train.num_envs x train.num_steps",
+            ),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let e = TrainingFile::load(&path).unwrap_err().to_string();
+            assert!(e.contains(&format!("field `{field}`")), "{text}: {e}");
+        }
         std::fs::write(&path, "[ppo]\ngama = 1\n").unwrap();
         assert!(matches!(
             TrainingFile::load(&path),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::TrainingFile;
 use super::device::DeviceRequest;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ValidationError};
 
 /// `config.toml` of a run: enough to repeat, resume or evaluate it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -49,6 +49,14 @@ pub enum RunConfigError {
         /// What is wrong, on one line.
         message: String,
     },
+    /// A value is out of range (the same checks as the scenario and agents files it came from).
+    #[error("{path}: {cause}")]
+    Range {
+        /// The file.
+        path: PathBuf,
+        /// The field (`scenario.…` or `training.…`), its value and what is allowed.
+        cause: ValidationError,
+    },
 }
 
 impl RunConfig {
@@ -59,10 +67,21 @@ impl RunConfig {
             path: path.clone(),
             cause,
         })?;
-        toml::from_str(&text).map_err(|e| RunConfigError::Parse {
-            path,
+        let cfg: RunConfig = toml::from_str(&text).map_err(|e| RunConfigError::Parse {
+            path: path.clone(),
             message: e.message().replace('\n', " "),
-        })
+        })?;
+        let range = |cause: ValidationError| RunConfigError::Range {
+            path: path.clone(),
+            cause,
+        };
+        cfg.scenario
+            .validate()
+            .map_err(|e| range(e.within("scenario")))?;
+        cfg.training
+            .validate()
+            .map_err(|e| range(ValidationError::from(e).within("training")))?;
+        Ok(cfg)
     }
 }
 
@@ -82,5 +101,15 @@ mod tests {
         let e = RunConfig::load(dir.path()).unwrap_err();
         assert!(matches!(e, RunConfigError::Parse { .. }), "{e:?}");
         assert!(e.to_string().contains("missing field `run`"), "{e}");
+        // A hand-edited value goes through the scenario's own checks.
+        let good = "[run]\nenv = \"e.toml\"\nagents = \"a.toml\"\ndevice = \"cpu\"\n[scenario.curve]\nkappa = nan\n[training]\n";
+        std::fs::write(dir.path().join("config.toml"), good).unwrap();
+        let e = RunConfig::load(dir.path()).unwrap_err();
+        assert!(matches!(e, RunConfigError::Range { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .contains("field `scenario.curve.kappa` = NaN is out of range"),
+            "{e}"
+        );
     }
 }

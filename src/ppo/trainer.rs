@@ -494,7 +494,7 @@ fn load_checkpoint(dir: &Path, policies: &mut [Policy]) -> Result<TrainerState, 
         p.net.vs.load(&path).map_err(|e| TrainError::File {
             path: path.clone(),
             message: format!(
-                "corrupt or missing checkpoint: {}",
+                "cannot load the network (corrupt or missing, or saved with another `hidden` width than the run's config.toml gives): {}",
                 e.to_string().lines().next().unwrap_or("unreadable")
             ),
         })?;
@@ -600,7 +600,7 @@ pub fn load_frozen(
     net.vs.load(&file).map_err(|e| TrainError::File {
         path: file.clone(),
         message: format!(
-            "corrupt or missing checkpoint: {}",
+            "cannot load the network (corrupt or missing, or saved with another `hidden` width than its run's config.toml gives): {}",
             e.to_string().lines().next().unwrap_or("unreadable")
         ),
     })?;

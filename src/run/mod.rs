@@ -1,7 +1,9 @@
-//! Run folders: which command owns which output folder ([`folder`]: manifest, lock, safe names).
+//! Run folders: which command owns which output folder ([`folder`]: manifest, lock, safe names), and
+//! memory guards before a command allocates ([`memory`]).
 //!
 //! Dependency direction: the CLI opens a folder here before anything below writes into it.
 
 pub mod folder;
+pub mod memory;
 
 pub use folder::{check_access, check_run_name, open, Access, FolderError, FolderKind, OpenFolder};
