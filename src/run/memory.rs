@@ -59,7 +59,7 @@ pub fn check(needed: u64, what: &str, knobs: &str, ignore: bool) -> Result<(), M
 pub fn world_bytes(cfg: &ModelConfig) -> u64 {
     let a = &cfg.arrivals;
     let days = cfg.simulation.days as u64;
-    let multiplier = 1 + a.multiplier_range.max(0.0).min(1e6) as u64;
+    let multiplier = 1 + a.multiplier_range.clamp(0.0, 1e6) as u64;
     let arrivals = days * a.max_new_participants as u64 * multiplier;
     let participant = std::mem::size_of::<Participant>() as u64;
     let edge = std::mem::size_of::<Support>() as u64;
