@@ -392,3 +392,56 @@ fn a_frozen_policy_plays_from_another_run_without_learning() {
     );
     assert_fails_naming(&out, &["runs/al"]);
 }
+
+/// The schedule counts environment steps: a run resumed with other `--num-envs` and a longer
+/// `--total-steps` stops at the new total, and its learning rate keeps falling from where it was.
+#[test]
+fn resume_continues_the_schedule_in_environment_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = train(
+        dir.path(),
+        "sched",
+        "envs/cartpole.toml",
+        "agents/ppo-cartpole.toml",
+        &["--total-steps", "2048"],
+    );
+    assert_ok(&out);
+    let run = dir.path().join("runs/sched");
+    let out = commons_in(
+        dir.path(),
+        &[
+            "train",
+            "--resume",
+            "runs/sched",
+            "--total-steps",
+            "4096",
+            "--num-envs",
+            "2",
+        ],
+    );
+    assert_ok(&out);
+    let s = summary(&run);
+    assert_eq!(s["global_step"], 4096);
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        config.contains("total_steps = 4096") && config.contains("num_envs = 2"),
+        "{config}"
+    );
+    let ev = read_events(&run);
+    let lr: Vec<f64> = ev["charts/learning_rate/cartpole"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(lr.len(), 4 + 8, "4 updates of 512 steps, then 8 of 256");
+    for w in lr.windows(2) {
+        assert!(w[1] <= w[0], "the rate never rises: {lr:?}");
+    }
+    // The finished run's last update used 0.25 of the base rate; the extension starts there (a restart
+    // of the plan would jump back to 0.5) and falls to 1/32 at its last update.
+    let base = 2.5e-4_f64;
+    for (i, f) in [(3, 0.25), (4, 0.25), (11, 0.25 / 8.0)] {
+        assert!((lr[i] - f * base).abs() < 1e-9, "update {i}: {lr:?}");
+    }
+}

@@ -150,12 +150,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         if n as usize > MAX_NUM_ENVS {
             bail!("--num-envs: {n} is out of range (allowed: 1 to {MAX_NUM_ENVS})");
         }
-        if resume && n as usize != cfg.training.train.num_envs {
-            bail!(
-                "--num-envs: a resumed run keeps its {} environments (its schedule counts updates of that size)",
-                cfg.training.train.num_envs
-            );
-        }
         cfg.training.train.num_envs = n as usize;
     }
     if let Some(s) = args.seed {

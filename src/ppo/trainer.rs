@@ -148,6 +148,66 @@ struct TrainerState {
     /// Per policy: environment episodes finished (absent in older checkpoints).
     #[serde(default)]
     env_episodes: Vec<u64>,
+    /// The learning-rate schedule (absent in older checkpoints: from the start to the run's total).
+    #[serde(default)]
+    lr_schedule: Option<LrSchedule>,
+    /// The schedule's fraction used by the last update before the checkpoint.
+    #[serde(default)]
+    last_lr_fraction: Option<f64>,
+}
+
+/// The learning-rate annealing, in environment steps: the fraction of the base rate falls linearly from
+/// `from_fraction` at `from_step` to 0 at `to_step`. A new run goes from (0, 1) to its total steps. A
+/// run resumed with another `--total-steps` continues from where it was to the new total: an
+/// interrupted run from the rate its next update would have had, a finished run (whose rate reached 0)
+/// from the rate of its last update. The rate never jumps back up.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct LrSchedule {
+    from_step: u64,
+    from_fraction: f64,
+    to_step: u64,
+}
+
+impl LrSchedule {
+    /// From the start of a run to `to_step`.
+    fn new(to_step: u64) -> Self {
+        LrSchedule {
+            from_step: 0,
+            from_fraction: 1.0,
+            to_step,
+        }
+    }
+
+    /// The fraction of the base rate at `step`: `1 − step/to` for a new run, else
+    /// `from_fraction · (1 − (step − from)/(to − from))`; 0 from `to_step` on.
+    fn fraction(&self, step: u64) -> f64 {
+        if step >= self.to_step {
+            return 0.0;
+        }
+        if self.from_step == 0 && self.from_fraction == 1.0 {
+            return 1.0 - step as f64 / self.to_step as f64;
+        }
+        let done = step.saturating_sub(self.from_step) as f64;
+        self.from_fraction * (1.0 - done / (self.to_step - self.from_step) as f64)
+    }
+
+    /// The schedule for a run that continues at `step` towards `to_step`, whose last update used
+    /// `last`: unchanged if the target is the same, else re-anchored at the current rate (see the type).
+    fn continued(self, step: u64, to_step: u64, last: Option<f64>) -> Self {
+        if to_step == self.to_step {
+            return self;
+        }
+        let from_fraction = if step < self.to_step {
+            self.fraction(step)
+        } else {
+            last.unwrap_or(0.0)
+        };
+        LrSchedule {
+            from_step: step,
+            from_fraction,
+            to_step,
+        }
+    }
 }
 
 struct Policy {
@@ -710,16 +770,23 @@ pub fn train<E: MultiAgentEnv + Send>(
         path: s.run_dir.clone(),
         message: format!("cannot start worker threads: {e}"),
     })?;
+    // The schedule counts environment steps: whole updates up to at least `total_steps`.
+    let per_update = (t.num_envs * t.num_steps) as u64;
+    let end_step = t.total_steps.div_ceil(per_update) * per_update;
     let (mut global_step, mut agent_steps, mut start_update) = (0u64, 0u64, 0usize);
+    let mut schedule = LrSchedule::new(end_step);
     if s.resume {
         let dir = latest_checkpoint(&s.run_dir)?;
         let state = load_checkpoint(&dir, &mut policies)?;
         global_step = state.global_step;
         agent_steps = state.agent_steps;
         start_update = state.update;
+        schedule = state.lr_schedule.unwrap_or(schedule).continued(
+            global_step,
+            end_step,
+            state.last_lr_fraction,
+        );
     }
-    let per_update = (t.num_envs * t.num_steps) as u64;
-    let num_updates = t.total_steps.div_ceil(per_update) as usize;
     // Episodes in flight are not part of a checkpoint: a resumed run starts new ones.
     venv.reset(episode_seed(t.seed, usize::MAX, start_update as u64))?;
     let mut writer = tensorboard_rs::summary_writer::SummaryWriter::new(&s.run_dir);
@@ -747,14 +814,17 @@ pub fn train<E: MultiAgentEnv + Send>(
     let mut last_checkpoint_update = start_update;
     let heads: Vec<usize> = policies.iter().map(|p| p.net.nvec.len()).collect();
     let n_heads = heads.first().copied().unwrap_or(1);
-    for update in start_update..num_updates {
+    let mut update = start_update;
+    let mut lr_fraction = schedule.fraction(global_step);
+    while global_step < end_step {
         if s.stop.load(Ordering::SeqCst) {
             interrupted = true;
             break;
         }
         let mut rng = rand_pcg::Pcg32::seed_from_u64(episode_seed(t.seed, 0, update as u64));
+        lr_fraction = schedule.fraction(global_step);
         for p in &mut policies {
-            let lr = p.opt_lr(update, num_updates);
+            let lr = p.opt_lr(lr_fraction);
             p.opt.set_lr(lr);
         }
         let mut rollouts: Vec<Rollout> = (0..policies.len()).map(|_| Rollout::default()).collect();
@@ -929,7 +999,7 @@ pub fn train<E: MultiAgentEnv + Send>(
             }
             writer.add_scalar(
                 &format!("charts/learning_rate/{name}"),
-                p.opt_lr(update, num_updates) as f32,
+                p.opt_lr(lr_fraction) as f32,
                 step,
             );
             for (tag, v) in [
@@ -991,24 +1061,37 @@ pub fn train<E: MultiAgentEnv + Send>(
             save_checkpoint(
                 &s.run_dir,
                 &policies,
-                &state_of(&policies, global_step, agent_steps, update + 1),
+                &state_of(
+                    &policies,
+                    global_step,
+                    agent_steps,
+                    update + 1,
+                    (schedule, lr_fraction),
+                ),
             )?;
             last_checkpoint_update = update + 1;
         }
+        update += 1;
         if stopping {
             interrupted = true;
             break;
         }
     }
     bar.finish_and_clear();
-    let final_update = (global_step / per_update) as usize;
+    let final_update = update;
     if last_checkpoint_update != final_update
         || !s.run_dir.join("checkpoints").join("latest").exists()
     {
         save_checkpoint(
             &s.run_dir,
             &policies,
-            &state_of(&policies, global_step, agent_steps, final_update),
+            &state_of(
+                &policies,
+                global_step,
+                agent_steps,
+                final_update,
+                (schedule, lr_fraction),
+            ),
         )?;
     }
     writer.flush();
@@ -1089,8 +1172,11 @@ fn state_of(
     global_step: u64,
     agent_steps: u64,
     update: usize,
+    (schedule, last_fraction): (LrSchedule, f64),
 ) -> TrainerState {
     TrainerState {
+        lr_schedule: Some(schedule),
+        last_lr_fraction: Some(last_fraction),
         global_step,
         agent_steps,
         update,
@@ -1110,11 +1196,41 @@ fn state_of(
 }
 
 impl Policy {
-    fn opt_lr(&self, update: usize, num_updates: usize) -> f64 {
+    /// The learning rate at `fraction` of the schedule (the base rate without annealing).
+    fn opt_lr(&self, fraction: f64) -> f64 {
         if self.cfg.anneal_lr {
-            (1.0 - update as f64 / num_updates as f64) * self.cfg.learning_rate
+            fraction * self.cfg.learning_rate
         } else {
             self.cfg.learning_rate
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LrSchedule;
+
+    #[test]
+    fn a_new_schedule_anneals_like_cleanrl_and_a_longer_one_continues_without_a_jump() {
+        let s = LrSchedule::new(4096);
+        // Update u of n starts at u · batch steps: fraction 1 − u/n, bit for bit.
+        for u in 0..8u64 {
+            assert_eq!(s.fraction(u * 512), 1.0 - u as f64 / 8.0);
+        }
+        assert_eq!(s.fraction(4096), 0.0);
+        assert_eq!(s.continued(2048, 4096, None), s);
+        // Interrupted at 2048 (fraction 0.5), resumed towards 8192: 0.5 there, linearly to 0 at 8192.
+        let longer = s.continued(2048, 8192, Some(0.625));
+        assert_eq!(longer.fraction(2048), 0.5);
+        assert!((longer.fraction(5120) - 0.25).abs() < 1e-12);
+        assert_eq!(longer.fraction(8192), 0.0);
+        // Shorter: from the current rate down to the new end.
+        let shorter = s.continued(2048, 3072, Some(0.625));
+        assert_eq!(shorter.fraction(2048), 0.5);
+        assert!((shorter.fraction(2560) - 0.25).abs() < 1e-12);
+        // A finished run (fraction 0 at its end) extended: from its last update's rate, not from 0.
+        let extended = s.continued(4096, 8192, Some(0.125));
+        assert_eq!(extended.fraction(4096), 0.125);
+        assert!((extended.fraction(6144) - 0.0625).abs() < 1e-12);
     }
 }
