@@ -374,12 +374,27 @@ pub fn load_env(path: &Path) -> Result<CommonsEnvConfig, ScenarioError> {
 
 /// Resolves a parsed scenario's population; `path` locates relative personality files.
 pub fn env_config(scenario: &Scenario, path: &Path) -> Result<CommonsEnvConfig, ScenarioError> {
+    env_config_named(scenario, path, path)
+}
+
+/// Like [`env_config`], for a scenario that was read from `source` (e.g. a run's `config.toml`, or an
+/// agents file with a population) while its personality files are relative to the scenario file `path`;
+/// errors name `source` and the population field.
+pub fn env_config_named(
+    scenario: &Scenario,
+    path: &Path,
+    source: &Path,
+) -> Result<CommonsEnvConfig, ScenarioError> {
     let base = path.parent().unwrap_or(Path::new("."));
     let mut population = Vec::new();
-    for e in &scenario.population {
+    for (i, e) in scenario.population.iter().enumerate() {
         let p = personality::resolve(&e.personality, base).map_err(|e| ScenarioError::Parse {
-            path: path.to_path_buf(),
-            location: String::new(),
+            path: source.to_path_buf(),
+            location: if source == path {
+                String::new()
+            } else {
+                format!("field `population[{i}].personality`: ")
+            },
             message: e.to_string(),
         })?;
         population.push(ResolvedEntry {

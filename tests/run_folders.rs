@@ -288,19 +288,82 @@ fn a_second_writer_refuses_naming_the_first_and_signals_save_a_checkpoint() {
 fn a_killed_run_leaves_a_stale_lock_that_the_resume_reclaims() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let mut child = long_run(dir, "killed");
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(
-        dir.join("runs/killed/.lock").exists(),
-        "SIGKILL leaves the lock"
-    );
+    // Killed at a few moments after its first checkpoint (some land while the next one is written):
+    // every time the last complete checkpoint resumes.
+    for (k, delay_ms) in [0u64, 37, 420].into_iter().enumerate() {
+        let name = format!("killed{k}");
+        let mut child = long_run(dir, &name);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let run = dir.join("runs").join(&name);
+        assert!(run.join(".lock").exists(), "SIGKILL leaves the lock");
+        let latest: u64 = std::fs::read_to_string(run.join("checkpoints/latest"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let total = (latest + 1024).to_string();
+        let out = run_in(
+            dir,
+            &[
+                "train",
+                "--resume",
+                run.to_str().unwrap(),
+                "--total-steps",
+                &total,
+            ],
+        );
+        assert_ok(&out);
+        assert!(!run.join(".lock").exists());
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+        assert!(summary["global_step"].as_u64().unwrap() >= latest + 1024);
+        assert_eq!(summary["interrupted"], false);
+    }
+}
+
+#[test]
+fn a_resumed_run_with_an_edited_population_names_its_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let agents = dir.join("a.toml");
+    std::fs::write(
+        &agents,
+        "[train]\ntotal_steps = 128\nnum_envs = 1\nnum_steps = 64\n",
+    )
+    .unwrap();
     let out = run_in(
         dir,
-        &["train", "--resume", "runs/killed", "--total-steps", "1024"],
+        &[
+            "train",
+            "--env",
+            &format!("{ROOT}/envs/commons.toml"),
+            "--agents",
+            agents.to_str().unwrap(),
+            "--run-name",
+            "edited",
+        ],
     );
     assert_ok(&out);
-    assert!(!dir.join("runs/killed/.lock").exists());
+    let config = dir.join("runs/edited/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replacen("\"altruist\"", "\"nobody\"", 1)).unwrap();
+    let before = tree(&dir.join("runs/edited"));
+    for args in [
+        vec!["train", "--resume", "runs/edited"],
+        vec!["eval", "runs/edited", "--episodes", "1"],
+    ] {
+        refused(
+            &run_in(dir, &args),
+            &[
+                "runs/edited/config.toml",
+                "population[1].personality",
+                "nobody",
+            ],
+        );
+    }
+    assert_eq!(tree(&dir.join("runs/edited")), before);
 }
 
 #[test]

@@ -40,7 +40,8 @@ pub fn evaluate_and_write(
     if cfg.scenario.kind != EnvKind::Commons {
         bail!("{}: eval compares Commons policies with scripted participants; this run is not a Commons run", run_dir.display());
     }
-    let env_cfg = scenario::env_config(&cfg.scenario, &cfg.run.env)?;
+    let env_cfg =
+        scenario::env_config_named(&cfg.scenario, &cfg.run.env, &run_dir.join("config.toml"))?;
     let dev = device::resolve(cfg.run.device)?;
     eprintln!(
         "evaluating {} on {episodes} held-out seeds from {seed} (and the scripted baseline)...",

@@ -175,7 +175,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .map_err(|m| anyhow::anyhow!("{}: {m}", source.display()))?;
     // Resolve and check the population before anything is written.
     let env_cfg = if cfg.scenario.kind == EnvKind::Commons {
-        let env_cfg = scenario::env_config(&cfg.scenario, &cfg.run.env)?;
+        // Name the file the population came from: the run's config.toml on resume, else the agents
+        // file if it has a population, else the scenario file.
+        let source = if resume {
+            run_dir.join("config.toml")
+        } else if cfg.training.population.is_some() {
+            cfg.run.agents.clone()
+        } else {
+            cfg.run.env.clone()
+        };
+        let env_cfg = scenario::env_config_named(&cfg.scenario, &cfg.run.env, &source)?;
         if env_cfg
             .population
             .iter()
@@ -183,7 +192,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         {
             bail!(
                 "{}: the population has no learned personality: nothing to train",
-                cfg.run.env.display()
+                source.display()
             );
         }
         Some(env_cfg)
