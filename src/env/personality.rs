@@ -71,22 +71,23 @@ impl Component {
     }
 }
 
-/// Weights of the reward components.
+/// One number per reward component: a personality's weights ([`RewardWeights`]), or one agent's
+/// components for one day (in [`RewardParts`]). Field names are the components' names.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct RewardWeights {
-    /// Weight of [`Component::Wealth`].
+pub struct Components {
+    /// [`Component::Wealth`].
     pub wealth: f64,
-    /// Weight of [`Component::Impact`].
+    /// [`Component::Impact`].
     pub impact: f64,
-    /// Weight of [`Component::Authorship`].
+    /// [`Component::Authorship`].
     pub authorship: f64,
-    /// Weight of [`Component::Sentiment`].
+    /// [`Component::Sentiment`].
     pub sentiment: f64,
 }
 
-impl RewardWeights {
-    /// The weight of a component.
+impl Components {
+    /// The number of a component.
     pub fn get(&self, c: Component) -> f64 {
         match c {
             Component::Wealth => self.wealth,
@@ -97,19 +98,24 @@ impl RewardWeights {
     }
 }
 
-/// The reward components of one agent for one day.
+/// Weights of the reward components (a personality file's `[personality.reward]`).
+pub type RewardWeights = Components;
+
+/// The reward components of one agent for one day (read them as fields: `parts.wealth`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct RewardParts {
-    /// [`Component::Wealth`].
-    pub wealth: f64,
-    /// [`Component::Impact`].
-    pub impact: f64,
-    /// [`Component::Authorship`].
-    pub authorship: f64,
-    /// [`Component::Sentiment`].
-    pub sentiment: f64,
+    /// The components.
+    pub components: Components,
     /// Net worth in DAI after the step (at joining, for a new agent); not a reward, a measurement.
     pub net_worth: f64,
+}
+
+impl std::ops::Deref for RewardParts {
+    type Target = Components;
+
+    fn deref(&self) -> &Components {
+        &self.components
+    }
 }
 
 /// What an agent's daily components are differences of: its state when it last observed.
@@ -128,16 +134,6 @@ pub fn reward_unit(c: &Commons) -> f64 {
 }
 
 impl RewardParts {
-    /// The value of a component.
-    pub fn get(&self, c: Component) -> f64 {
-        match c {
-            Component::Wealth => self.wealth,
-            Component::Impact => self.impact,
-            Component::Authorship => self.authorship,
-            Component::Sentiment => self.sentiment,
-        }
-    }
-
     /// The components of participant `p` for the day `c` just simulated, in unit `unit` (see
     /// [`reward_unit`]). `present`: `p` is still in the Commons; a participant who left today is worth
     /// its wallet after the exit with budget wallets, and unchanged otherwise.
@@ -171,10 +167,12 @@ impl RewardParts {
             }
         }
         RewardParts {
-            wealth: (wealth - last.net_worth) / unit,
-            impact: impact / unit,
-            authorship: authorship / unit,
-            sentiment: p.sentiment - last.sentiment,
+            components: Components {
+                wealth: (wealth - last.net_worth) / unit,
+                impact: impact / unit,
+                authorship: authorship / unit,
+                sentiment: p.sentiment - last.sentiment,
+            },
             net_worth: wealth,
         }
     }
@@ -422,10 +420,7 @@ mod tests {
     fn components_are_named_and_weighed_in_one_order() {
         let w = weights(1.0, 2.0, 3.0, 4.0);
         let parts = RewardParts {
-            wealth: 10.0,
-            impact: 100.0,
-            authorship: 1000.0,
-            sentiment: 10000.0,
+            components: weights(10.0, 100.0, 1000.0, 10000.0),
             net_worth: 5.0,
         };
         assert_eq!(parts.total(&w), 10.0 + 200.0 + 3000.0 + 40000.0);
@@ -443,8 +438,8 @@ mod tests {
         // A zero weight times a negative component still adds up like the written-out sum.
         let p = Personality::builtin("altruist").unwrap();
         let loss = RewardParts {
-            wealth: -3.0,
-            ..RewardParts::default()
+            components: weights(-3.0, 0.0, 0.0, 0.0),
+            net_worth: 0.0,
         };
         assert_eq!(
             p.reward(&loss).to_bits(),
