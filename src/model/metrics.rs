@@ -1,7 +1,7 @@
 //! The outcome metrics of a Commons, named once: `commons simulate`'s summaries and trajectories, the
 //! environment's step info, `commons eval`, `commons compare` and the tests all read them from here.
 //!
-//! Each metric is one line of the [`metrics!`] table below: its doc line, its field (also its name in
+//! Each metric is one line of the `metrics!` table below: its doc line, its field (also its name in
 //! every file and log), its type, and how it is read from a [`Commons`] between days.
 
 use serde::Serialize;

@@ -287,6 +287,9 @@ pub fn open(dir: &Path, access: Access) -> Result<OpenFolder, FolderError> {
         dir: dir.to_path_buf(),
         lock,
     };
+    // Another command may have filled the folder between the check and the lock: check again, now
+    // that nobody else can write (dropping `open` releases the lock).
+    check_access(dir, access)?;
     if read_manifest(dir)?.is_none() {
         let path = dir.join(MANIFEST);
         let mut json =
