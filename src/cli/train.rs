@@ -282,11 +282,24 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             ""
         }
     );
+    // What the curves and eval use: per finished environment episode, the mean lifetime return of a
+    // personality's agents (a per-agent mean would be dominated by arrivals who leave at once).
+    println!("mean return of each personality's agents per environment episode (last 10 episodes; charts/episode_mean_return):");
     for (name, r) in &summary.episodic_return {
-        println!(
-            "  {name:<16} return (last 100) {:>10.3} ± {:<8.3} over {} episodes",
-            r.last_100_mean, r.last_100_std, r.episodes
-        );
+        match summary.episode_mean_return.get(name) {
+            Some(m) if m.episodes > 0 && m.last_10_mean.is_finite() => println!(
+                "  {name:<16} {:>12.3} ± {:<10.3} ({} episodes finished)",
+                m.last_10_mean + 0.0, // + 0.0: no "-0.000"
+                m.last_10_std,
+                m.episodes
+            ),
+            _ => println!(
+                "  {name:<16} {:>12.3} ± {:<10.3} (no episode finished yet: mean of its last {} agents)",
+                r.last_100_mean + 0.0,
+                r.last_100_std,
+                r.episodes.min(100)
+            ),
+        }
     }
     println!(
         "run folder: {}  (curves: tensorboard --logdir runs)",
