@@ -61,15 +61,31 @@ fn compares_simulate_runs_with_table_plot_and_json() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(
-        table.contains("b − a (paired)") && table.contains("c − a (unpaired)"),
+        table.contains("B − A  difference from A, paired by seed")
+            && table.contains("C − A  difference from A, unpaired"),
         "{table}"
     );
-    let price = table
-        .lines()
-        .find(|l| l.starts_with("commons/token_price"))
+    // Readable in a 100-column terminal: short run labels with a legend, units.
+    for line in table.lines().skip(5) {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    // Three runs do not fit side by side: each series has a line per run, B's with its difference.
+    let lines: Vec<&str> = table.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("  token_price (DAI/token)"))
         .unwrap();
+    let price = lines[at + 2];
+    assert!(price.starts_with("    B"), "{table}");
     // Same seeds, same scenario: b equals a exactly, so its paired difference is 0 [0, 0].
-    assert!(price.contains(" 0 [0, 0]"), "{price}");
+    assert!(
+        price.contains("B − A") && price.contains(" 0 [0, 0]"),
+        "{price}"
+    );
 
     let doc = std::fs::read_to_string(&svg).unwrap();
     assert!(doc.starts_with("<svg") && doc.trim_end().ends_with("</svg>"));

@@ -313,9 +313,12 @@ fn eval_compares_trained_policies_with_scripted_roles() {
     let out = commons_in(dir.path(), &["compare", "runs/al", "--scripted"]);
     assert_ok(&out);
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("al − al (scripted) (paired)"), "{table}");
     assert!(
-        table.lines().any(|l| l.starts_with("altruist/impact")),
+        table.starts_with("A  al (scripted)\nB  al\nB − A  difference from A, paired by seed"),
+        "{table}"
+    );
+    assert!(
+        table.lines().any(|l| l.starts_with("  impact (U)")),
         "{table}"
     );
     // A run folder without checkpoints gives a one-line error naming the file.

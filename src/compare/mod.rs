@@ -127,38 +127,51 @@ fn cell(e: &Option<Estimate>, mark: bool) -> String {
     }
 }
 
-/// The comparison as a plain-text table (one row per series).
-pub fn render_table(c: &Comparison) -> String {
-    let mut header = vec!["series".to_string()];
-    header.extend(c.runs.iter().cloned());
-    for (j, run) in c.runs.iter().enumerate().skip(1) {
-        let kind = if c.paired[j] { "paired" } else { "unpaired" };
-        header.push(format!("{run} − {} ({kind})", c.runs[0]));
+/// The unit of a series (`group/measure`), from the homes of its measure; empty if it has none.
+pub fn unit_of(series: &str) -> &'static str {
+    let (group, measure) = series.split_once('/').unwrap_or(("", series));
+    if group == "commons" {
+        let names = crate::model::metrics::METRIC_NAMES;
+        return names
+            .iter()
+            .position(|m| *m == measure)
+            .map_or("", |k| crate::model::metrics::METRIC_UNITS[k]);
     }
-    let mut table = vec![header];
-    for row in &c.rows {
-        let mut line = vec![row.series.clone()];
-        line.extend(row.values.iter().map(|v| cell(v, false)));
-        line.extend(row.differences.iter().skip(1).map(|d| cell(d, true)));
-        table.push(line);
+    if let Some(k) = samples::AGENT_MEASURES.iter().position(|m| *m == measure) {
+        return samples::AGENT_MEASURE_UNITS[k];
     }
-    let widths: Vec<usize> = (0..table[0].len())
+    if samples::BEHAVIOURS.contains(&measure) {
+        return samples::BEHAVIOUR_UNIT;
+    }
+    ""
+}
+
+/// Terminal width the table is laid out for.
+const WIDTH: usize = 100;
+
+/// Lines of cells, aligned in columns (first column left, the others right); lines of one cell (group
+/// headings) do not set widths.
+fn aligned(table: &[Vec<String>]) -> String {
+    let columns = table.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
         .map(|k| {
             table
                 .iter()
-                .map(|l| l[k].chars().count())
+                .filter(|l| l.len() > 1)
+                .filter_map(|l| l.get(k))
+                .map(|c| c.chars().count())
                 .max()
                 .unwrap_or(0)
         })
         .collect();
     let mut out = String::new();
-    for line in &table {
+    for line in table {
         let cells: Vec<String> = line
             .iter()
             .zip(&widths)
             .enumerate()
             .map(|(k, (s, w))| {
-                let pad = w - s.chars().count();
+                let pad = w.saturating_sub(s.chars().count());
                 if k == 0 {
                     format!("{s}{}", " ".repeat(pad))
                 } else {
@@ -169,8 +182,102 @@ pub fn render_table(c: &Comparison) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
+    out
+}
+
+/// Table lines for every series of `c`, grouped: a heading line (the personality, or `commons`) before
+/// each group, then what `add` pushes for each series, given its label (`  measure (unit)`).
+fn grouped(
+    c: &Comparison,
+    mut add: impl FnMut(&mut Vec<Vec<String>>, &Row, String),
+) -> Vec<Vec<String>> {
+    let mut table = Vec::new();
+    let mut group = None;
+    for row in &c.rows {
+        let (g, measure) = row.series.split_once('/').unwrap_or(("", &row.series));
+        if group != Some(g) {
+            group = Some(g);
+            table.push(vec![g.to_string()]);
+        }
+        let label = match unit_of(&row.series) {
+            "" => format!("  {measure}"),
+            unit => format!("  {measure} ({unit})"),
+        };
+        add(&mut table, row, label);
+    }
+    table
+}
+
+/// Short labels for the runs: `A`, `B`, …, `Z`, `AA`, ….
+fn letter(mut j: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'A' + (j % 26) as u8);
+        if j < 26 {
+            break;
+        }
+        j = j / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+/// The comparison as a plain-text table for a terminal: a legend of the runs (`A`, `B`, …), then one row
+/// per series grouped by personality and the Commons, with its unit, each run's value and each later
+/// run's difference from `A`.
+pub fn render_table(c: &Comparison) -> String {
+    let letters: Vec<String> = (0..c.runs.len()).map(letter).collect();
+    let mut out = String::new();
+    for (l, run) in letters.iter().zip(&c.runs) {
+        out.push_str(&format!("{l}  {run}\n"));
+    }
+    for (j, l) in letters.iter().enumerate().skip(1) {
+        let kind = if c.paired[j] {
+            "paired by seed"
+        } else {
+            "unpaired: the seeds differ"
+        };
+        out.push_str(&format!(
+            "{l} − {}  difference from {}, {kind}\n",
+            letters[0], letters[0]
+        ));
+    }
+    out.push('\n');
+    let mut header = vec![String::new()];
+    header.extend(letters.iter().cloned());
+    header.extend(
+        letters
+            .iter()
+            .skip(1)
+            .map(|l| format!("{l} − {}", letters[0])),
+    );
+    let mut table = vec![header];
+    table.extend(grouped(c, |t, row, label| {
+        let mut line = vec![label];
+        line.extend(row.values.iter().map(|v| cell(v, false)));
+        line.extend(row.differences.iter().skip(1).map(|d| cell(d, true)));
+        t.push(line);
+    }));
+    let side_by_side = aligned(&table);
+    if side_by_side.lines().all(|l| l.chars().count() <= WIDTH) {
+        out.push_str(&side_by_side);
+    } else {
+        // Too wide for a terminal: one line per run under each series instead.
+        let table = grouped(c, |t, row, label| {
+            t.push(vec![label]);
+            for (j, l) in letters.iter().enumerate() {
+                let mut line = vec![format!("    {l}"), cell(&row.values[j], false)];
+                if j > 0 {
+                    line.push(format!("{l} − {}", letters[0]));
+                    line.push(cell(&row.differences[j], true));
+                }
+                t.push(line);
+            }
+        });
+        out.push_str(&aligned(&table));
+    }
     out.push_str(&format!(
-        "mean [bootstrap 95 % interval] over episodes; * = the difference's interval excludes 0 (only with at least {} episodes)\n",
+        "mean [bootstrap 95 % interval] over episodes\n* = the difference's interval excludes 0 (only with at least {} episodes)\n",
         bootstrap::MIN_N
     ));
     out
@@ -238,8 +345,20 @@ mod tests {
         assert!(c.rows[1].differences[1].is_none(), "b has no builder");
         let text = render_table(&c);
         assert!(text.contains("1.000 [1.000, 1.000] *"), "{text}");
-        assert!(text.lines().nth(1).unwrap().contains('—'), "{text}");
-        assert!(text.contains("b − a (paired)"));
+        // Legend, then the header, then the builder group and its rows; b has no builder.
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(&lines[..2], ["A  a", "B  b"], "{text}");
+        assert!(
+            lines[2].starts_with("B − A  difference from A, paired by seed"),
+            "{text}"
+        );
+        assert_eq!(lines[5], "builder", "{text}");
+        assert!(
+            lines[6].starts_with("  return (reward)") && lines[6].contains('—'),
+            "{text}"
+        );
+        assert!(text.contains("  sell (share of days)"), "{text}");
+        assert!(text.contains("\ncommons\n"), "{text}");
         // Fewer than MIN_N values: an interval that excludes 0 is not starred.
         let short =
             |label: &str, v: f64| run(label, vec![1, 2], &[("commons/x", vec![Some(v), Some(v)])]);

@@ -36,6 +36,10 @@ pub struct EvalSamples {
 
 /// Names of the per-agent measures in [`SideSamples`], in display order.
 pub const AGENT_MEASURES: [&str; 3] = ["return", "net_worth_gain", "impact"];
+/// Units of [`AGENT_MEASURES`], in the same order (U = 10 % of the initial funding pool).
+pub const AGENT_MEASURE_UNITS: [&str; 3] = ["reward", "DAI", "U"];
+/// Unit of the behaviour rates.
+pub const BEHAVIOUR_UNIT: &str = "share of days";
 /// Names of the behaviour rates in [`SideSamples`], in display order.
 pub use crate::env::actions::BEHAVIOURS;
 

@@ -49,9 +49,10 @@ impl std::fmt::Display for MetricValue {
     }
 }
 
-/// Declares [`Metrics`], [`METRIC_NAMES`], [`METRIC_DOCS`] and the accessors from one table.
+/// Declares [`Metrics`], [`METRIC_NAMES`], [`METRIC_DOCS`], [`METRIC_UNITS`] and the accessors from one
+/// table.
 macro_rules! metrics {
-    ($( #[doc = $doc:literal] $field:ident: $ty:ty = |$c:ident| $value:expr; )+) => {
+    ($( #[doc = $doc:literal] $field:ident: $ty:ty [$unit:literal] = |$c:ident| $value:expr; )+) => {
         /// The outcome metrics of a Commons at one moment (the `M` of design.md §7), in the order of
         /// [`METRIC_NAMES`].
         #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -67,6 +68,9 @@ macro_rules! metrics {
 
         /// One line of documentation per metric, in [`METRIC_NAMES`] order.
         pub const METRIC_DOCS: [&str; METRIC_COUNT] = [$($doc.trim_ascii()),+];
+
+        /// The unit of each metric (empty for counts and pure numbers), in [`METRIC_NAMES`] order.
+        pub const METRIC_UNITS: [&str; METRIC_COUNT] = [$($unit),+];
 
         impl Metrics {
             /// The metrics of a Commons between days.
@@ -84,25 +88,25 @@ macro_rules! metrics {
 
 metrics! {
     /// Participants.
-    participants: u32 = |c| c.participants().len() as u32;
+    participants: u32 [""] = |c| c.participants().len() as u32;
     /// Candidate proposals.
-    proposals_candidate: u32 = |c| c.counts().candidate;
+    proposals_candidate: u32 [""] = |c| c.counts().candidate;
     /// Active (funded, unresolved) proposals.
-    proposals_active: u32 = |c| c.counts().active;
+    proposals_active: u32 [""] = |c| c.counts().active;
     /// Completed proposals.
-    proposals_completed: u32 = |c| c.counts().completed;
+    proposals_completed: u32 [""] = |c| c.counts().completed;
     /// Failed proposals.
-    proposals_failed: u32 = |c| c.counts().failed;
+    proposals_failed: u32 [""] = |c| c.counts().failed;
     /// Funding pool, DAI.
-    funding_pool: f64 = |c| c.pools().funding_pool;
+    funding_pool: f64 ["DAI"] = |c| c.pools().funding_pool;
     /// Collateral pool, DAI.
-    collateral_pool: f64 = |c| c.pools().collateral_pool;
+    collateral_pool: f64 ["DAI"] = |c| c.pools().collateral_pool;
     /// Token supply.
-    token_supply: f64 = |c| c.pools().token_supply;
+    token_supply: f64 ["tokens"] = |c| c.pools().token_supply;
     /// Spot price, DAI/token.
-    token_price: f64 = |c| c.pools().token_price();
+    token_price: f64 ["DAI/token"] = |c| c.pools().token_price();
     /// Mean participant sentiment (the reference's mirrored `sentiment`: 0.75 at day 0).
-    avg_sentiment: f64 = |c| c.mirrors().sentiment;
+    avg_sentiment: f64 [""] = |c| c.mirrors().sentiment;
 }
 
 impl Metrics {
@@ -122,14 +126,19 @@ impl Metrics {
 
 /// The metrics as a Markdown table (docs/run-folder.md holds this text).
 pub fn markdown() -> String {
-    let mut out = String::from("| key | meaning | kind |\n|---|---|---|\n");
+    let mut out = String::from("| key | meaning | kind | unit |\n|---|---|---|---|\n");
     let kinds = Metrics::default().fields();
-    for ((name, doc), (_, v)) in METRIC_NAMES.iter().zip(METRIC_DOCS).zip(kinds) {
+    for (((name, doc), (_, v)), unit) in METRIC_NAMES
+        .iter()
+        .zip(METRIC_DOCS)
+        .zip(kinds)
+        .zip(METRIC_UNITS)
+    {
         let kind = match v {
             MetricValue::Count(_) => "count",
             MetricValue::Amount(_) => "number",
         };
-        out.push_str(&format!("| `{name}` | {doc} | {kind} |\n"));
+        out.push_str(&format!("| `{name}` | {doc} | {kind} | {unit} |\n"));
     }
     out
 }
