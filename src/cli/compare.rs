@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use clap::Args;
 use commons_rl::compare::{self, RunSamples, Side};
+use commons_rl::run::folder;
 
 /// Arguments of `commons compare`.
 #[derive(Debug, Args)]
@@ -56,6 +57,16 @@ fn load(dir: &std::path::Path, side: Side) -> anyhow::Result<RunSamples> {
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     if args.runs.len() < 2 && !args.scripted {
         bail!("compare needs at least two run folders (or one with --scripted, to compare it with its scripted baseline)");
+    }
+    // Refuse to overwrite what is not ours before any work is done.
+    if let Some(path) = &args.plot {
+        folder::check_output_file(path, |b| b.starts_with(b"<svg"))?;
+    }
+    if let Some(path) = &args.json {
+        folder::check_output_file(path, |b| {
+            serde_json::from_slice::<serde_json::Value>(b)
+                .is_ok_and(|v| v.get("runs").is_some() && v.get("rows").is_some())
+        })?;
     }
     let mut runs = Vec::new();
     if args.scripted {

@@ -216,6 +216,13 @@ impl RunSamples {
                 values.into_iter().map(Some).collect(),
             );
         }
+        // Every series has one value per episode (checked above); without any, `episodes` is unfounded.
+        if series.is_empty() {
+            return Err(invalid(
+                path,
+                format!("field `samples.{side_name}` holds no series: run `commons eval` on this run again"),
+            ));
+        }
         Ok(RunSamples {
             label: String::new(),
             seeds: (0..file.episodes as u64)

@@ -519,7 +519,19 @@ impl ModelConfig {
         c.non_negative("investment_stdev", a.investment_stdev)?;
         c.unit("speculation_min_fraction", a.speculation_min_fraction)?;
         c.unit("speculation_random_fraction", a.speculation_random_fraction)?;
-        c.non_negative("multiplier_range", a.multiplier_range)?;
+        // Bounded so that `max_new_participants · (1 + multiplier_range)` slots fit a u32.
+        c.range(
+            "multiplier_range",
+            a.multiplier_range,
+            |v| (0.0..=1000.0).contains(&v),
+            "0 to 1000",
+        )?;
+        c.range(
+            "max_new_participants",
+            a.max_new_participants as f64,
+            |v| v <= 1_000_000.0,
+            "0 to 1000000",
+        )?;
         c.unit("speculation_rate_base", a.speculation_rate_base)?;
         c.range(
             "arrival_rate_denominator",

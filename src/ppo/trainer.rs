@@ -501,6 +501,27 @@ impl TrainerState {
                 )));
             }
         }
+        if let Some(lr) = &self.lr_schedule {
+            if lr.from_step >= lr.to_step || !(0.0..=1.0).contains(&lr.from_fraction) {
+                return Err(bad(format!(
+                    "field `lr_schedule` = {{from_step {}, from_fraction {}, to_step {}}} is out of range (allowed: from_step < to_step, from_fraction 0 to 1)",
+                    lr.from_step, lr.from_fraction, lr.to_step
+                )));
+            }
+        }
+        if let Some(f) = self.last_lr_fraction {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(bad(format!(
+                    "field `last_lr_fraction` = {f} is out of range (allowed: 0 to 1)"
+                )));
+            }
+        }
+        if self.update as u64 > self.global_step || self.agent_steps > u64::MAX / 2 {
+            return Err(bad(format!(
+                "fields `update` = {} / `agent_steps` = {} are out of range (allowed: update <= global_step = {})",
+                self.update, self.agent_steps, self.global_step
+            )));
+        }
         for (k, norm) in self.normalizers.iter().enumerate() {
             let want = policies.map(|p| p[k].1).unwrap_or(norm.mean.len());
             for (what, v) in [("mean", &norm.mean), ("var", &norm.var)] {

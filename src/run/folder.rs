@@ -4,9 +4,9 @@
 //! * Every folder `commons train` or `commons simulate` writes carries `commons-run.json`
 //!   ([`MANIFEST`]): the tool, the folder's [`FolderKind`] and the version that created it. Folders
 //!   written before manifests existed are recognised by their files ([`inspect`]).
-//! * A command that writes into a folder holds `DIR/.lock` ([`LOCK`]) for as long as it runs; the file
-//!   holds its process id. A second writer refuses at once, naming that pid. A lock whose process is gone
-//!   (killed, crashed) is reclaimed.
+//! * A command that writes into a folder holds the OS lock on `DIR/.lock` ([`LOCK`]) for as long as it
+//!   runs; the file holds its process id. A second writer refuses at once, naming that pid. The kernel
+//!   releases the lock when the process ends, however it ends, so a killed run never blocks the next.
 //! * [`open`] applies the rules: a new training run needs a missing or empty folder, a resumed or
 //!   evaluated one needs a training run, a simulate output needs a missing or empty folder or an earlier
 //!   simulate output.
@@ -169,20 +169,80 @@ pub fn inspect(dir: &Path) -> Result<Found, FolderError> {
     if entries.all(|e| e.is_ok_and(|e| e.file_name() == LOCK)) {
         return Ok(Found::Empty);
     }
+    // Only the files we write: a folder with anything else in it is someone else's.
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    let only = |allowed: &dyn Fn(&str) -> bool| names.iter().all(|n| allowed(n));
     let config = std::fs::read_to_string(dir.join("config.toml")).unwrap_or_default();
     let has_run_table = config
         .parse::<toml::Table>()
         .is_ok_and(|t| t.get("run").is_some_and(toml::Value::is_table));
-    if has_run_table {
+    let train_file = |n: &str| {
+        matches!(
+            n,
+            "config.toml" | "summary.json" | "eval.json" | "checkpoints" | "compare.svg" | LOCK
+        ) || n.starts_with("events.out.tfevents.")
+    };
+    if has_run_table && only(&train_file) {
         return Ok(Found::Ours(FolderKind::Train));
     }
+    let simulate_file = |n: &str| {
+        matches!(
+            n,
+            "config.toml" | "summary.json" | "trajectories.csv" | LOCK
+        )
+    };
     if dir.join("summary.json").is_file()
         && dir.join("trajectories.csv").is_file()
-        && !dir.join("checkpoints").exists()
+        && only(&simulate_file)
     {
         return Ok(Found::Ours(FolderKind::Simulate));
     }
     Ok(Found::Foreign)
+}
+
+/// The nearest folder above `path` that holds one of our outputs (a manifest), if any.
+pub fn enclosing_output(path: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(path).ok()?;
+    abs.ancestors()
+        .skip(1)
+        .find(|a| a.join(MANIFEST).is_file())
+        .map(Path::to_path_buf)
+}
+
+/// Checks that a file the user named as an output (`compare --plot/--json`) may be written: not a
+/// folder, not a file of a run or simulate folder, and, if it exists, a file of that kind (`looks_ok`).
+pub fn check_output_file(path: &Path, looks_ok: impl Fn(&[u8]) -> bool) -> Result<(), FolderError> {
+    let refuse = |what: &str| {
+        Err(FolderError::NotOurs {
+            dir: path.to_path_buf(),
+            what: what.into(),
+            advice: "choose another file name".into(),
+        })
+    };
+    if path.is_dir() {
+        return refuse("is a folder");
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let owned = [
+        MANIFEST,
+        LOCK,
+        "config.toml",
+        "summary.json",
+        "eval.json",
+        "trajectories.csv",
+        "state.json",
+        "latest",
+    ];
+    if enclosing_output(path).is_some() && (owned.contains(&name) || name.ends_with(".ot")) {
+        return refuse("belongs to the run folder it lies in");
+    }
+    match std::fs::read(path) {
+        Ok(bytes) if !looks_ok(&bytes) => refuse("exists and was not written by commons compare"),
+        _ => Ok(()),
+    }
 }
 
 /// How a command means to use a folder.
@@ -196,11 +256,12 @@ pub enum Access {
     SimulateOutput,
 }
 
-/// A folder opened for writing: the lock is held until this is dropped (the lock file is then removed).
+/// A folder opened for writing: the lock is held until this is dropped.
 #[derive(Debug)]
 pub struct OpenFolder {
     dir: PathBuf,
-    lock: PathBuf,
+    /// The locked `.lock` file (the OS lock goes with it).
+    _lock: std::fs::File,
 }
 
 impl OpenFolder {
@@ -210,15 +271,19 @@ impl OpenFolder {
     }
 }
 
-impl Drop for OpenFolder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.lock);
-    }
-}
-
 /// Checks that `dir` may be used for `access` (see [`Access`]) without touching it; returns the kind of
 /// folder it will be.
 pub fn check_access(dir: &Path, access: Access) -> Result<FolderKind, FolderError> {
+    if let Some(owner) = enclosing_output(dir) {
+        return Err(FolderError::NotOurs {
+            dir: dir.to_path_buf(),
+            what: format!(
+                "lies inside {}, the output of another command",
+                owner.display()
+            ),
+            advice: "choose a folder outside run and simulate folders".into(),
+        });
+    }
     let found = inspect(dir)?;
     let refuse = |what: String, advice: String| {
         Err(FolderError::NotOurs {
@@ -285,7 +350,7 @@ pub fn open(dir: &Path, access: Access) -> Result<OpenFolder, FolderError> {
     let lock = acquire_lock(dir)?;
     let open = OpenFolder {
         dir: dir.to_path_buf(),
-        lock,
+        _lock: lock,
     };
     // Another command may have filled the folder between the check and the lock: check again, now
     // that nobody else can write (dropping `open` releases the lock).
@@ -303,49 +368,35 @@ pub fn open(dir: &Path, access: Access) -> Result<OpenFolder, FolderError> {
     Ok(open)
 }
 
-/// Whether a process is running (Linux: it has an entry in /proc; elsewhere every pid counts as alive).
-fn alive(pid: u32) -> bool {
-    if !Path::new("/proc/self").exists() {
-        return true;
-    }
-    Path::new("/proc").join(pid.to_string()).exists()
-}
-
-/// Creates `dir/.lock` holding our pid; reclaims a lock whose process is gone.
-fn acquire_lock(dir: &Path) -> Result<PathBuf, FolderError> {
+/// Takes the OS lock on `dir/.lock` (created if missing) and writes our pid into it. The lock belongs to
+/// the open file: the kernel releases it when the process ends, however it ends (SIGKILL, a crash), so a
+/// lock is never stale; the file stays, holding the last holder's pid for messages.
+fn acquire_lock(dir: &Path) -> Result<std::fs::File, FolderError> {
+    use std::io::{Seek, SeekFrom};
     let path = dir.join(LOCK);
-    for _ in 0..2 {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                writeln!(f, "{}", std::process::id()).map_err(io(&path))?;
-                return Ok(path);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                match text.trim().parse::<u32>() {
-                    // Our own pid counts: this process already writes there.
-                    Ok(pid) if alive(pid) => {
-                        return Err(FolderError::Locked {
-                            dir: dir.to_path_buf(),
-                            lock: path,
-                            pid,
-                        })
-                    }
-                    // Dead holder or a torn write: reclaim.
-                    _ => std::fs::remove_file(&path).map_err(io(&path))?,
-                }
-            }
-            Err(e) => return Err(io(&path)(e)),
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io(&path))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            return Err(FolderError::Locked {
+                dir: dir.to_path_buf(),
+                lock: path,
+                pid: text.trim().parse().unwrap_or(0),
+            });
         }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
     }
-    Err(FolderError::Io {
-        path,
-        message: "the lock was taken by another process while reclaiming it".into(),
-    })
+    file.set_len(0).map_err(io(&path))?;
+    file.seek(SeekFrom::Start(0)).map_err(io(&path))?;
+    writeln!(file, "{}", std::process::id()).map_err(io(&path))?;
+    Ok(file)
 }
 
 /// Moves an existing training run aside to `DIR.replaced-<unix time>` (never deleting it) and returns
@@ -363,8 +414,9 @@ pub fn move_aside(dir: &Path) -> Result<PathBuf, FolderError> {
             })
         }
     }
-    // Refuse if a process is writing into it (taking the lock proves nobody is).
-    let lock = acquire_lock(dir)?;
+    // Refuse if a process is writing into it (taking the lock proves nobody is); it stays held while
+    // the folder moves.
+    let _lock = acquire_lock(dir)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -375,13 +427,8 @@ pub fn move_aside(dir: &Path) -> Result<PathBuf, FolderError> {
         target = PathBuf::from(format!("{}.replaced-{now}-{k}", dir.display()));
         k += 1;
     }
-    let moved = std::fs::rename(dir, &target).map_err(io(dir));
-    let _ = std::fs::remove_file(if moved.is_ok() {
-        target.join(LOCK)
-    } else {
-        lock
-    });
-    moved.map(|()| target)
+    std::fs::rename(dir, &target).map_err(io(dir))?;
+    Ok(target)
 }
 
 /// Checks a run name: one path component of letters, digits, `-`, `_`, `.` and `+` (not starting with
@@ -440,7 +487,6 @@ mod tests {
             "{e:?}"
         );
         drop(f);
-        assert!(!d.join(LOCK).exists());
         // A new run refuses the existing one; a simulate output refuses a training run.
         assert!(matches!(
             open(&d, Access::NewRun),
@@ -466,24 +512,47 @@ mod tests {
     }
 
     #[test]
-    fn a_dead_holders_lock_is_reclaimed_and_a_live_one_refuses() {
+    fn a_lock_left_by_a_dead_process_does_not_block() {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path().join("s");
         std::fs::create_dir(&d).unwrap();
-        // pid 1 is alive on Linux (init); a pid far above pid_max is not.
-        std::fs::write(d.join(LOCK), "4294967\n").unwrap();
+        // A lock file nobody holds (its writer is gone), even with our own pid in it.
+        std::fs::write(d.join(LOCK), format!("{}\n", std::process::id())).unwrap();
         let f = open(&d, Access::SimulateOutput).unwrap();
         assert_eq!(
             std::fs::read_to_string(d.join(LOCK)).unwrap().trim(),
             std::process::id().to_string()
         );
         drop(f);
-        if Path::new("/proc/1").exists() {
-            std::fs::write(d.join(LOCK), "1\n").unwrap();
-            let e = open(&d, Access::SimulateOutput).unwrap_err().to_string();
-            assert!(e.contains("in use by process 1"), "{e}");
-            std::fs::remove_file(d.join(LOCK)).unwrap();
+        assert!(open(&d, Access::SimulateOutput).is_ok());
+    }
+
+    #[test]
+    fn nothing_is_written_inside_another_output_nor_over_a_users_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("r");
+        drop(open(&run, Access::NewRun).unwrap());
+        let inner = run.join("checkpoints").join("50000");
+        assert!(matches!(
+            open(&inner, Access::SimulateOutput),
+            Err(FolderError::NotOurs { .. })
+        ));
+        assert!(!inner.exists());
+        // A folder of the user's with our file names and more is not ours.
+        let mine = tmp.path().join("analysis");
+        std::fs::create_dir(&mine).unwrap();
+        for f in ["summary.json", "trajectories.csv", "notebook.ipynb"] {
+            std::fs::write(mine.join(f), "x").unwrap();
         }
+        assert_eq!(inspect(&mine).unwrap(), Found::Foreign);
+        // compare's outputs: not over a run's own files, not over a file of another kind.
+        let svg = |b: &[u8]| b.starts_with(b"<svg");
+        assert!(check_output_file(&run.join("config.toml"), svg).is_err());
+        assert!(check_output_file(&run, svg).is_err());
+        assert!(check_output_file(&run.join("compare.svg"), svg).is_ok());
+        assert!(check_output_file(&mine.join("notebook.ipynb"), svg).is_err());
+        std::fs::write(mine.join("old.svg"), "<svg/>").unwrap();
+        assert!(check_output_file(&mine.join("old.svg"), svg).is_ok());
     }
 
     #[test]
@@ -494,7 +563,7 @@ mod tests {
         std::fs::write(d.join("summary.json"), "{}").unwrap();
         let moved = move_aside(&d).unwrap();
         assert!(!d.exists());
-        assert!(moved.join("summary.json").exists() && !moved.join(LOCK).exists());
+        assert!(moved.join("summary.json").exists());
         assert!(moved
             .file_name()
             .unwrap()

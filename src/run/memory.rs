@@ -60,22 +60,25 @@ pub fn world_bytes(cfg: &ModelConfig) -> u64 {
     let a = &cfg.arrivals;
     let days = cfg.simulation.days as u64;
     let multiplier = 1 + a.multiplier_range.clamp(0.0, 1e6) as u64;
-    let arrivals = days * a.max_new_participants as u64 * multiplier;
+    let arrivals = days
+        .saturating_mul(a.max_new_participants as u64)
+        .saturating_mul(multiplier);
     let participant = std::mem::size_of::<Participant>() as u64;
     let edge = std::mem::size_of::<Support>() as u64;
     let row = (OBS_LEN * 4 + MASK_LEN + 32) as u64;
     let hatchers = cfg.hatch.hatchers as u64;
     let initial = cfg.proposals.initial as u64;
     hatchers
-        .saturating_mul(participant + initial * edge + row)
+        .saturating_mul(participant + initial.saturating_mul(edge) + row)
         .saturating_add(arrivals.saturating_mul(participant / 2 + row))
 }
 
 /// A lower-bound estimate of one environment's rollout of `num_steps` days in bytes: an observation,
 /// mask and transition per day for the hatchers and one arrival per day.
 pub fn rollout_bytes(cfg: &ModelConfig, num_steps: usize) -> u64 {
-    let rows = cfg.hatch.hatchers as u64
-        + cfg.simulation.days as u64 * cfg.arrivals.max_new_participants as u64;
+    let rows = (cfg.hatch.hatchers as u64).saturating_add(
+        (cfg.simulation.days as u64).saturating_mul(cfg.arrivals.max_new_participants as u64),
+    );
     let row = (OBS_LEN * 4 + MASK_LEN + 64) as u64;
     rows.saturating_mul(row).saturating_mul(num_steps as u64)
 }
