@@ -67,13 +67,7 @@ fn stem(p: &Path) -> String {
         .and_then(|s| s.to_str())
         .unwrap_or("run")
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if folder::is_name_char(c) { c } else { '_' })
         .collect::<String>()
         .trim_start_matches('.')
         .to_string()

@@ -431,10 +431,14 @@ pub fn move_aside(dir: &Path) -> Result<PathBuf, FolderError> {
     Ok(target)
 }
 
+/// Whether a run name may hold `c`: ASCII letters, digits, `-`, `_`, `.` and `+`.
+pub fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-_.+".contains(c)
+}
+
 /// Checks a run name: one path component of letters, digits, `-`, `_`, `.` and `+` (not starting with
 /// `.`), at most 200 characters.
 pub fn check_run_name(name: &str) -> Result<(), String> {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || "-_.+".contains(c);
     if name.is_empty() {
         return Err("--run-name: empty (allowed: letters, digits, `-`, `_`, `.`, `+`; not starting with `.`)".into());
     }
@@ -444,7 +448,7 @@ pub fn check_run_name(name: &str) -> Result<(), String> {
             name.len()
         ));
     }
-    if name.starts_with('.') || !name.chars().all(ok_char) {
+    if name.starts_with('.') || !name.chars().all(is_name_char) {
         return Err(format!(
             "--run-name: `{name}` is not a plain folder name (allowed: letters, digits, `-`, `_`, `.`, `+`; not starting with `.`; no `/`)"
         ));
