@@ -7,6 +7,7 @@
 //!
 //! The crate is layered (each layer only uses the ones below it):
 //!
+//! * [`atomic`] and [`mod@format`] — leaf utilities: atomic file writes, number formatting;
 //! * [`model`] — the Commons economy, a faithful re-implementation of the reference cadCAD simulation
 //!   (pure Rust, no I/O), with the reference's random behaviour in [`model::scripted`];
 //! * [`rng`] — the model's five random streams, with our default engine or numpy's legacy MT19937 for
@@ -31,8 +32,10 @@
 //! assert!(commons.pools().funding_pool >= 0.0);
 //! ```
 
+pub mod atomic;
 pub mod compare;
 pub mod env;
+pub mod format;
 pub mod model;
 #[cfg(feature = "torch")]
 pub mod ppo;

@@ -536,3 +536,165 @@ mod tests {
         }
     }
 }
+
+/// One `--set KEY=VALUE` override of a scenario or training parameter: a dotted key
+/// (`section.key`, e.g. `abc.exit_tribute`, `ppo.learning_rate`, `policies.altruist.gamma`) and a value
+/// read as TOML (`0.3`, `true`, `"text"`; anything that is not TOML is taken as a string).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Override {
+    /// The dotted key.
+    pub key: String,
+    /// The value.
+    pub value: toml::Value,
+    /// The value as given.
+    pub text: String,
+}
+
+/// An override that cannot be applied: which one, and why (as the file's own error would say).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("--set {key}={text}: {message}")]
+pub struct OverrideError {
+    /// The dotted key.
+    pub key: String,
+    /// The value as given.
+    pub text: String,
+    /// What is wrong, on one line.
+    pub message: String,
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (key, text) = s
+            .split_once('=')
+            .ok_or_else(|| format!("`{s}`: expected KEY=VALUE, e.g. abc.exit_tribute=0.3"))?;
+        let key = key.trim();
+        let ok = |part: &str| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        if !key.contains('.') || !key.split('.').all(ok) {
+            return Err(format!(
+                "`{key}`: expected a dotted key section.key of letters, digits, `_` and `-`, e.g. abc.exit_tribute"
+            ));
+        }
+        let text = text.trim();
+        let value = toml::from_str::<toml::Table>(&format!("v = {text}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(text.to_string()));
+        Ok(Override {
+            key: key.to_string(),
+            value,
+            text: text.to_string(),
+        })
+    }
+}
+
+impl Override {
+    /// The first part of the key (`abc`, `ppo`, …).
+    pub fn section(&self) -> &str {
+        self.key.split('.').next().unwrap_or("")
+    }
+
+    /// An error about this override.
+    pub fn error(&self, message: impl std::fmt::Display) -> OverrideError {
+        OverrideError {
+            key: self.key.clone(),
+            text: self.text.clone(),
+            message: message.to_string().replace('\n', " ").trim().to_string(),
+        }
+    }
+
+    /// Sets the key in `table`, creating missing tables on the way.
+    pub fn apply(&self, table: &mut toml::Table) -> Result<(), OverrideError> {
+        let parts: Vec<&str> = self.key.split('.').collect();
+        let (last, path) = parts.split_last().expect("a dotted key has parts");
+        let mut t = table;
+        for (i, part) in path.iter().enumerate() {
+            let entry = t
+                .entry(part.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            t = entry
+                .as_table_mut()
+                .ok_or_else(|| self.error(format!("`{}` is not a table", parts[..=i].join("."))))?;
+        }
+        t.insert(last.to_string(), self.value.clone());
+        Ok(())
+    }
+}
+
+/// `scenario` with `overrides` applied, parsed and validated exactly like a scenario file (unknown
+/// key, wrong type, out of range: the file's messages, naming the override).
+pub fn with_overrides(
+    scenario: &Scenario,
+    overrides: &[Override],
+) -> Result<Scenario, OverrideError> {
+    let mut current = scenario.clone();
+    for o in overrides {
+        let mut table = toml::Table::try_from(&current).map_err(|e| o.error(e))?;
+        o.apply(&mut table)?;
+        let text = toml::to_string(&table).map_err(|e| o.error(e))?;
+        current = match parse(&text, Path::new("--set")) {
+            Ok(s) => s,
+            Err(ScenarioError::Parse { message, .. }) => return Err(o.error(message)),
+            Err(ScenarioError::Range { cause, .. }) => return Err(o.error(cause)),
+            Err(e) => return Err(o.error(e)),
+        };
+    }
+    Ok(current)
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+
+    fn set(s: &str) -> Override {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn overrides_are_validated_like_the_file_and_name_the_key() {
+        let base = load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/envs/commons.toml"
+        )))
+        .unwrap();
+        let s = with_overrides(&base, &[set("simulation.days=100")]).unwrap();
+        assert_eq!(s.model.simulation.days, 100);
+        assert_eq!(s.population, base.population, "only the key changes");
+        let e = with_overrides(&base, &[set("simulation.dayz=100")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--set simulation.dayz=100: ") && e.contains("dayz"),
+            "{e}"
+        );
+        let e = with_overrides(&base, &[set("simulation.days=\"many\"")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--set simulation.days") && e.contains("invalid type"),
+            "{e}"
+        );
+        let e = with_overrides(&base, &[set("simulation.days=0")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("simulation.days") && e.contains("allowed"),
+            "{e}"
+        );
+        assert!("days=3"
+            .parse::<Override>()
+            .unwrap_err()
+            .contains("dotted key"));
+        assert!("simulation.days"
+            .parse::<Override>()
+            .unwrap_err()
+            .contains("KEY=VALUE"));
+        assert_eq!(set("a.b=word").value, toml::Value::String("word".into()));
+    }
+}

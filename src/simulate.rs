@@ -215,19 +215,7 @@ fn csv_row(out: &mut String, episode: u32, seed: u64, day: u32, m: &Metrics) {
     out.push('\n');
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
-}
+pub use crate::atomic::write_atomic;
 
 /// Runs the episodes, streams `trajectories.csv` and writes `summary.json` into `settings.out`.
 pub fn run(settings: &SimulateSettings) -> Result<RunSummary, SimulateError> {

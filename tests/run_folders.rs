@@ -380,26 +380,39 @@ fn a_corrupt_checkpoint_state_is_an_error_not_a_panic() {
         (
             "short normaliser",
             Box::new(|s| {
-                s["normalizers"][0]["mean"].as_array_mut().unwrap().pop();
+                s["policies"][0]["normalizer"]["mean"]
+                    .as_array_mut()
+                    .unwrap()
+                    .pop();
             }),
-            "normalizers[0].mean",
+            "policies[0].normalizer.mean",
         ),
         (
-            "short list",
+            "no policies",
             Box::new(|s| {
-                s["returns"].as_array_mut().unwrap().clear();
+                s["policies"].as_array_mut().unwrap().clear();
             }),
-            "returns",
+            "policies []",
         ),
         (
             "negative variance",
-            Box::new(|s| s["normalizers"][0]["var"][1] = serde_json::json!(-1.0)),
-            "normalizers[0].var[1]",
+            Box::new(|s| s["policies"][0]["normalizer"]["var"][1] = serde_json::json!(-1.0)),
+            "policies[0].normalizer.var[1]",
         ),
         (
             "other policies",
-            Box::new(|s| s["policies"][0] = serde_json::json!("someone")),
+            Box::new(|s| s["policies"][0]["name"] = serde_json::json!("someone")),
             "someone",
+        ),
+        (
+            "future version",
+            Box::new(|s| s["version"] = serde_json::json!(99)),
+            "field `version` = 99",
+        ),
+        (
+            "wrong type",
+            Box::new(|s| s["policies"][0]["adam_steps"] = serde_json::json!("many")),
+            "adam_steps",
         ),
     ];
     for (what, edit, field) in cases {

@@ -95,14 +95,14 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let c = compare::compare(&runs);
     print!("{}", compare::render_table(&c));
     if let Some(path) = &args.plot {
-        commons_rl::simulate::write_atomic(path, compare::plot::svg(&c).as_bytes())
+        commons_rl::atomic::write_atomic(path, compare::plot::svg(&c).as_bytes())
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         println!("written: {}", path.display());
     }
     if let Some(path) = &args.json {
         let mut text = serde_json::to_string_pretty(&c)?;
         text.push('\n');
-        commons_rl::simulate::write_atomic(path, text.as_bytes())
+        commons_rl::atomic::write_atomic(path, text.as_bytes())
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         println!("written: {}", path.display());
     }

@@ -48,11 +48,7 @@ pub fn evaluate_and_write(
         run_dir.display(),
     );
     let report = evaluate::evaluate(run_dir, &env_cfg, &cfg.training, episodes, seed, dev)?;
-    let path = run_dir.join("eval.json");
-    let mut json = serde_json::to_string_pretty(&report)?;
-    json.push('\n');
-    commons_rl::simulate::write_atomic(&path, json.as_bytes())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    run::files::write_json(run_dir, run::files::EVAL, &report)?;
     Ok(report)
 }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 use commons_rl::env::cartpole::CartPole;
 use commons_rl::env::personality::ControllerKind;
@@ -15,7 +15,7 @@ use commons_rl::ppo::device::{self, DeviceRequest};
 use commons_rl::ppo::run_config::{RunConfig, RunInfo};
 use commons_rl::ppo::trainer::{self, TrainSettings};
 use commons_rl::run::{self, check_run_name, folder, memory, Access};
-use commons_rl::scenario::{self, EnvKind};
+use commons_rl::scenario::{self, EnvKind, Override};
 
 /// Arguments of `commons train`.
 #[derive(Debug, Args)]
@@ -51,6 +51,21 @@ pub struct TrainArgs {
     /// Go ahead even when the memory estimate exceeds what the machine has available.
     #[arg(long)]
     ignore_memory_limit: bool,
+    /// Override one parameter without editing a file (repeatable): `train.*`, `ppo.*` and
+    /// `policies.<name>.*` change the agents file's settings and hyper-parameters (e.g.
+    /// `--set ppo.learning_rate=1e-4`, `--set policies.altruist.gamma=0.999`), any other section the
+    /// scenario's (e.g. `--set abc.exit_tribute=0.3`). Validated like the files; recorded in the run's
+    /// config.toml. A resumed run takes training overrides only.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_override)]
+    set: Vec<Override>,
+    /// Stop this invocation once it has taken N environment steps, saving a checkpoint as on Ctrl-C
+    /// (the schedule still runs to the total; continue with --resume). For time-limited jobs.
+    #[arg(long, value_name = "N", value_parser = parse_steps)]
+    stop_after: Option<u64>,
+}
+
+fn parse_override(s: &str) -> Result<Override, String> {
+    s.parse()
 }
 
 fn parse_steps(s: &str) -> Result<u64, String> {
@@ -155,6 +170,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         cfg.training.train.seed = s;
     }
+    let (training_sets, scenario_sets): (Vec<Override>, Vec<Override>) =
+        args.set.iter().cloned().partition(TrainingFile::owns);
+    if resume && !scenario_sets.is_empty() {
+        bail!(
+            "--set {}: a resumed run keeps its scenario (only train.*, ppo.* and policies.* can change)",
+            scenario_sets[0].key
+        );
+    }
+    cfg.scenario = scenario::with_overrides(&cfg.scenario, &scenario_sets)?;
+    cfg.training = cfg.training.with_overrides(&training_sets)?;
     if let Some(pop) = cfg.training.population.clone() {
         cfg.scenario.population = pop;
     }
@@ -225,9 +250,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     };
     let _folder = run::open(&run_dir, access)?;
     // The resolved settings, including what this invocation changed on resume (--total-steps, --device).
-    let text = toml::to_string_pretty(&cfg).context("config.toml")?;
-    commons_rl::simulate::write_atomic(&run_dir.join("config.toml"), text.as_bytes())
-        .with_context(|| format!("{}: cannot write", run_dir.join("config.toml").display()))?;
+    run::files::write_toml(&run_dir, run::files::CONFIG, &cfg)?;
     let stop = Arc::new(AtomicBool::new(false));
     stop_on_signals(stop.clone());
     let settings = TrainSettings {
@@ -238,6 +261,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         progress: true,
         stop,
         resume,
+        stop_after: args.stop_after,
         frozen: env_cfg
             .as_ref()
             .map(|c| {
@@ -265,6 +289,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             )?
         }
     };
+    run::files::write_json(&run_dir, run::files::SUMMARY, &summary)?;
     println!(
         "{} steps in {:.1} s ({:.0} steps/s){}",
         summary.global_step,

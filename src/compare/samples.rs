@@ -10,38 +10,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::model::metrics::METRIC_NAMES;
 
-/// Per-episode values of one side of an evaluation (trained or scripted).
-/// `None` where an episode had no agent of that personality (or, for behaviour, no action).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct SideSamples {
-    /// Per personality, per measure (`return`, `net_worth_gain`, `impact`, and for trained policies the
-    /// behaviour rates `buy`, `sell`, `stake`, `propose`, `exit`): one value per episode.
-    pub personalities: BTreeMap<String, BTreeMap<String, Vec<Option<f64>>>>,
-    /// Final Commons metrics (keys as in `commons simulate`), one value per episode.
-    pub outcomes: BTreeMap<String, Vec<f64>>,
-}
-
-/// The per-episode samples behind `eval.json`'s intervals.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct EvalSamples {
-    /// Trained policies.
-    pub trained: SideSamples,
-    /// Scripted participants in the same roles.
-    pub scripted: SideSamples,
-}
-
-/// Names of the per-agent measures in [`SideSamples`], in display order.
-pub const AGENT_MEASURES: [&str; 3] = ["return", "net_worth_gain", "impact"];
-/// Units of [`AGENT_MEASURES`], in the same order (U = 10 % of the initial funding pool).
-pub const AGENT_MEASURE_UNITS: [&str; 3] = ["reward", "DAI", "U"];
-/// Unit of the behaviour rates.
-pub const BEHAVIOUR_UNIT: &str = "share of days";
 /// Names of the behaviour rates in [`SideSamples`], in display order.
 pub use crate::env::actions::BEHAVIOURS;
+pub use crate::env::episodes::{
+    EvalSamples, SideSamples, AGENT_MEASURES, AGENT_MEASURE_UNITS, BEHAVIOUR_UNIT,
+};
 
 /// Which side of an evaluation to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -201,4 +201,17 @@ pub trait MultiAgentEnv {
 
     /// Action heads of a policy's agents.
     fn action_spec(&self, policy: PolicyId) -> ActionSpec;
+
+    /// Names of the behaviours an action can show, for logs and evaluation (e.g. `buy`, `sell`); none by
+    /// default.
+    fn behaviours(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Which of [`Self::behaviours`] `action` (one bin per head) shows, written into `shown` (one entry
+    /// per behaviour).
+    fn shows(&self, action: &[u32], shown: &mut [bool]) {
+        let _ = action;
+        shown.fill(false);
+    }
 }

@@ -404,6 +404,16 @@ impl CommonsEnv {
 }
 
 impl MultiAgentEnv for CommonsEnv {
+    fn behaviours(&self) -> &'static [&'static str] {
+        &super::actions::BEHAVIOURS
+    }
+
+    fn shows(&self, action: &[u32], shown: &mut [bool]) {
+        for (dst, b) in shown.iter_mut().zip(super::actions::behaviours(action)) {
+            *dst = b;
+        }
+    }
+
     fn reset(&mut self, seed: u64) -> Result<&StepOutput, EnvError> {
         let population = self.population();
         let mut c = Commons::with_population(&self.cfg.model, seed, population)?;

@@ -9,6 +9,7 @@ pub mod cartpole;
 pub mod check;
 pub mod commons_env;
 pub mod controller;
+pub mod episodes;
 pub mod observation;
 pub mod personality;
 pub mod vec_env;

@@ -141,6 +141,33 @@ impl<E: MultiAgentEnv + Send> VecEnv<E> {
         }
     }
 
+    /// Runs `f` in this vector's thread pool (rayon's global pool without one).
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(p) => p.install(f),
+            None => f(),
+        }
+    }
+
+    /// The base seed of the episodes (set by [`Self::reset`]).
+    pub fn base_seed(&self) -> u64 {
+        self.base_seed
+    }
+
+    /// Starts environment `i` in episode `episodes[i]` of base seed `seed`, from its first day: what a
+    /// resumed run does with the episodes its checkpoint was in (with `episodes` all 0, [`Self::reset`]; an environment beyond `episodes` starts episode 0).
+    pub fn resume(&mut self, seed: u64, episodes: &[u64]) -> Result<&StepOutput, EnvError> {
+        self.base_seed = seed;
+        let results = self.run(|i, env, fin, ep| {
+            *ep = episodes.get(i).copied().unwrap_or(0);
+            fin.clear(0, 0);
+            env.reset(episode_seed(seed, i, *ep)).map(|_| ())
+        });
+        results.into_iter().collect::<Result<Vec<()>, EnvError>>()?;
+        self.gather();
+        Ok(&self.out)
+    }
+
     /// Resets every environment: environment `i` starts episode 0 with [`episode_seed`]`(seed, i, 0)`.
     pub fn reset(&mut self, seed: u64) -> Result<&StepOutput, EnvError> {
         self.base_seed = seed;

@@ -170,6 +170,45 @@ impl TrainingFile {
         Ok(f)
     }
 
+    /// Whether `--set` override `o` is for a training file (`train.*`, `ppo.*`, `policies.*`) rather
+    /// than for the scenario.
+    pub fn owns(o: &crate::scenario::Override) -> bool {
+        matches!(o.section(), "train" | "ppo" | "policies")
+    }
+
+    /// This file with `overrides` applied, read and validated exactly like the file (unknown key, wrong
+    /// type, out of range: the file's messages, naming the override). A new `policies.<name>` table
+    /// starts as a copy of `[ppo]`, so `--set policies.altruist.gamma=0.999` changes one value.
+    pub fn with_overrides(
+        &self,
+        overrides: &[crate::scenario::Override],
+    ) -> Result<TrainingFile, crate::scenario::OverrideError> {
+        let mut current = self.clone();
+        for o in overrides {
+            let mut table = toml::Table::try_from(&current).map_err(|e| o.error(e))?;
+            let parts: Vec<&str> = o.key.split('.').collect();
+            if let ["policies", name, _, ..] = parts.as_slice() {
+                if !current.policies.contains_key(*name) {
+                    let ppo = toml::Value::try_from(&current.ppo).map_err(|e| o.error(e))?;
+                    if let Some(t) = table
+                        .entry("policies")
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                        .as_table_mut()
+                    {
+                        t.insert(name.to_string(), ppo);
+                    }
+                }
+            }
+            o.apply(&mut table)?;
+            let next: TrainingFile = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| o.error(e.message()))?;
+            next.validate().map_err(|e| o.error(e))?;
+            current = next;
+        }
+        Ok(current)
+    }
+
     /// Hyper-parameters of a policy.
     pub fn ppo_for(&self, policy: &str) -> &PpoConfig {
         self.policies.get(policy).unwrap_or(&self.ppo)
@@ -304,5 +343,52 @@ mod tests {
             TrainingFile::load(&path),
             Err(TrainingFileError::Invalid { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+    use crate::scenario::Override;
+
+    #[test]
+    fn training_overrides_change_one_value_and_are_validated() {
+        let f = TrainingFile::default();
+        let set = |s: &str| -> Override { s.parse().unwrap() };
+        let g = f
+            .with_overrides(&[
+                set("ppo.learning_rate=1e-4"),
+                set("policies.altruist.gamma=0.999"),
+            ])
+            .unwrap();
+        assert_eq!(g.ppo.learning_rate, 1e-4);
+        let a = g.ppo_for("altruist");
+        assert_eq!(
+            (a.gamma, a.learning_rate),
+            (0.999, 1e-4),
+            "copied from [ppo], then set"
+        );
+        let e = f
+            .with_overrides(&[set("ppo.learning_rat=1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--set ppo.learning_rat=1: ") && e.contains("unknown field"),
+            "{e}"
+        );
+        let e = f
+            .with_overrides(&[set("train.num_envs=0")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("train.num_envs") && e.contains("1 to 4096"),
+            "{e}"
+        );
+        let e = f
+            .with_overrides(&[set("ppo.anneal_lr=3")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid type"), "{e}");
+        assert!(TrainingFile::owns(&set("ppo.gamma=1")) && !TrainingFile::owns(&set("abc.x=1")));
     }
 }

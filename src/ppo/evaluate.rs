@@ -7,14 +7,12 @@ use rand::SeedableRng;
 use serde::Serialize;
 
 use super::trainer::{load_policies, TrainError};
-use crate::compare::samples::{EvalSamples, SideSamples, AGENT_MEASURES, BEHAVIOURS};
-use crate::env::actions::{self, HEADS, NVEC};
-use crate::env::personality::Component;
+use crate::env::actions::{self, BEHAVIOURS, HEADS, NVEC};
+use crate::env::episodes::{
+    EpisodeTracker, EvalSamples, FinishedAgent, SideSamples, AGENT_MEASURES, COMPONENTS,
+};
 use crate::env::{CommonsEnv, CommonsEnvConfig, MultiAgentEnv};
 use crate::model::metrics::{Metrics, METRIC_COUNT, METRIC_NAMES};
-
-/// Number of reward components.
-const COMPONENTS: usize = Component::ALL.len();
 
 /// A mean with its 95 % confidence half-width (1.96 · sd / √n over episodes).
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
@@ -118,7 +116,7 @@ pub struct PersonalityEval {
     /// proposals that became active or completed while it was there, / 10 % of the initial funding pool.
     pub impact: Comparison,
     /// Mean per-agent reward components summed over each agent's life (trained), in
-    /// [`Component::ALL`] order: wealth, impact, authorship, sentiment.
+    /// [`crate::env::personality::Component::ALL`] order: wealth, impact, authorship, sentiment.
     pub components: [f64; COMPONENTS],
     /// The same for the baseline.
     pub baseline_components: [f64; COMPONENTS],
@@ -201,32 +199,31 @@ fn play(
     }
     let mut metrics: Vec<[f64; METRIC_COUNT]> = Vec::new();
     let mut actions = Vec::new();
+    let mut tracker = EpisodeTracker::new(n_policies);
     for k in 0..episodes {
         let s = seed.wrapping_add(k as u64);
         let mut rng = rand_pcg::Pcg32::seed_from_u64(s ^ 0xe7a1);
         env.reset(s)?;
-        // Per live agent: policy, return, components, net worth at joining.
-        let mut acc: BTreeMap<u64, (usize, f64, [f64; COMPONENTS], f64)> = BTreeMap::new();
-        // Per policy: (return, net-worth gain, impact) of each agent that finished.
-        let mut done: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); n_policies];
+        tracker.clear();
+        // Per policy: the agents that finished.
+        let mut done: Vec<Vec<FinishedAgent>> = vec![Vec::new(); n_policies];
         let mut counts = vec![[0usize; 6]; n_policies];
-        loop {
-            let out = env.output();
+        let mut observe = |env: &CommonsEnv, done: &mut Vec<Vec<FinishedAgent>>| {
             let parts = env.reward_parts();
-            for (i, r) in out.rows.iter().enumerate().filter(|(_, r)| r.is_new) {
-                acc.insert(
-                    r.agent.0,
-                    (
-                        r.policy as usize,
-                        0.0,
-                        [0.0; COMPONENTS],
-                        parts[i].net_worth,
-                    ),
-                );
+            for (i, r) in env.output().rows.iter().enumerate() {
+                if let Some(f) = tracker.observe(0, 0, r, parts.get(i)) {
+                    let slot = &mut res.components[f.policy];
+                    for (total, c) in slot.0.iter_mut().zip(f.components) {
+                        *total += c;
+                    }
+                    slot.1 += 1;
+                    done[f.policy].push(f);
+                }
             }
-            if out.info.done {
-                break;
-            }
+        };
+        observe(&env, &mut done);
+        while !env.output().info.done {
+            let out = env.output();
             actions.clear();
             actions.resize(out.rows.len() * heads, 0);
             if let Some(ps) = policies {
@@ -248,30 +245,7 @@ fn play(
                 }
             }
             env.step(&actions)?;
-            let out = env.output();
-            let parts = env.reward_parts();
-            for (i, r) in out.rows.iter().enumerate() {
-                if r.is_new {
-                    continue;
-                }
-                if let Some(e) = acc.get_mut(&r.agent.0) {
-                    e.1 += r.reward as f64;
-                    for (sum, c) in e.2.iter_mut().zip(Component::ALL) {
-                        *sum += parts[i].get(c);
-                    }
-                }
-                if r.terminated || r.truncated {
-                    if let Some((p, ret, comp, joined)) = acc.remove(&r.agent.0) {
-                        let impact = comp[Component::Impact.index()];
-                        done[p].push((ret, parts[i].net_worth - joined, impact));
-                        let slot = &mut res.components[p];
-                        for (total, c) in slot.0.iter_mut().zip(comp) {
-                            *total += c;
-                        }
-                        slot.1 += 1;
-                    }
-                }
-            }
+            observe(&env, &mut done);
         }
         for (p, agents) in done.into_iter().enumerate() {
             let m = res
@@ -280,10 +254,11 @@ fn play(
                 .get_mut(&names[p])
                 .expect("inserted");
             let n = agents.len() as f64;
-            let mean = |f: fn(&(f64, f64, f64)) -> f64| {
-                (!agents.is_empty()).then(|| agents.iter().map(f).sum::<f64>() / n)
+            let mean = |j: usize| {
+                (!agents.is_empty())
+                    .then(|| agents.iter().map(|a| a.measures()[j]).sum::<f64>() / n)
             };
-            let values = [mean(|a| a.0), mean(|a| a.1), mean(|a| a.2)];
+            let values = [mean(0), mean(1), mean(2)];
             for (measure, v) in AGENT_MEASURES.iter().zip(values) {
                 m.get_mut(*measure).expect("inserted").push(v);
             }

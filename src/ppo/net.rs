@@ -1,106 +1,326 @@
 //! The actor-critic: two tanh MLPs (CleanRL's `Agent`), orthogonal initialisation (gain √2 for hidden
 //! layers, 0.01 for the policy head, 1 for the value head, zero biases), masked multi-discrete heads.
+//!
+//! All parameters live in **one flat tensor** ([`ActorCritic::params`]), laid out so that the two
+//! networks run as one: the first layers of actor and critic are one `[2h, obs]` matrix (one matmul, one
+//! tanh), the second layers one `[2, h, h]` batch (one batched matmul, one tanh), then the two output
+//! layers. The optimiser ([`super::adam`]) and gradient clipping then work on one tensor, not twelve.
+//! Checkpoints keep the per-layer names (`actor0.weight`, …, `critic2.bias`), so folders written before
+//! this layout load unchanged.
 
-use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
-/// Actor and critic of one policy, with their variables.
+/// One named parameter of the flat layout.
+#[derive(Clone, Debug, PartialEq)]
+struct Slot {
+    /// Name in checkpoints (`actor0.weight`, …).
+    name: String,
+    /// Shape.
+    shape: Vec<i64>,
+    /// Offset in the flat tensor.
+    offset: i64,
+    /// Initialisation gain of a weight; `None` for a bias (zeros).
+    gain: Option<f64>,
+}
+
+impl Slot {
+    fn numel(&self) -> i64 {
+        self.shape.iter().product()
+    }
+}
+
+/// Errors of loading a network.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The file could not be read by libtorch.
+    #[error("{0}")]
+    Torch(#[from] tch::TchError),
+    /// A tensor the network needs is not in the file.
+    #[error("tensor `{0}` is missing")]
+    Missing(String),
+    /// A tensor has another shape than the network's.
+    #[error("tensor `{name}` has shape {found:?}, the network needs {expected:?}")]
+    Shape {
+        /// Name.
+        name: String,
+        /// In the file.
+        found: Vec<i64>,
+        /// Of this network.
+        expected: Vec<i64>,
+    },
+}
+
+/// The parameters of one layer, as views of the flat tensor.
+struct Layer {
+    w: Tensor,
+    b: Tensor,
+}
+
+/// Actor and critic of one policy.
 pub struct ActorCritic {
-    /// The variables (saved in checkpoints).
-    pub vs: nn::VarStore,
-    actor: nn::Sequential,
-    critic: nn::Sequential,
+    /// Every parameter, flat (a leaf that requires gradients; see the module doc for the layout).
+    pub params: Tensor,
+    slots: Vec<Slot>,
+    hidden: i64,
     /// Observation length.
     pub obs_len: usize,
     /// Bins per action head.
     pub nvec: Vec<usize>,
-}
-
-fn layer(p: nn::Path, i: i64, o: i64, gain: f64) -> nn::Linear {
-    nn::linear(
-        p,
-        i,
-        o,
-        nn::LinearConfig {
-            ws_init: nn::Init::Orthogonal { gain },
-            bs_init: Some(nn::Init::Const(0.0)),
-            bias: true,
-        },
-    )
+    /// For [`Self::evaluate`]: the columns of `[logits | pad]` that make the `[heads, max_bins]` layout.
+    pad_index: Tensor,
 }
 
 impl ActorCritic {
-    /// A fresh network on `device`.
+    /// A fresh network on `device`, initialised from libtorch's seeded generator in the order
+    /// `actor0.weight`, `actor1.weight`, `actor2.weight`, `critic0.weight`, … (biases are zeros).
     pub fn new(device: Device, obs_len: usize, nvec: &[usize], hidden: usize) -> Self {
-        let vs = nn::VarStore::new(device);
-        let root = vs.root();
         let (i, h) = (obs_len as i64, hidden as i64);
         let out: i64 = nvec.iter().sum::<usize>() as i64;
         let s2 = 2f64.sqrt();
-        let actor = nn::seq()
-            .add(layer(&root / "actor0", i, h, s2))
-            .add_fn(|x| x.tanh())
-            .add(layer(&root / "actor1", h, h, s2))
-            .add_fn(|x| x.tanh())
-            .add(layer(&root / "actor2", h, out, 0.01));
-        let critic = nn::seq()
-            .add(layer(&root / "critic0", i, h, s2))
-            .add_fn(|x| x.tanh())
-            .add(layer(&root / "critic1", h, h, s2))
-            .add_fn(|x| x.tanh())
-            .add(layer(&root / "critic2", h, 1, 1.0));
+        // Layout order (what the fused forward needs); `init` below follows the draw order instead.
+        let spec: [(&str, Vec<i64>, Option<f64>); 12] = [
+            ("actor0.weight", vec![h, i], Some(s2)),
+            ("critic0.weight", vec![h, i], Some(s2)),
+            ("actor0.bias", vec![h], None),
+            ("critic0.bias", vec![h], None),
+            ("actor1.weight", vec![h, h], Some(s2)),
+            ("critic1.weight", vec![h, h], Some(s2)),
+            ("actor1.bias", vec![h], None),
+            ("critic1.bias", vec![h], None),
+            ("actor2.weight", vec![out, h], Some(0.01)),
+            ("actor2.bias", vec![out], None),
+            ("critic2.weight", vec![1, h], Some(1.0)),
+            ("critic2.bias", vec![1], None),
+        ];
+        let mut offset = 0;
+        let slots: Vec<Slot> = spec
+            .into_iter()
+            .map(|(name, shape, gain)| {
+                let s = Slot {
+                    name: name.to_string(),
+                    shape,
+                    offset,
+                    gain,
+                };
+                offset += s.numel();
+                s
+            })
+            .collect();
+        let params = Tensor::zeros([offset], (Kind::Float, device));
+        tch::no_grad(|| {
+            // The draw order of the per-layer networks this replaces: actor layers, then critic layers.
+            for name in [
+                "actor0.weight",
+                "actor1.weight",
+                "actor2.weight",
+                "critic0.weight",
+                "critic1.weight",
+                "critic2.weight",
+            ] {
+                let s = slots.iter().find(|s| s.name == name).expect("in the spec");
+                let gain = s.gain.unwrap_or(1.0);
+                let w = tch::nn::init(tch::nn::Init::Orthogonal { gain }, &s.shape, device);
+                view(&params, s).copy_(&w);
+            }
+        });
+        let params = params.set_requires_grad(true);
         ActorCritic {
-            vs,
-            actor,
-            critic,
+            pad_index: pad_index(nvec, device),
+            params,
+            slots,
+            hidden: h,
             obs_len,
             nvec: nvec.to_vec(),
         }
     }
 
+    /// Number of parameters.
+    pub fn numel(&self) -> i64 {
+        self.params.numel() as i64
+    }
+
+    fn slot(&self, k: usize) -> Tensor {
+        view(&self.params, &self.slots[k])
+    }
+
+    /// The fused layers: `[2h, obs]` + `[2h]`, `[2, h, h]` + `[2, 1, h]`, then actor and critic heads.
+    fn layers(&self) -> [Layer; 4] {
+        let h = self.hidden;
+        let i = self.obs_len as i64;
+        let first = &self.slots[0];
+        let w0 = self
+            .params
+            .narrow(0, first.offset, 2 * h * i)
+            .view([2 * h, i]);
+        let b0 = self.params.narrow(0, self.slots[2].offset, 2 * h);
+        let w1 = self
+            .params
+            .narrow(0, self.slots[4].offset, 2 * h * h)
+            .view([2, h, h]);
+        let b1 = self
+            .params
+            .narrow(0, self.slots[6].offset, 2 * h)
+            .view([2, 1, h]);
+        [
+            Layer { w: w0, b: b0 },
+            Layer { w: w1, b: b1 },
+            Layer {
+                w: self.slot(8),
+                b: self.slot(9),
+            },
+            Layer {
+                w: self.slot(10),
+                b: self.slot(11),
+            },
+        ]
+    }
+
+    /// Policy logits `[n, Σ nvec]` and state values `[n]` in one pass.
+    pub fn forward(&self, obs: &Tensor) -> (Tensor, Tensor) {
+        let [l0, l1, actor, critic] = self.layers();
+        let n = obs.size()[0];
+        let h = self.hidden;
+        let x = obs.linear(&l0.w, Some(&l0.b)).tanh();
+        // [n, 2h] → [2, n, h]: actor's and critic's hidden units side by side.
+        let x = x.view([n, 2, h]).transpose(0, 1);
+        let x = l1.b.baddbmm(&x, &l1.w.transpose(1, 2), 1.0, 1.0).tanh();
+        let logits = x.get(0).linear(&actor.w, Some(&actor.b));
+        let value = x.get(1).linear(&critic.w, Some(&critic.b)).squeeze_dim(-1);
+        (logits, value)
+    }
+
     /// Policy logits, `[n, Σ nvec]`.
     pub fn logits(&self, obs: &Tensor) -> Tensor {
-        self.actor.forward(obs)
+        self.forward(obs).0
     }
 
     /// State values, `[n]`.
     pub fn value(&self, obs: &Tensor) -> Tensor {
-        self.critic.forward(obs).squeeze_dim(-1)
+        self.forward(obs).1
     }
 
     /// Log-probability of `actions` (`[n, heads]`, i64) and entropy, both `[n]` and summed over heads,
-    /// under `masks` (`[n, Σ nvec]`, bool: masked bins get probability 0).
-    pub fn evaluate(&self, obs: &Tensor, masks: &Tensor, actions: &Tensor) -> (Tensor, Tensor) {
-        let logits = self.logits(obs);
-        let n = obs.size()[0];
-        let mut logp = Tensor::zeros([n], (Kind::Float, obs.device()));
-        let mut entropy = Tensor::zeros([n], (Kind::Float, obs.device()));
-        let mut offset = 0i64;
-        for (h, &bins) in self.nvec.iter().enumerate() {
-            let bins = bins as i64;
-            let m = masks.narrow(1, offset, bins);
-            let l = logits
-                .narrow(1, offset, bins)
-                .masked_fill(&m.logical_not(), -1e8);
-            let lp = l.log_softmax(-1, Kind::Float);
-            let a = actions.narrow(1, h as i64, 1);
-            logp += lp.gather(1, &a, false).squeeze_dim(1);
-            let p = lp.exp();
-            let plogp = (p * lp.masked_fill(&m.logical_not(), 0.0)).sum_dim_intlist(
-                [-1i64].as_slice(),
-                false,
-                Kind::Float,
-            );
-            entropy -= plogp;
-            offset += bins;
-        }
+    /// under `masks` (`[n, Σ nvec]`, bool: masked bins get logit −1e8, probability 0), from `logits`.
+    /// All heads at once: the logits are laid out as `[n, heads, max bins]`, the missing bins of short
+    /// heads padded like masked ones.
+    pub fn log_prob_entropy(
+        &self,
+        logits: &Tensor,
+        masks: &Tensor,
+        actions: &Tensor,
+    ) -> (Tensor, Tensor) {
+        let n = logits.size()[0];
+        let heads = self.nvec.len() as i64;
+        let bins = self.nvec.iter().copied().max().unwrap_or(1) as i64;
+        let device = logits.device();
+        let pad_logit = Tensor::full([n, 1], -1e8, (Kind::Float, device));
+        let pad_mask = Tensor::zeros([n, 1], (Kind::Bool, device));
+        let allowed = Tensor::cat(&[masks, &pad_mask], 1)
+            .index_select(1, &self.pad_index)
+            .view([n, heads, bins]);
+        let l = Tensor::cat(&[logits, &pad_logit], 1)
+            .index_select(1, &self.pad_index)
+            .view([n, heads, bins])
+            .masked_fill(&allowed.logical_not(), -1e8);
+        let lp = l.log_softmax(-1, Kind::Float);
+        let logp = lp
+            .gather(2, &actions.unsqueeze(-1), false)
+            .squeeze_dim(-1)
+            .sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
+        let plogp = lp.exp() * lp.masked_fill(&allowed.logical_not(), 0.0);
+        let entropy = -plogp.sum_dim_intlist([1i64, 2].as_slice(), false, Kind::Float);
         (logp, entropy)
     }
+
+    /// Log-probability and entropy of `actions` (see [`Self::log_prob_entropy`]) and the values, `[n]`.
+    pub fn evaluate(
+        &self,
+        obs: &Tensor,
+        masks: &Tensor,
+        actions: &Tensor,
+    ) -> (Tensor, Tensor, Tensor) {
+        let (logits, value) = self.forward(obs);
+        let (logp, entropy) = self.log_prob_entropy(&logits, masks, actions);
+        (logp, entropy, value)
+    }
+
+    /// Named per-layer tensors (checkpoint names), as views of the flat parameters.
+    pub fn named(&self) -> Vec<(String, Tensor)> {
+        self.slots
+            .iter()
+            .map(|s| (s.name.clone(), view(&self.params, s)))
+            .collect()
+    }
+
+    /// Writes the parameters to `path` (libtorch's format, per-layer names).
+    pub fn save(&self, path: &std::path::Path) -> Result<(), tch::TchError> {
+        let named = tch::no_grad(|| {
+            self.named()
+                .into_iter()
+                .map(|(n, t)| (n, t.detach().contiguous()))
+                .collect::<Vec<_>>()
+        });
+        Tensor::save_multi(&named, path)
+    }
+
+    /// Reads the parameters from `path`: every name must be there with this network's shape.
+    pub fn load(&mut self, path: &std::path::Path) -> Result<(), NetError> {
+        let file = Tensor::load_multi_with_device(path, self.params.device())?;
+        tch::no_grad(|| {
+            for s in &self.slots {
+                let t = file
+                    .iter()
+                    .find(|(n, _)| *n == s.name)
+                    .map(|(_, t)| t)
+                    .ok_or_else(|| NetError::Missing(s.name.clone()))?;
+                if t.size() != s.shape {
+                    return Err(NetError::Shape {
+                        name: s.name.clone(),
+                        found: t.size(),
+                        expected: s.shape.clone(),
+                    });
+                }
+                view(&self.params, s).copy_(t);
+            }
+            Ok(())
+        })
+    }
+
+    /// A copy of the parameters (for tests and comparisons).
+    pub fn snapshot(&self) -> Tensor {
+        self.params.detach().copy()
+    }
+}
+
+fn view(params: &Tensor, s: &Slot) -> Tensor {
+    params
+        .narrow(0, s.offset, s.numel())
+        .view(s.shape.as_slice())
+}
+
+/// For heads `nvec`, the column of `[logits (Σ nvec) | pad (1)]` at each position of `[heads, max bins]`.
+fn pad_index(nvec: &[usize], device: Device) -> Tensor {
+    let bins = nvec.iter().copied().max().unwrap_or(1);
+    let pad = nvec.iter().sum::<usize>() as i64;
+    let mut idx = Vec::with_capacity(nvec.len() * bins);
+    let mut offset = 0i64;
+    for &n in nvec {
+        for b in 0..bins {
+            idx.push(if b < n { offset + b as i64 } else { pad });
+        }
+        offset += n as i64;
+    }
+    Tensor::from_slice(&idx).to_device(device)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn obs() -> Tensor {
+        Tensor::from_slice(&[0.1f32, -0.2, 0.3, 0.4, -0.5, 1.0, 0.0, -1.0, 0.5, 0.25])
+            .reshape([2, 5])
+    }
 
     /// A saved and reloaded network gives identical outputs; a masked bin has log-probability −∞ (≈ −1e8)
     /// and the entropy ignores it.
@@ -110,13 +330,12 @@ mod tests {
         let a = ActorCritic::new(Device::Cpu, 5, &[3, 2], 16);
         tch::manual_seed(4);
         let mut b = ActorCritic::new(Device::Cpu, 5, &[3, 2], 16);
-        let obs = Tensor::from_slice(&[0.1f32, -0.2, 0.3, 0.4, -0.5, 1.0, 0.0, -1.0, 0.5, 0.25])
-            .reshape([2, 5]);
+        let obs = obs();
         assert!(!a.logits(&obs).allclose(&b.logits(&obs), 1e-6, 1e-6, false));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.ot");
-        a.vs.save(&path).unwrap();
-        b.vs.load(&path).unwrap();
+        a.save(&path).unwrap();
+        b.load(&path).unwrap();
         assert!(a.logits(&obs).equal(&b.logits(&obs)));
         assert!(a.value(&obs).equal(&b.value(&obs)));
 
@@ -124,7 +343,7 @@ mod tests {
             Tensor::from_slice(&[true, false, true, true, true, true, true, true, false, true])
                 .reshape([2, 5]);
         let actions = Tensor::from_slice(&[1i64, 0, 2, 0]).reshape([2, 2]);
-        let (logp, ent) = a.evaluate(&obs, &masks, &actions);
+        let (logp, ent, _) = a.evaluate(&obs, &masks, &actions);
         let logp: Vec<f32> = Vec::<f32>::try_from(logp).unwrap();
         assert!(
             logp[0] < -1e6,
@@ -135,5 +354,87 @@ mod tests {
         // Row 1, head 1 has one allowed bin: no entropy from it; head 0 has three bins: at most ln 3.
         let ent: Vec<f32> = Vec::<f32>::try_from(ent).unwrap();
         assert!(ent[1] > 0.0 && ent[1] <= 3f32.ln() + 1e-5, "{}", ent[1]);
+    }
+
+    /// The fused pass computes exactly the two MLPs of the per-layer definition, and the all-heads-at-once
+    /// log-probabilities and entropies equal the head-by-head ones.
+    #[test]
+    fn fused_forward_and_padded_heads_match_the_per_layer_definition() {
+        tch::manual_seed(7);
+        let net = ActorCritic::new(Device::Cpu, 5, &[3, 2, 4], 8);
+        let obs = obs();
+        let p: std::collections::HashMap<String, Tensor> = net.named().into_iter().collect();
+        let mlp = |prefix: &str| {
+            let l = |k: usize, x: &Tensor| {
+                x.linear(
+                    &p[&format!("{prefix}{k}.weight")],
+                    Some(&p[&format!("{prefix}{k}.bias")]),
+                )
+            };
+            l(2, &l(1, &l(0, &obs).tanh()).tanh())
+        };
+        let (logits, value) = net.forward(&obs);
+        assert!(logits.allclose(&mlp("actor"), 1e-6, 1e-6, false));
+        assert!(value.allclose(&mlp("critic").squeeze_dim(-1), 1e-6, 1e-6, false));
+
+        let masks = Tensor::from_slice(&[
+            true, true, false, true, true, true, false, true, true, //
+            false, true, true, false, true, true, true, true, true,
+        ])
+        .reshape([2, 9]);
+        let actions = Tensor::from_slice(&[1i64, 0, 3, 2, 1, 0]).reshape([2, 3]);
+        let (logp, ent) = net.log_prob_entropy(&logits, &masks, &actions);
+        let (mut want_lp, mut want_ent) = (
+            Tensor::zeros([2], (Kind::Float, Device::Cpu)),
+            Tensor::zeros([2], (Kind::Float, Device::Cpu)),
+        );
+        let mut offset = 0;
+        for (h, &bins) in [3i64, 2, 4].iter().enumerate() {
+            let m = masks.narrow(1, offset, bins);
+            let lp = logits
+                .narrow(1, offset, bins)
+                .masked_fill(&m.logical_not(), -1e8)
+                .log_softmax(-1, Kind::Float);
+            want_lp += lp
+                .gather(1, &actions.narrow(1, h as i64, 1), false)
+                .squeeze_dim(1);
+            want_ent -= (lp.exp() * lp.masked_fill(&m.logical_not(), 0.0)).sum_dim_intlist(
+                [-1i64].as_slice(),
+                false,
+                Kind::Float,
+            );
+            offset += bins;
+        }
+        assert!(
+            logp.allclose(&want_lp, 1e-5, 1e-5, false),
+            "{logp:?} {want_lp:?}"
+        );
+        assert!(
+            ent.allclose(&want_ent, 1e-5, 1e-5, false),
+            "{ent:?} {want_ent:?}"
+        );
+    }
+
+    /// A file without a tensor, or with another shape, is an error naming the tensor.
+    #[test]
+    fn loading_a_mismatched_file_names_the_tensor() {
+        let a = ActorCritic::new(Device::Cpu, 5, &[3, 2], 16);
+        let mut wider = ActorCritic::new(Device::Cpu, 5, &[3, 2], 32);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.ot");
+        a.save(&path).unwrap();
+        let e = wider.load(&path).unwrap_err().to_string();
+        assert!(e.contains("actor0.weight") && e.contains("[16, 5]"), "{e}");
+        Tensor::save_multi(
+            &[(
+                "actor0.weight",
+                &Tensor::zeros([16, 5], (Kind::Float, Device::Cpu)),
+            )],
+            &path,
+        )
+        .unwrap();
+        let mut b = ActorCritic::new(Device::Cpu, 5, &[3, 2], 16);
+        let e = b.load(&path).unwrap_err().to_string();
+        assert!(e.contains("missing"), "{e}");
     }
 }

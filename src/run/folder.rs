@@ -363,7 +363,7 @@ pub fn open(dir: &Path, access: Access) -> Result<OpenFolder, FolderError> {
                 message: e.to_string(),
             })?;
         json.push('\n');
-        crate::simulate::write_atomic(&path, json.as_bytes()).map_err(io(&path))?;
+        crate::atomic::write_atomic(&path, json.as_bytes()).map_err(io(&path))?;
     }
     Ok(open)
 }
