@@ -202,6 +202,11 @@ pub trait MultiAgentEnv {
     /// Action heads of a policy's agents.
     fn action_spec(&self, policy: PolicyId) -> ActionSpec;
 
+    /// Whether a step is so cheap (microseconds) that stepping several environments on worker threads
+    /// costs more in hand-offs than it saves: `VecEnv` then steps them one after another on the
+    /// calling thread (same results either way).
+    const CHEAP_STEP: bool = false;
+
     /// Names of the behaviours an action can show, for logs and evaluation (e.g. `buy`, `sell`); none by
     /// default.
     fn behaviours(&self) -> &'static [&'static str] {

@@ -197,6 +197,8 @@ impl CartPole {
 }
 
 impl MultiAgentEnv for CartPole {
+    const CHEAP_STEP: bool = true;
+
     fn reset(&mut self, seed: u64) -> Result<&StepOutput, EnvError> {
         let mut rng = rand_pcg::Pcg32::seed_from_u64(seed);
         for v in &mut self.state {

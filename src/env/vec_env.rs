@@ -127,6 +127,15 @@ impl<E: MultiAgentEnv + Send> VecEnv<E> {
         let envs = &mut self.envs;
         let finals = &mut self.finals;
         let episodes = &mut self.episodes;
+        if E::CHEAP_STEP {
+            return envs
+                .iter_mut()
+                .zip(finals.iter_mut())
+                .zip(episodes.iter_mut())
+                .enumerate()
+                .map(|(i, ((e, fin), ep))| f(i, e, fin, ep))
+                .collect();
+        }
         let mut work = || {
             envs.par_iter_mut()
                 .zip(finals.par_iter_mut())

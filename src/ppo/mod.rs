@@ -5,6 +5,7 @@
 //! * [`policy`] — one policy's network, optimiser, normaliser and statistics, and how it acts;
 //! * [`net`] — actor-critic MLPs (one flat parameter tensor, one fused pass) with masked multi-discrete
 //!   heads;
+//! * [`cpu`] — the CPU path: forward pass, loss gradient and Adam in Rust over the flat parameters;
 //! * [`schedule`] — the learning-rate schedule in environment steps;
 //! * [`error`] — errors of training, evaluation and checkpoints;
 //! * [`gae`] — advantages for agents that arrive and leave;
@@ -17,6 +18,7 @@
 pub mod adam;
 pub mod checkpoint;
 pub mod config;
+pub mod cpu;
 pub mod device;
 pub mod error;
 pub mod evaluate;

@@ -286,6 +286,13 @@ impl ActorCritic {
         })
     }
 
+    /// The layout of [`Self::params`] for the CPU path ([`super::cpu`]), when they live on the CPU.
+    pub fn cpu_layout(&self) -> Option<super::cpu::Layout> {
+        let lay =
+            super::cpu::Layout::new(self.obs_len, self.hidden as usize, self.nvec.iter().sum());
+        (self.params.device() == Device::Cpu && lay.len == self.params.numel()).then_some(lay)
+    }
+
     /// A copy of the parameters (for tests and comparisons).
     pub fn snapshot(&self) -> Tensor {
         self.params.detach().copy()

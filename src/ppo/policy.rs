@@ -154,16 +154,7 @@ pub fn observation_batch(
     device: Device,
 ) -> (Vec<f32>, Tensor) {
     let l = out.obs_len;
-    let mut raw = Vec::with_capacity(rows.len() * l);
-    for &i in rows {
-        raw.extend_from_slice(out.obs_row(i));
-    }
-    if update {
-        norm.update(&raw);
-    }
-    for row in raw.chunks_mut(l) {
-        norm.apply(row);
-    }
+    let raw = normalised(out, rows, norm, update);
     let t = Tensor::from_slice(&raw)
         .reshape([rows.len() as i64, l as i64])
         .to_device(device);
@@ -193,14 +184,10 @@ pub fn act(
     if rows.is_empty() {
         return Ok(Acted::default());
     }
-    let (obs, t) = observation_batch(out, &rows, norm, update_norm, device);
-    let (logits, values) = tch::no_grad(|| net.forward(&t));
-    let logits = to_vec(&logits)?;
-    let values = if with_values {
-        to_vec(&values)?
-    } else {
-        Vec::new()
-    };
+    let (obs, logits, mut values) = forward_rows(net, norm, update_norm, out, &rows, device)?;
+    if !with_values {
+        values.clear();
+    }
     let m: usize = net.nvec.iter().sum();
     let heads = net.nvec.len();
     let mut actions = Vec::with_capacity(rows.len() * heads);
@@ -238,6 +225,45 @@ pub fn values(
         return Ok(Vec::new());
     }
     let mut norm = norm.clone();
-    let (_, t) = observation_batch(out, rows, &mut norm, false, device);
-    to_vec(&tch::no_grad(|| net.forward(&t).1))
+    Ok(forward_rows(net, &mut norm, false, out, rows, device)?.2)
+}
+
+/// Normalised observations, logits and values of some rows, row-major.
+type Forwarded = (Vec<f32>, Vec<f32>, Vec<f32>);
+
+/// The normalised observations of `rows` of `out`, their logits and values: on the CPU path
+/// ([`super::cpu`]) in Rust, else with libtorch.
+fn forward_rows(
+    net: &ActorCritic,
+    norm: &mut RunningNorm,
+    update_norm: bool,
+    out: &StepOutput,
+    rows: &[usize],
+    device: Device,
+) -> Result<Forwarded, TrainError> {
+    if let (Some(lay), Some(params)) = (net.cpu_layout(), super::cpu::slice(&net.params)) {
+        let obs = normalised(out, rows, norm, update_norm);
+        let mut act = super::cpu::Activations::default();
+        super::cpu::forward(params, &lay, &obs, rows.len(), &mut act);
+        return Ok((obs, act.logits, act.values));
+    }
+    let (obs, t) = observation_batch(out, rows, norm, update_norm, device);
+    let (logits, values) = tch::no_grad(|| net.forward(&t));
+    Ok((obs, to_vec(&logits)?, to_vec(&values)?))
+}
+
+/// The observations of `rows` of `out`, folded into `norm` first if `update`, then normalised.
+fn normalised(out: &StepOutput, rows: &[usize], norm: &mut RunningNorm, update: bool) -> Vec<f32> {
+    let l = out.obs_len;
+    let mut raw = Vec::with_capacity(rows.len() * l);
+    for &i in rows {
+        raw.extend_from_slice(out.obs_row(i));
+    }
+    if update {
+        norm.update(&raw);
+    }
+    for row in raw.chunks_mut(l) {
+        norm.apply(row);
+    }
+    raw
 }

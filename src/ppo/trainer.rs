@@ -216,18 +216,23 @@ fn update_policies<E: MultiAgentEnv + Send>(
     update_no: usize,
     device: Device,
 ) -> Vec<Option<UpdateStats>> {
+    let one = |k: usize, p: &mut Policy, tr| {
+        if p.frozen {
+            return None;
+        }
+        let mut rng = stream(seed, update_no, k, 1);
+        update(p, tr, &mut rng, device)
+    };
+    // One policy: no hand-off to a worker thread.
+    if policies.len() == 1 {
+        return vec![one(0, &mut policies[0], &rollout.transitions[0])];
+    }
     venv.install(|| {
         policies
             .par_iter_mut()
             .zip(rollout.transitions.par_iter())
             .enumerate()
-            .map(|(k, (p, tr))| {
-                if p.frozen {
-                    return None;
-                }
-                let mut rng = stream(seed, update_no, k, 1);
-                update(p, tr, &mut rng, device)
-            })
+            .map(|(k, (p, tr))| one(k, p, tr))
             .collect()
     })
 }

@@ -5,6 +5,7 @@ use rand::seq::SliceRandom;
 use tch::{Device, Tensor};
 
 use super::adam::{clip_grad_norm, zero_grad};
+use super::cpu;
 use super::gae::gae;
 use super::loss::{ppo_loss, LossCoefs, Minibatch};
 use super::policy::Policy;
@@ -59,6 +60,9 @@ pub fn update(
         cfg.gamma as f32,
         cfg.gae_lambda as f32,
     );
+    if let Some(lay) = p.net.cpu_layout() {
+        return update_cpu(p, r, &adv, &ret, rng, &lay);
+    }
     let n = r.len();
     let (l, m, h) = (
         p.net.obs_len as i64,
@@ -107,7 +111,7 @@ pub fn update(
         }
     }
     let last = last?;
-    let mut stats = UpdateStats {
+    let stats = UpdateStats {
         policy_loss: last.policy.double_value(&[]),
         value_loss: last.value.double_value(&[]),
         entropy: last.entropy.double_value(&[]),
@@ -115,14 +119,93 @@ pub fn update(
         clipfrac: Tensor::stack(&clipfracs, 0)
             .mean(tch::Kind::Float)
             .double_value(&[]),
-        explained_variance: f64::NAN,
+        explained_variance: explained_variance(&ret, &r.values),
     };
-    let var_y = variance(&ret);
-    let resid: Vec<f32> = ret.iter().zip(&r.values).map(|(y, v)| y - v).collect();
-    if var_y != 0.0 {
-        stats.explained_variance = 1.0 - variance(&resid) / var_y;
-    }
     Some(stats)
+}
+
+/// [`update`] on the CPU path ([`super::cpu`]): the same epochs, minibatches and loss, without
+/// libtorch's dispatch and autograd.
+fn update_cpu(
+    p: &mut Policy,
+    r: &Transitions,
+    adv: &[f32],
+    ret: &[f32],
+    rng: &mut rand_pcg::Pcg32,
+    lay: &cpu::Layout,
+) -> Option<UpdateStats> {
+    let cfg = p.cfg.clone();
+    let coefs = LossCoefs::from(&cfg);
+    let n = r.len();
+    let (l, m, heads) = (p.net.obs_len, lay.m, p.net.nvec.len());
+    let mb = (n / cfg.num_minibatches).max(1);
+    let mut idx: Vec<i64> = (0..n as i64).collect();
+    let mut batch = cpu::Batch::default();
+    let mut scratch = cpu::Scratch::default();
+    let mut grad = vec![0.0f32; lay.len];
+    let mut clipfracs = Vec::new();
+    let mut last = None;
+    let nvec = p.net.nvec.clone();
+    'epochs: for _ in 0..cfg.update_epochs {
+        idx.shuffle(rng);
+        for chunk in idx.chunks(mb) {
+            batch.n = chunk.len();
+            batch.obs.clear();
+            batch.masks.clear();
+            batch.actions.clear();
+            batch.old_logp.clear();
+            batch.old_values.clear();
+            batch.advantages.clear();
+            batch.returns.clear();
+            for &k in chunk {
+                let k = k as usize;
+                batch.obs.extend_from_slice(&r.obs[k * l..(k + 1) * l]);
+                batch.masks.extend_from_slice(&r.masks[k * m..(k + 1) * m]);
+                batch
+                    .actions
+                    .extend_from_slice(&r.actions[k * heads..(k + 1) * heads]);
+                batch.old_logp.push(r.logp[k]);
+                batch.old_values.push(r.values[k]);
+                batch.advantages.push(adv[k]);
+                batch.returns.push(ret[k]);
+            }
+            let params = cpu::slice(&p.net.params)?;
+            let loss =
+                cpu::loss_and_grad(params, lay, &nvec, &batch, coefs, &mut scratch, &mut grad);
+            cpu::clip_grad_norm(&mut grad, cfg.max_grad_norm);
+            p.adam.steps += 1;
+            let (steps, lr, betas, eps) = (p.adam.steps, p.adam.lr, p.adam.betas, p.adam.eps);
+            let params = cpu::slice_mut(&mut p.net.params)?;
+            let m1 = cpu::slice_mut(&mut p.adam.exp_avg)?;
+            let m2 = cpu::slice_mut(&mut p.adam.exp_avg_sq)?;
+            cpu::adam_step(params, &grad, m1, m2, steps, lr, betas, eps);
+            clipfracs.push(loss.clipfrac);
+            last = Some(loss);
+            if cfg.target_kl > 0.0 && loss.approx_kl > cfg.target_kl {
+                break 'epochs;
+            }
+        }
+    }
+    let last = last?;
+    Some(UpdateStats {
+        policy_loss: last.policy,
+        value_loss: last.value,
+        entropy: last.entropy,
+        approx_kl: last.approx_kl,
+        clipfrac: clipfracs.iter().sum::<f64>() / clipfracs.len().max(1) as f64,
+        explained_variance: explained_variance(ret, &r.values),
+    })
+}
+
+/// `1 − Var(R − V)/Var(R)` (NaN when the returns do not vary).
+fn explained_variance(ret: &[f32], values: &[f32]) -> f64 {
+    let var_y = variance(ret);
+    let resid: Vec<f32> = ret.iter().zip(values).map(|(y, v)| y - v).collect();
+    if var_y == 0.0 {
+        f64::NAN
+    } else {
+        1.0 - variance(&resid) / var_y
+    }
 }
 
 /// The population variance of `x` (0 for no values).

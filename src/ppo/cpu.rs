@@ -1,0 +1,940 @@
+//! The CPU path of the actor-critic: forward pass, PPO loss with its hand-derived gradient, gradient
+//! clipping and Adam, in Rust loops over the flat parameter tensor's memory, with matrix products from
+//! the BLAS inside libtorch (`sgemm_`, found at run time) or, without one, the `matrixmultiply` crate.
+//!
+//! Why: the networks are small (two hidden layers of 64) and a minibatch is a few hundred rows, so
+//! libtorch spends most of its time dispatching ~200 tiny operations and building the autograd graph,
+//! and its tanh (MKL's high-accuracy mode) costs more than the matrix products. Here a minibatch step is
+//! eleven matrix products and a few vectorised loops. The result is the same function as
+//! [`super::net::ActorCritic::evaluate`] + [`super::loss::ppo_loss`] + backward + [`super::adam`]
+//! (tested against them to float rounding); the libtorch path remains for CUDA.
+//!
+//! Gradient of the loss (per minibatch of `n`; `p`, `lp` a head's masked probabilities and
+//! log-probabilities, `H_h` its entropy, `a_h` the chosen bin):
+//!
+//! ```text
+//! ∂L/∂logπ  = (1/n) · (−Â·r) · (w₁ + w₂·[1−c ≤ r ≤ 1+c])      w = which side of the max is active (½, ½ on ties)
+//! ∂L/∂l_k   = ∂L/∂logπ · (1[k = a_h] − p_k) + (ent_coef/n) · p_k · (lp_k + H_h)   (allowed bins; 0 if masked)
+//! ∂L/∂V     = (vf_coef/n) · (w₁·(V − R) + w₂·(V_clip − R)·[|V − V_old| ≤ c])     (clip_vloss; else (vf_coef/n)·(V − R))
+//! ```
+
+use std::sync::OnceLock;
+
+use super::loss::LossCoefs;
+
+/// Where each parameter block of the flat layout starts (see [`super::net`]), and the sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Observation length.
+    pub i: usize,
+    /// Hidden width.
+    pub h: usize,
+    /// Logits (Σ nvec).
+    pub m: usize,
+    /// `[2h, i]`: actor then critic first-layer weights.
+    pub w0: usize,
+    /// `[2h]`.
+    pub b0: usize,
+    /// `[2, h, h]`.
+    pub w1: usize,
+    /// `[2, h]`.
+    pub b1: usize,
+    /// `[m, h]`.
+    pub w2a: usize,
+    /// `[m]`.
+    pub b2a: usize,
+    /// `[h]`.
+    pub w2c: usize,
+    /// `[1]`.
+    pub b2c: usize,
+    /// Number of parameters.
+    pub len: usize,
+}
+
+impl Layout {
+    /// The layout of [`super::net::ActorCritic`] for these sizes.
+    pub fn new(i: usize, h: usize, m: usize) -> Self {
+        let w0 = 0;
+        let b0 = w0 + 2 * h * i;
+        let w1 = b0 + 2 * h;
+        let b1 = w1 + 2 * h * h;
+        let w2a = b1 + 2 * h;
+        let b2a = w2a + m * h;
+        let w2c = b2a + m;
+        let b2c = w2c + h;
+        Layout {
+            i,
+            h,
+            m,
+            w0,
+            b0,
+            w1,
+            b1,
+            w2a,
+            b2a,
+            w2c,
+            b2c,
+            len: b2c + 1,
+        }
+    }
+}
+
+/// The memory of a contiguous `f32` tensor on the CPU, or `None` for any other tensor.
+pub fn slice_mut(t: &mut tch::Tensor) -> Option<&mut [f32]> {
+    if t.device() != tch::Device::Cpu || t.kind() != tch::Kind::Float || !t.is_contiguous() {
+        return None;
+    }
+    let n = t.numel();
+    // SAFETY: a contiguous CPU float tensor holds `numel` f32 at `data_ptr`; the `&mut` borrow of the
+    // tensor keeps this code the only user of that memory while the slice lives.
+    Some(unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, n) })
+}
+
+/// Read-only [`slice_mut`].
+pub fn slice(t: &tch::Tensor) -> Option<&[f32]> {
+    if t.device() != tch::Device::Cpu || t.kind() != tch::Kind::Float || !t.is_contiguous() {
+        return None;
+    }
+    // SAFETY: as in `slice_mut`; the shared borrow keeps writers away.
+    Some(unsafe { std::slice::from_raw_parts(t.data_ptr() as *const f32, t.numel()) })
+}
+
+// ---- matrix products ----
+
+type Sgemm = unsafe extern "C" fn(
+    *const u8,
+    *const u8,
+    *const i32,
+    *const i32,
+    *const i32,
+    *const f32,
+    *const f32,
+    *const i32,
+    *const f32,
+    *const i32,
+    *const f32,
+    *mut f32,
+    *const i32,
+);
+
+/// The Fortran `sgemm_` of the BLAS libtorch was built with (MKL in PyTorch's x86 wheels), if the
+/// process has one.
+fn blas() -> Option<Sgemm> {
+    static BLAS: OnceLock<Option<Sgemm>> = OnceLock::new();
+    *BLAS.get_or_init(|| {
+        if std::env::var_os("COMMONS_RL_NO_BLAS").is_some() {
+            return None;
+        }
+        // SAFETY: dlsym with a valid C string; a non-null result is the symbol's address, whose
+        // signature is the reference BLAS `sgemm_` (LP64 integers).
+        unsafe {
+            let f = libc::dlsym(libc::RTLD_DEFAULT, c"sgemm_".as_ptr());
+            (!f.is_null()).then(|| std::mem::transmute::<*mut libc::c_void, Sgemm>(f))
+        }
+    })
+}
+
+/// Whether the matrix products use libtorch's BLAS (else `matrixmultiply`).
+pub fn uses_blas() -> bool {
+    blas().is_some()
+}
+
+/// Row-major `C[m×n] = α·op(A)·op(B) + β·C`, `op(X) = Xᵀ` when `t_x`; `ld*` are row strides.
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    ta: bool,
+    tb: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    // The last element each matrix is read or written at must be inside its slice.
+    let (ar, ac) = if ta { (k, m) } else { (m, k) };
+    let (br, bc) = if tb { (n, k) } else { (k, n) };
+    assert!(
+        ar == 0 || a.len() >= (ar - 1) * lda + ac,
+        "gemm: A too short"
+    );
+    assert!(
+        br == 0 || b.len() >= (br - 1) * ldb + bc,
+        "gemm: B too short"
+    );
+    assert!(c.len() >= (m - 1) * ldc + n, "gemm: C too short");
+    if let Some(f) = blas() {
+        // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ with the same strides.
+        let flag = |t: bool| if t { b"T".as_ptr() } else { b"N".as_ptr() };
+        let (m_, n_, k_) = (n as i32, m as i32, k as i32);
+        let (lda_, ldb_, ldc_) = (lda as i32, ldb as i32, ldc as i32);
+        // SAFETY: sizes and strides describe sub-slices checked above; BLAS reads A and B and writes C.
+        unsafe {
+            f(
+                flag(tb),
+                flag(ta),
+                &m_,
+                &n_,
+                &k_,
+                &alpha,
+                b.as_ptr(),
+                &ldb_,
+                a.as_ptr(),
+                &lda_,
+                &beta,
+                c.as_mut_ptr(),
+                &ldc_,
+            );
+        }
+        return;
+    }
+    let (rsa, csa) = if ta { (1, lda) } else { (lda, 1) };
+    let (rsb, csb) = if tb { (1, ldb) } else { (ldb, 1) };
+    // SAFETY: as above; matrixmultiply takes element strides.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            beta,
+            c.as_mut_ptr(),
+            ldc as isize,
+            1,
+        );
+    }
+}
+
+/// `tanh` by Eigen's rational approximation (13/6 degree, clamped at ±7.9; within 5e-7 of `f32::tanh`),
+/// which vectorises, unlike libm's.
+#[inline]
+pub fn tanh(x: f32) -> f32 {
+    const A: [f32; 7] = [
+        4.893_524_6e-3,
+        6.372_619_3e-4,
+        1.485_722_4e-5,
+        5.122_297e-8,
+        -8.604_672e-11,
+        2.000_188e-13,
+        -2.760_768_5e-16,
+    ];
+    const B: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347_1e-4, 1.198_258_4e-6];
+    let x = x.clamp(-7.905_311, 7.905_311);
+    let x2 = x * x;
+    let mut p = A[6];
+    for &a in A[..6].iter().rev() {
+        p = p * x2 + a;
+    }
+    let p = p * x;
+    let q = ((B[3] * x2 + B[2]) * x2 + B[1]) * x2 + B[0];
+    p / q
+}
+
+/// Adds `bias` to every row of `x` (`cols` wide, row stride `ld`) and applies [`tanh`].
+fn bias_tanh(x: &mut [f32], rows: usize, cols: usize, ld: usize, bias: &[f32]) {
+    for r in 0..rows {
+        for (v, b) in x[r * ld..r * ld + cols].iter_mut().zip(bias) {
+            *v = tanh(*v + b);
+        }
+    }
+}
+
+fn add_bias(x: &mut [f32], rows: usize, cols: usize, bias: &[f32]) {
+    for row in x.chunks_mut(cols).take(rows) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
+    }
+}
+
+/// Sums of the columns of `x` (`rows × cols`, row stride `ld`) into `out` (added to it).
+fn col_sums(x: &[f32], rows: usize, cols: usize, ld: usize, out: &mut [f32]) {
+    for r in 0..rows {
+        for (o, v) in out.iter_mut().zip(&x[r * ld..r * ld + cols]) {
+            *o += v;
+        }
+    }
+}
+
+/// The activations of one forward pass (kept for the backward pass).
+#[derive(Clone, Debug, Default)]
+pub struct Activations {
+    /// Rows.
+    pub n: usize,
+    /// `[n, 2h]`: first hidden layer of actor (first `h`) and critic.
+    h1: Vec<f32>,
+    /// `[n, h]`.
+    h2a: Vec<f32>,
+    /// `[n, h]`.
+    h2c: Vec<f32>,
+    /// `[n, m]`.
+    pub logits: Vec<f32>,
+    /// `[n]`.
+    pub values: Vec<f32>,
+}
+
+/// Logits and values of `x` (`n × i`, row-major) under `params` (the flat layout).
+pub fn forward(params: &[f32], lay: &Layout, x: &[f32], n: usize, act: &mut Activations) {
+    let Layout { i, h, m, .. } = *lay;
+    act.n = n;
+    act.h1.clear();
+    act.h1.resize(n * 2 * h, 0.0);
+    act.h2a.clear();
+    act.h2a.resize(n * h, 0.0);
+    act.h2c.clear();
+    act.h2c.resize(n * h, 0.0);
+    act.logits.clear();
+    act.logits.resize(n * m, 0.0);
+    act.values.clear();
+    act.values.resize(n, 0.0);
+    if n == 0 {
+        return;
+    }
+    let p = params;
+    // Z1 = X·W0ᵀ (W0 is [2h, i]).
+    gemm(
+        false,
+        true,
+        n,
+        2 * h,
+        i,
+        1.0,
+        x,
+        i,
+        &p[lay.w0..],
+        i,
+        0.0,
+        &mut act.h1,
+        2 * h,
+    );
+    bias_tanh(&mut act.h1, n, 2 * h, 2 * h, &p[lay.b0..lay.b0 + 2 * h]);
+    for (side, out) in [(0, &mut act.h2a), (1, &mut act.h2c)] {
+        let w = &p[lay.w1 + side * h * h..];
+        gemm(
+            false,
+            true,
+            n,
+            h,
+            h,
+            1.0,
+            &act.h1[side * h..],
+            2 * h,
+            w,
+            h,
+            0.0,
+            out,
+            h,
+        );
+        bias_tanh(out, n, h, h, &p[lay.b1 + side * h..lay.b1 + (side + 1) * h]);
+    }
+    gemm(
+        false,
+        true,
+        n,
+        m,
+        h,
+        1.0,
+        &act.h2a,
+        h,
+        &p[lay.w2a..],
+        h,
+        0.0,
+        &mut act.logits,
+        m,
+    );
+    add_bias(&mut act.logits, n, m, &p[lay.b2a..lay.b2a + m]);
+    let (w2c, b2c) = (&p[lay.w2c..lay.w2c + h], p[lay.b2c]);
+    for (v, row) in act.values.iter_mut().zip(act.h2c.chunks(h)) {
+        *v = row.iter().zip(w2c).map(|(a, b)| a * b).sum::<f32>() + b2c;
+    }
+}
+
+/// One minibatch, gathered into contiguous rows.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Rows.
+    pub n: usize,
+    /// `[n, i]` normalised observations.
+    pub obs: Vec<f32>,
+    /// `[n, m]` masks.
+    pub masks: Vec<bool>,
+    /// `[n, heads]` chosen bins.
+    pub actions: Vec<i64>,
+    /// `[n]`.
+    pub old_logp: Vec<f32>,
+    /// `[n]`.
+    pub old_values: Vec<f32>,
+    /// `[n]`.
+    pub advantages: Vec<f32>,
+    /// `[n]`.
+    pub returns: Vec<f32>,
+}
+
+/// The loss of a minibatch and its parts (as in [`super::loss::Loss`], as numbers).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LossValues {
+    /// `L`.
+    pub total: f64,
+    /// `L_pg`.
+    pub policy: f64,
+    /// `L_v`.
+    pub value: f64,
+    /// Mean entropy.
+    pub entropy: f64,
+    /// Approximate KL.
+    pub approx_kl: f64,
+    /// Share of clipped ratios.
+    pub clipfrac: f64,
+}
+
+/// Scratch space of the backward pass.
+#[derive(Clone, Debug, Default)]
+pub struct Scratch {
+    act: Activations,
+    dlogits: Vec<f32>,
+    dvalues: Vec<f32>,
+    dh2: Vec<f32>,
+    dh1: Vec<f32>,
+    lp: Vec<f32>,
+}
+
+/// Weights of the two sides of `max(a, b)` in its gradient (libtorch's rule: all to the larger, half
+/// each on a tie).
+fn max_weights(a: f32, b: f32) -> (f32, f32) {
+    if a > b {
+        (1.0, 0.0)
+    } else if b > a {
+        (0.0, 1.0)
+    } else {
+        (0.5, 0.5)
+    }
+}
+
+/// The PPO loss of `batch` and its gradient with respect to `params`, written into `grad` (see the
+/// module doc).
+pub fn loss_and_grad(
+    params: &[f32],
+    lay: &Layout,
+    nvec: &[usize],
+    batch: &Batch,
+    c: LossCoefs,
+    s: &mut Scratch,
+    grad: &mut [f32],
+) -> LossValues {
+    let m = lay.m;
+    let n = batch.n;
+    let heads = nvec.len();
+    forward(params, lay, &batch.obs, n, &mut s.act);
+    grad.fill(0.0);
+    if n == 0 {
+        return LossValues::default();
+    }
+    let inv_n = 1.0 / n as f32;
+    // Advantage normalisation (sample standard deviation, as torch's `std`).
+    let (mean_a, std_a) = if c.norm_adv && n > 1 {
+        let mean = batch.advantages.iter().map(|&a| a as f64).sum::<f64>() / n as f64;
+        let var = batch
+            .advantages
+            .iter()
+            .map(|&a| (a as f64 - mean).powi(2))
+            .sum::<f64>()
+            / (n - 1) as f64;
+        (mean as f32, var.sqrt() as f32)
+    } else {
+        (0.0, 1.0 - 1e-8)
+    };
+    s.lp.clear();
+    s.lp.resize(n * m, 0.0);
+    s.dlogits.clear();
+    s.dlogits.resize(n * m, 0.0);
+    s.dvalues.clear();
+    s.dvalues.resize(n, 0.0);
+    let clip = c.clip_coef as f32;
+    let mut out = LossValues::default();
+    let mut head_entropy = vec![0.0f32; heads];
+    for j in 0..n {
+        let l = &s.act.logits[j * m..(j + 1) * m];
+        let mask = &batch.masks[j * m..(j + 1) * m];
+        let lp = &mut s.lp[j * m..(j + 1) * m];
+        let (mut logp, mut ent) = (0.0f32, 0.0f32);
+        let mut o = 0;
+        for (hd, &bins) in nvec.iter().enumerate() {
+            let (lh, mh) = (&l[o..o + bins], &mask[o..o + bins]);
+            let max = lh
+                .iter()
+                .zip(mh)
+                .filter(|(_, &ok)| ok)
+                .map(|(&x, _)| x)
+                .fold(f32::NEG_INFINITY, f32::max);
+            let z: f32 = lh
+                .iter()
+                .zip(mh)
+                .filter(|(_, &ok)| ok)
+                .map(|(&x, _)| (x - max).exp())
+                .sum();
+            let lse = max + z.ln();
+            let mut hh = 0.0f32;
+            for k in 0..bins {
+                if mh[k] {
+                    let v = lh[k] - lse;
+                    lp[o + k] = v;
+                    hh -= v.exp() * v;
+                }
+            }
+            head_entropy[hd] = hh;
+            ent += hh;
+            let a = batch.actions[j * heads + hd] as usize;
+            logp += lp[o + a];
+            o += bins;
+        }
+        let logratio = logp - batch.old_logp[j];
+        let r = logratio.exp();
+        out.approx_kl += ((r - 1.0) - logratio) as f64;
+        out.clipfrac += ((r - 1.0).abs() > clip) as u8 as f64;
+        let adv = (batch.advantages[j] - mean_a) / (std_a + 1e-8);
+        let rc = r.clamp(1.0 - clip, 1.0 + clip);
+        let (pg1, pg2) = (-adv * r, -adv * rc);
+        out.policy += pg1.max(pg2) as f64;
+        let (w1, w2) = max_weights(pg1, pg2);
+        let inside = (r >= 1.0 - clip && r <= 1.0 + clip) as u8 as f32;
+        let g_logp = inv_n * (-adv * r) * (w1 + w2 * inside);
+        out.entropy += ent as f64;
+        let g_ent = -(c.ent_coef as f32) * inv_n;
+        // Logits.
+        let dl = &mut s.dlogits[j * m..(j + 1) * m];
+        let mut o = 0;
+        for (hd, &bins) in nvec.iter().enumerate() {
+            let a = batch.actions[j * heads + hd] as usize;
+            for k in 0..bins {
+                if mask[o + k] {
+                    let lpk = lp[o + k];
+                    let pk = lpk.exp();
+                    let onehot = (k == a) as u8 as f32;
+                    // ∂H/∂l_k = −p_k (lp_k + H_h); L has −ent_coef·mean H.
+                    dl[o + k] = g_logp * (onehot - pk) + g_ent * (-pk * (lpk + head_entropy[hd]));
+                }
+            }
+            o += bins;
+        }
+        // Value.
+        let (v, ov, ret) = (s.act.values[j], batch.old_values[j], batch.returns[j]);
+        let vf = c.vf_coef as f32;
+        let dv = if c.clip_vloss {
+            let delta = (v - ov).clamp(-clip, clip);
+            let vc = ov + delta;
+            let (u, cl) = ((v - ret) * (v - ret), (vc - ret) * (vc - ret));
+            out.value += u.max(cl) as f64;
+            let (w1, w2) = max_weights(u, cl);
+            let inside = ((v - ov) >= -clip && (v - ov) <= clip) as u8 as f32;
+            inv_n * (w1 * (v - ret) + w2 * (vc - ret) * inside)
+        } else {
+            out.value += ((v - ret) * (v - ret)) as f64;
+            inv_n * (v - ret)
+        };
+        s.dvalues[j] = vf * dv;
+    }
+    let nf = n as f64;
+    out.policy /= nf;
+    out.value = 0.5 * out.value / nf;
+    out.entropy /= nf;
+    out.approx_kl /= nf;
+    out.clipfrac /= nf;
+    out.total = out.policy - c.ent_coef * out.entropy + c.vf_coef * out.value;
+    backward(params, lay, batch, s, grad);
+    out
+}
+
+/// Gradients of the parameters from `s.dlogits` and `s.dvalues` through the activations of `s.act`.
+fn backward(params: &[f32], lay: &Layout, batch: &Batch, s: &mut Scratch, g: &mut [f32]) {
+    let Layout { i, h, m, .. } = *lay;
+    let n = batch.n;
+    let act = &s.act;
+    // Actor head: gW2a = dlogitsᵀ·H2a, gb2a = Σ dlogits, dH2a = dlogits·W2a.
+    gemm(
+        true,
+        false,
+        m,
+        h,
+        n,
+        1.0,
+        &s.dlogits,
+        m,
+        &act.h2a,
+        h,
+        0.0,
+        &mut g[lay.w2a..],
+        h,
+    );
+    col_sums(&s.dlogits, n, m, m, &mut g[lay.b2a..lay.b2a + m]);
+    s.dh2.clear();
+    s.dh2.resize(2 * n * h, 0.0);
+    let (dh2a, dh2c) = s.dh2.split_at_mut(n * h);
+    gemm(
+        false,
+        false,
+        n,
+        h,
+        m,
+        1.0,
+        &s.dlogits,
+        m,
+        &params[lay.w2a..],
+        h,
+        0.0,
+        dh2a,
+        h,
+    );
+    // Critic head: gw2c = H2cᵀ·dv, gb2c = Σ dv, dH2c = dv ⊗ w2c.
+    let w2c = &params[lay.w2c..lay.w2c + h];
+    for j in 0..n {
+        let dv = s.dvalues[j];
+        let row = &act.h2c[j * h..(j + 1) * h];
+        for k in 0..h {
+            g[lay.w2c + k] += row[k] * dv;
+            dh2c[j * h + k] = dv * w2c[k];
+        }
+        g[lay.b2c] += dv;
+    }
+    // Through tanh: dZ = dH ⊙ (1 − H²).
+    for (d, y) in dh2a.iter_mut().zip(&act.h2a) {
+        *d *= 1.0 - y * y;
+    }
+    for (d, y) in dh2c.iter_mut().zip(&act.h2c) {
+        *d *= 1.0 - y * y;
+    }
+    s.dh1.clear();
+    s.dh1.resize(n * 2 * h, 0.0);
+    for (side, dz) in [(0, &*dh2a), (1, &*dh2c)] {
+        let (w, b) = (lay.w1 + side * h * h, lay.b1 + side * h);
+        // gW1 = dZ2ᵀ·H1(side), gb1 = Σ dZ2, dH1(side) = dZ2·W1.
+        gemm(
+            true,
+            false,
+            h,
+            h,
+            n,
+            1.0,
+            dz,
+            h,
+            &act.h1[side * h..],
+            2 * h,
+            0.0,
+            &mut g[w..],
+            h,
+        );
+        col_sums(dz, n, h, h, &mut g[b..b + h]);
+        gemm(
+            false,
+            false,
+            n,
+            h,
+            h,
+            1.0,
+            dz,
+            h,
+            &params[w..],
+            h,
+            0.0,
+            &mut s.dh1[side * h..],
+            2 * h,
+        );
+    }
+    for (d, y) in s.dh1.iter_mut().zip(&act.h1) {
+        *d *= 1.0 - y * y;
+    }
+    // gW0 = dZ1ᵀ·X, gb0 = Σ dZ1.
+    gemm(
+        true,
+        false,
+        2 * h,
+        i,
+        n,
+        1.0,
+        &s.dh1,
+        2 * h,
+        &batch.obs,
+        i,
+        0.0,
+        &mut g[lay.w0..],
+        i,
+    );
+    col_sums(&s.dh1, n, 2 * h, 2 * h, &mut g[lay.b0..lay.b0 + 2 * h]);
+}
+
+/// Scales `grad` so that its norm is at most `max` (factor `min(1, max / (‖g‖ + 1e-6))`).
+pub fn clip_grad_norm(grad: &mut [f32], max: f64) {
+    let norm = grad
+        .iter()
+        .map(|&g| (g as f64) * (g as f64))
+        .sum::<f64>()
+        .sqrt();
+    let coef = (max / (norm + 1e-6)).min(1.0) as f32;
+    if coef < 1.0 {
+        for g in grad {
+            *g *= coef;
+        }
+    }
+}
+
+/// One Adam step (the formula of [`super::adam`]) of `params` along `grad`; `steps` is the count after
+/// this step.
+#[allow(clippy::too_many_arguments)]
+pub fn adam_step(
+    params: &mut [f32],
+    grad: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    steps: u64,
+    lr: f64,
+    (b1, b2): (f64, f64),
+    eps: f64,
+) {
+    let t = steps as f64;
+    let bias1 = 1.0 - b1.powf(t);
+    let bias2_sqrt = (1.0 - b2.powf(t)).sqrt() as f32;
+    let step = (-lr / bias1) as f32;
+    let (b1f, b2f, eps) = (b1 as f32, b2 as f32, eps as f32);
+    for (((p, &g), m), v) in params.iter_mut().zip(grad).zip(exp_avg).zip(exp_avg_sq) {
+        *m = *m * b1f + g * (1.0 - b1f);
+        *v = *v * b2f + (g * (1.0 - b2f)) * g;
+        let denom = v.sqrt() / bias2_sqrt + eps;
+        *p += (*m * step) / denom;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ppo::loss::{ppo_loss, Minibatch};
+    use crate::ppo::net::ActorCritic;
+    use rand::{Rng, SeedableRng};
+    use tch::{Device, Kind, Tensor};
+
+    /// A minibatch of `n` random rows for a network with heads `nvec`, some bins masked, actions
+    /// allowed, and old log-probabilities around the current ones (so ratios fall on both sides of the
+    /// clip range).
+    fn random_batch(net: &ActorCritic, n: usize, seed: u64) -> Batch {
+        let mut rng = rand_pcg::Pcg32::seed_from_u64(seed);
+        let (i, m) = (net.obs_len, net.nvec.iter().sum::<usize>());
+        let obs: Vec<f32> = (0..n * i).map(|_| rng.random_range(-2.0..2.0)).collect();
+        let mut masks = vec![true; n * m];
+        let mut actions = Vec::new();
+        for j in 0..n {
+            let mut o = 0;
+            for &bins in &net.nvec {
+                let keep = rng.random_range(0..bins);
+                for k in 0..bins {
+                    masks[j * m + o + k] = k == keep || rng.random_bool(0.6);
+                }
+                let allowed: Vec<usize> = (0..bins).filter(|&k| masks[j * m + o + k]).collect();
+                actions.push(allowed[rng.random_range(0..allowed.len())] as i64);
+                o += bins;
+            }
+        }
+        let mut b = Batch {
+            n,
+            obs,
+            masks,
+            actions,
+            ..Batch::default()
+        };
+        let (logp, _, values) = torch_eval(net, &b);
+        b.old_logp = logp
+            .iter()
+            .map(|l| l - rng.random_range(-0.4..0.4))
+            .collect();
+        b.old_values = values
+            .iter()
+            .map(|v| v + rng.random_range(-0.5..0.5))
+            .collect();
+        b.advantages = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+        b.returns = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        b
+    }
+
+    fn tensors(net: &ActorCritic, b: &Batch) -> (Tensor, Tensor, Tensor) {
+        let (n, i, m, h) = (
+            b.n as i64,
+            net.obs_len as i64,
+            net.nvec.iter().sum::<usize>() as i64,
+            net.nvec.len() as i64,
+        );
+        (
+            Tensor::from_slice(&b.obs).reshape([n, i]),
+            Tensor::from_slice(&b.masks).reshape([n, m]),
+            Tensor::from_slice(&b.actions).reshape([n, h]),
+        )
+    }
+
+    fn torch_eval(net: &ActorCritic, b: &Batch) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let (obs, masks, actions) = tensors(net, b);
+        let (lp, ent, v) = tch::no_grad(|| net.evaluate(&obs, &masks, &actions));
+        let v32 = |t: Tensor| Vec::<f32>::try_from(t).unwrap();
+        (v32(lp), v32(ent), v32(v))
+    }
+
+    /// The hand-derived gradient equals libtorch's autograd of `evaluate` + `ppo_loss`, with and without
+    /// value clipping and advantage normalisation, on networks with one head and with four.
+    #[test]
+    fn loss_and_gradient_match_libtorch_autograd() {
+        for (obs_len, nvec, seed) in [(4usize, vec![2usize], 1u64), (13, vec![7, 8, 3, 2], 2)] {
+            tch::manual_seed(seed as i64);
+            let net = ActorCritic::new(Device::Cpu, obs_len, &nvec, 16);
+            let lay = net.cpu_layout().unwrap();
+            let b = random_batch(&net, 37, seed);
+            for (clip_vloss, norm_adv) in [(true, true), (false, false), (true, false)] {
+                let c = LossCoefs {
+                    clip_coef: 0.2,
+                    clip_vloss,
+                    norm_adv,
+                    ent_coef: 0.05,
+                    vf_coef: 0.5,
+                };
+                let mut grad = vec![0.0f32; lay.len];
+                let ours = loss_and_grad(
+                    slice(&net.params).unwrap(),
+                    &lay,
+                    &nvec,
+                    &b,
+                    c,
+                    &mut Scratch::default(),
+                    &mut grad,
+                );
+                let (obs, masks, actions) = tensors(&net, &b);
+                let _ = net
+                    .params
+                    .grad()
+                    .defined()
+                    .then(|| net.params.grad().zero_());
+                let (lp, ent, v) = net.evaluate(&obs, &masks, &actions);
+                let mb = Minibatch {
+                    old_logp: Tensor::from_slice(&b.old_logp),
+                    old_values: Tensor::from_slice(&b.old_values),
+                    advantages: Tensor::from_slice(&b.advantages),
+                    returns: Tensor::from_slice(&b.returns),
+                };
+                let theirs = ppo_loss(&mb, &lp, &ent, &v, c);
+                theirs.total.backward();
+                let close = |a: f64, b: f64, what: &str| {
+                    assert!(
+                        (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                        "{what}: {a} vs {b} ({nvec:?}, {clip_vloss}, {norm_adv})"
+                    )
+                };
+                close(ours.total, theirs.total.double_value(&[]), "total");
+                close(ours.policy, theirs.policy.double_value(&[]), "policy");
+                close(ours.value, theirs.value.double_value(&[]), "value");
+                close(ours.entropy, theirs.entropy.double_value(&[]), "entropy");
+                close(
+                    ours.approx_kl,
+                    theirs.approx_kl.double_value(&[]),
+                    "approx_kl",
+                );
+                close(ours.clipfrac, theirs.clipfrac.double_value(&[]), "clipfrac");
+                assert!(
+                    ours.clipfrac > 0.0 && ours.clipfrac < 1.0,
+                    "both sides of the clip: {}",
+                    ours.clipfrac
+                );
+                let g: Vec<f32> = Vec::try_from(net.params.grad()).unwrap();
+                let scale = g.iter().fold(0.0f32, |a, x| a.max(x.abs()));
+                for (k, (a, t)) in grad.iter().zip(&g).enumerate() {
+                    assert!(
+                        (a - t).abs() <= 1e-4 * scale.max(1e-3),
+                        "grad[{k}]: {a} vs {t} ({nvec:?}, {clip_vloss}, {norm_adv})"
+                    );
+                }
+                let _ = net.params.grad().zero_();
+            }
+        }
+    }
+
+    /// The forward pass is libtorch's, and clipping plus Adam move the parameters as `super::adam` does.
+    #[test]
+    fn forward_clip_and_adam_match_libtorch() {
+        tch::manual_seed(5);
+        let mut net = ActorCritic::new(Device::Cpu, 6, &[3, 2], 8);
+        let lay = net.cpu_layout().unwrap();
+        let b = random_batch(&net, 9, 5);
+        let (_, _, v) = torch_eval(&net, &b);
+        let mut act = Activations::default();
+        forward(slice(&net.params).unwrap(), &lay, &b.obs, b.n, &mut act);
+        for (a, t) in act.values.iter().zip(&v) {
+            assert!((a - t).abs() < 1e-5, "{a} vs {t}");
+        }
+        let grad: Vec<f32> = (0..lay.len).map(|k| ((k % 7) as f32 - 3.0) * 0.5).collect();
+        let mut clipped = grad.clone();
+        clip_grad_norm(&mut clipped, 0.5);
+        let norm = clipped.iter().map(|g| g * g).sum::<f32>().sqrt();
+        assert!((norm - 0.5).abs() < 1e-4, "{norm}");
+        // The same step with the tensor implementation.
+        let reference = net.params.detach().copy().set_requires_grad(true);
+        let mut adam = crate::ppo::adam::Adam::new(&reference, 1e-2);
+        (&reference * Tensor::from_slice(&clipped))
+            .sum(Kind::Float)
+            .backward();
+        adam.step(&reference);
+        let mut m1 = vec![0.0f32; lay.len];
+        let mut m2 = vec![0.0f32; lay.len];
+        adam_step(
+            slice_mut(&mut net.params).unwrap(),
+            &clipped,
+            &mut m1,
+            &mut m2,
+            1,
+            1e-2,
+            (0.9, 0.999),
+            1e-5,
+        );
+        let ours: Vec<f32> = Vec::try_from(net.params.detach()).unwrap();
+        let theirs: Vec<f32> = Vec::try_from(reference.detach()).unwrap();
+        for (a, t) in ours.iter().zip(&theirs) {
+            assert!((a - t).abs() < 1e-6, "{a} vs {t}");
+        }
+    }
+
+    #[test]
+    fn the_rational_tanh_is_within_5e7_of_libms() {
+        let mut worst = 0.0f32;
+        for k in -20_000..=20_000 {
+            let x = k as f32 * 1e-3;
+            worst = worst.max((tanh(x) - x.tanh()).abs());
+        }
+        assert!(worst < 5e-7, "{worst}");
+        assert_eq!(tanh(100.0), 1.0);
+        assert_eq!(tanh(-100.0), -1.0);
+    }
+
+    /// Both matrix-product back ends give the same products, with transposes and strides.
+    #[test]
+    fn gemm_handles_transposes_and_strides() {
+        // A = [[1, 2, 3], [4, 5, 6]] (2×3), B = [[1, 0], [0, 1], [1, 1]] (3×2): A·B = [[4, 5], [10, 11]].
+        let a = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let b = [1.0f32, 0.0, 0.0, 1.0, 1.0, 1.0];
+        let mut c = [0.0f32; 4];
+        gemm(false, false, 2, 2, 3, 1.0, &a, 3, &b, 2, 0.0, &mut c, 2);
+        assert_eq!(c, [4.0, 5.0, 10.0, 11.0]);
+        // Aᵀ·A (3×3), first row [17, 22, 27].
+        let mut d = [0.0f32; 9];
+        gemm(true, false, 3, 3, 2, 1.0, &a, 3, &a, 3, 0.0, &mut d, 3);
+        assert_eq!(&d[..3], &[17.0, 22.0, 27.0]);
+        // A·Aᵀ into a strided C (row stride 3): [[14, 32], [32, 77]].
+        let mut e = [0.0f32; 6];
+        gemm(false, true, 2, 2, 3, 1.0, &a, 3, &a, 3, 0.0, &mut e, 3);
+        assert_eq!(e, [14.0, 32.0, 0.0, 32.0, 77.0, 0.0]);
+    }
+}
