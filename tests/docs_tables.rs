@@ -75,6 +75,27 @@ fn run_folder_md_holds_the_metrics_table() {
     }
 }
 
+#[cfg(feature = "torch")]
+#[test]
+fn training_md_holds_the_settings_table() {
+    let path = root().join("docs/training.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let want = splice(
+        &text,
+        "settings",
+        &commons_rl::ppo::config::settings_markdown(),
+    );
+    if bless() {
+        std::fs::write(&path, &want).unwrap();
+    } else {
+        assert!(
+            text == want,
+            "docs/training.md disagrees with ppo::config::SETTINGS; run \
+             `COMMONS_RL_BLESS=1 cargo test --test docs_tables` and review the diff"
+        );
+    }
+}
+
 #[test]
 fn rustdoc_includes_the_generated_tables() {
     for (name, table) in tables() {

@@ -51,12 +51,9 @@ pub struct TrainArgs {
     /// Go ahead even when the memory estimate exceeds what the machine has available.
     #[arg(long)]
     ignore_memory_limit: bool,
-    /// Override one parameter without editing a file (repeatable): `train.*`, `ppo.*` and
-    /// `policies.<name>.*` change the agents file's settings and hyper-parameters (e.g.
-    /// `--set ppo.learning_rate=1e-4`, `--set policies.altruist.gamma=0.999`), any other section the
-    /// scenario's (e.g. `--set abc.exit_tribute=0.3`). Validated like the files; recorded in the run's
-    /// config.toml. A resumed run takes training overrides only.
-    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_override)]
+    /// Override one parameter without editing a file (repeatable): `train.*`, `ppo.*`,
+    /// `policies.<name>.*` or a scenario key, e.g. `--set ppo.learning_rate=1e-4`.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_override, long_help = commons_rl::ppo::config::set_help())]
     set: Vec<Override>,
     /// Stop this invocation once it has taken N environment steps, saving a checkpoint as on Ctrl-C
     /// (the schedule still runs to the total; continue with --resume). For time-limited jobs.

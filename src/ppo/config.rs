@@ -94,6 +94,93 @@ impl Default for TrainConfig {
     }
 }
 
+/// Every setting of an agents file's `[train]` and `[ppo]` tables with its meaning: the one list the
+/// docs table, `commons train --help` (for `--set`) and the TensorBoard `hparams/` tags derive from (a
+/// test checks that it names every field of [`TrainConfig`] and [`PpoConfig`], in order).
+pub const SETTINGS: &[(&str, &str)] = &[
+    (
+        "train.total_steps",
+        "environment steps to train for (one day of one environment = 1)",
+    ),
+    ("train.num_envs", "environments stepped in parallel"),
+    ("train.num_steps", "steps per environment per rollout"),
+    (
+        "train.seed",
+        "fixes the whole run (network initialisation, actions, environments)",
+    ),
+    (
+        "train.checkpoint_every",
+        "updates between checkpoints (and one at the end)",
+    ),
+    ("ppo.learning_rate", "Adam step size"),
+    (
+        "ppo.anneal_lr",
+        "anneal the learning rate linearly to 0 over the run",
+    ),
+    ("ppo.gamma", "discount γ per step (per day in the Commons)"),
+    ("ppo.gae_lambda", "GAE λ"),
+    ("ppo.num_minibatches", "minibatches per epoch"),
+    ("ppo.update_epochs", "epochs over each rollout"),
+    ("ppo.norm_adv", "normalise advantages per minibatch"),
+    (
+        "ppo.clip_coef",
+        "clipping range of the probability ratio (and of the value change)",
+    ),
+    ("ppo.clip_vloss", "clip the value loss too"),
+    ("ppo.ent_coef", "weight of the entropy bonus"),
+    ("ppo.vf_coef", "weight of the value loss"),
+    ("ppo.max_grad_norm", "global gradient-norm clip"),
+    (
+        "ppo.target_kl",
+        "stop the epochs early above this approximate KL (0 = never)",
+    ),
+    ("ppo.hidden", "width of the two hidden layers"),
+    (
+        "ppo.normalize_observations",
+        "running mean/variance normalisation of observations, clipped to ±10",
+    ),
+];
+
+/// The defaults of [`SETTINGS`] as TOML values, in order.
+pub fn setting_defaults() -> Vec<(&'static str, String)> {
+    let train = toml::Value::try_from(TrainConfig::default()).ok();
+    let ppo = toml::Value::try_from(PpoConfig::default()).ok();
+    SETTINGS
+        .iter()
+        .map(|(key, _)| {
+            let (section, field) = key.split_once('.').unwrap_or(("", key));
+            let table = if section == "train" { &train } else { &ppo };
+            let v = table
+                .as_ref()
+                .and_then(|t| t.get(field))
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            (*key, v)
+        })
+        .collect()
+}
+
+/// The settings table of docs/training.md.
+pub fn settings_markdown() -> String {
+    let mut s = String::from("| key | default | meaning |\n|---|---|---|\n");
+    for ((key, doc), (_, default)) in SETTINGS.iter().zip(setting_defaults()) {
+        s.push_str(&format!("| `{key}` | {default} | {doc} |\n"));
+    }
+    s.push_str("| `[policies.<name>]` | | a full `ppo` table for one personality (`--set policies.<name>.<key>=…` starts one as a copy of `[ppo]`) |\n");
+    s
+}
+
+/// The long help of `commons train --set`: the override syntax and every training setting.
+pub fn set_help() -> String {
+    let mut s = String::from(
+        "Override one parameter without editing a file (repeatable). `train.*`, `ppo.*` and `policies.<name>.*` change the agents file (e.g. --set ppo.learning_rate=1e-4, --set policies.altruist.gamma=0.999; a new policies.<name> starts as a copy of [ppo]); any other section changes the scenario (e.g. --set abc.exit_tribute=0.3). Values are TOML. Validated like the files; recorded in the run's config.toml. A resumed run takes training overrides only.\n\nTraining settings (default):\n",
+    );
+    for ((key, doc), (_, default)) in SETTINGS.iter().zip(setting_defaults()) {
+        s.push_str(&format!("  {key} ({default}): {doc}\n"));
+    }
+    s
+}
+
 /// A training file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -350,6 +437,36 @@ mod tests {
 mod override_tests {
     use super::*;
     use crate::scenario::Override;
+
+    /// `SETTINGS` names every field of `[train]` and `[ppo]`, in declaration order.
+    #[test]
+    fn the_settings_list_names_every_field() {
+        let fields = |v: toml::Value, section: &str| -> Vec<String> {
+            v.as_table()
+                .unwrap()
+                .keys()
+                .map(|k| format!("{section}.{k}"))
+                .collect()
+        };
+        let mut want = fields(
+            toml::Value::try_from(TrainConfig::default()).unwrap(),
+            "train",
+        );
+        want.extend(fields(
+            toml::Value::try_from(PpoConfig::default()).unwrap(),
+            "ppo",
+        ));
+        let mut have: Vec<String> = SETTINGS.iter().map(|(k, _)| k.to_string()).collect();
+        have.sort();
+        want.sort();
+        assert_eq!(have, want);
+        assert!(setting_defaults().iter().all(|(_, d)| !d.is_empty()));
+        assert!(
+            set_help().contains("ppo.learning_rate (0.00025)"),
+            "{}",
+            set_help()
+        );
+    }
 
     #[test]
     fn training_overrides_change_one_value_and_are_validated() {

@@ -291,15 +291,10 @@ pub struct Activations {
 pub fn forward(params: &[f32], lay: &Layout, x: &[f32], n: usize, act: &mut Activations) {
     let Layout { i, h, m, .. } = *lay;
     act.n = n;
-    act.h1.clear();
     act.h1.resize(n * 2 * h, 0.0);
-    act.h2a.clear();
     act.h2a.resize(n * h, 0.0);
-    act.h2c.clear();
     act.h2c.resize(n * h, 0.0);
-    act.logits.clear();
     act.logits.resize(n * m, 0.0);
-    act.values.clear();
     act.values.resize(n, 0.0);
     if n == 0 {
         return;
@@ -457,7 +452,7 @@ pub fn loss_and_grad(
     } else {
         (0.0, 1.0 - 1e-8)
     };
-    s.lp.clear();
+    // Masked entries of `lp` are never read; `dlogits` must be 0 there.
     s.lp.resize(n * m, 0.0);
     s.dlogits.clear();
     s.dlogits.resize(n * m, 0.0);
@@ -580,7 +575,8 @@ fn backward(params: &[f32], lay: &Layout, batch: &Batch, s: &mut Scratch, g: &mu
         h,
     );
     col_sums(&s.dlogits, n, m, m, &mut g[lay.b2a..lay.b2a + m]);
-    s.dh2.clear();
+    // Every entry of these buffers is written below (matrix products with β = 0), so they are only
+    // resized, never cleared.
     s.dh2.resize(2 * n * h, 0.0);
     let (dh2a, dh2c) = s.dh2.split_at_mut(n * h);
     gemm(
@@ -616,7 +612,6 @@ fn backward(params: &[f32], lay: &Layout, batch: &Batch, s: &mut Scratch, g: &mu
     for (d, y) in dh2c.iter_mut().zip(&act.h2c) {
         *d *= 1.0 - y * y;
     }
-    s.dh1.clear();
     s.dh1.resize(n * 2 * h, 0.0);
     for (side, dz) in [(0, &*dh2a), (1, &*dh2c)] {
         let (w, b) = (lay.w1 + side * h * h, lay.b1 + side * h);

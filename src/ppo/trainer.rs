@@ -250,6 +250,9 @@ pub fn train<E: MultiAgentEnv + Send>(
     let mut policies = build_policies(envs.first().ok_or(TrainError::NoEnvironments)?, s)?;
     let mut venv = VecEnv::new(envs, s.threads)
         .map_err(|e| bad_file(&s.run_dir, format!("cannot start worker threads: {e}")))?;
+    // One intra-op thread on every worker too: libtorch's BLAS (MKL, OpenMP) would otherwise start its
+    // own threads inside each worker's matrix products, oversubscribing the cores.
+    venv.install(|| rayon::broadcast(|_| tch::set_num_threads(1)));
     // The schedule counts environment steps: whole updates up to at least `total_steps`.
     let per_update = (t.num_envs * t.num_steps) as u64;
     let end_step = t.total_steps.div_ceil(per_update) * per_update;
