@@ -396,15 +396,55 @@ pub struct LossValues {
     pub clipfrac: f64,
 }
 
-/// Scratch space of the backward pass.
+/// Scratch space of one half of a minibatch.
 #[derive(Clone, Debug, Default)]
-pub struct Scratch {
+struct Half {
     act: Activations,
     dlogits: Vec<f32>,
     dvalues: Vec<f32>,
     dh2: Vec<f32>,
     dh1: Vec<f32>,
     lp: Vec<f32>,
+    probs: Vec<f32>,
+    grad: Vec<f32>,
+}
+
+/// Scratch space of [`loss_and_grad`].
+#[derive(Clone, Debug, Default)]
+pub struct Scratch {
+    halves: [Half; 2],
+}
+
+/// Minibatches of at least this many rows are split into two halves computed on two threads (a fixed
+/// split, so the sums, and the result, do not depend on the number of threads).
+pub const SPLIT_ROWS: usize = 512;
+
+/// Rows `[from, to)` of a [`Batch`].
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    n: usize,
+    obs: &'a [f32],
+    masks: &'a [bool],
+    actions: &'a [i64],
+    old_logp: &'a [f32],
+    old_values: &'a [f32],
+    advantages: &'a [f32],
+    returns: &'a [f32],
+}
+
+impl Batch {
+    fn rows(&self, from: usize, to: usize, i: usize, m: usize, heads: usize) -> Rows<'_> {
+        Rows {
+            n: to - from,
+            obs: &self.obs[from * i..to * i],
+            masks: &self.masks[from * m..to * m],
+            actions: &self.actions[from * heads..to * heads],
+            old_logp: &self.old_logp[from..to],
+            old_values: &self.old_values[from..to],
+            advantages: &self.advantages[from..to],
+            returns: &self.returns[from..to],
+        }
+    }
 }
 
 /// Weights of the two sides of `max(a, b)` in its gradient (libtorch's rule: all to the larger, half
@@ -420,7 +460,8 @@ fn max_weights(a: f32, b: f32) -> (f32, f32) {
 }
 
 /// The PPO loss of `batch` and its gradient with respect to `params`, written into `grad` (see the
-/// module doc).
+/// module doc). Minibatches of [`SPLIT_ROWS`] rows or more are computed as two halves in parallel.
+#[allow(clippy::too_many_arguments)]
 pub fn loss_and_grad(
     params: &[f32],
     lay: &Layout,
@@ -430,17 +471,13 @@ pub fn loss_and_grad(
     s: &mut Scratch,
     grad: &mut [f32],
 ) -> LossValues {
-    let m = lay.m;
     let n = batch.n;
-    let heads = nvec.len();
-    forward(params, lay, &batch.obs, n, &mut s.act);
     grad.fill(0.0);
     if n == 0 {
         return LossValues::default();
     }
-    let inv_n = 1.0 / n as f32;
-    // Advantage normalisation (sample standard deviation, as torch's `std`).
-    let (mean_a, std_a) = if c.norm_adv && n > 1 {
+    // Advantage normalisation over the whole minibatch (sample standard deviation, as torch's `std`).
+    let adv_stats = if c.norm_adv && n > 1 {
         let mean = batch.advantages.iter().map(|&a| a as f64).sum::<f64>() / n as f64;
         let var = batch
             .advantages
@@ -452,19 +489,88 @@ pub fn loss_and_grad(
     } else {
         (0.0, 1.0 - 1e-8)
     };
-    // Masked entries of `lp` are never read; `dlogits` must be 0 there.
+    let (i, m, heads) = (lay.i, lay.m, nvec.len());
+    let [h0, h1] = &mut s.halves;
+    let sums = if n >= SPLIT_ROWS {
+        let mid = n / 2;
+        let (first, second) = (
+            batch.rows(0, mid, i, m, heads),
+            batch.rows(mid, n, i, m, heads),
+        );
+        let (a, b) = rayon::join(
+            || partial(params, lay, nvec, first, n, c, adv_stats, h0),
+            || partial(params, lay, nvec, second, n, c, adv_stats, h1),
+        );
+        for ((g, x), y) in grad.iter_mut().zip(&h0.grad).zip(&h1.grad) {
+            *g = x + y;
+        }
+        [
+            a[0] + b[0],
+            a[1] + b[1],
+            a[2] + b[2],
+            a[3] + b[3],
+            a[4] + b[4],
+        ]
+    } else {
+        let a = partial(
+            params,
+            lay,
+            nvec,
+            batch.rows(0, n, i, m, heads),
+            n,
+            c,
+            adv_stats,
+            h0,
+        );
+        grad.copy_from_slice(&h0.grad);
+        a
+    };
+    let nf = n as f64;
+    let mut out = LossValues {
+        policy: sums[0] / nf,
+        value: 0.5 * sums[1] / nf,
+        entropy: sums[2] / nf,
+        approx_kl: sums[3] / nf,
+        clipfrac: sums[4] / nf,
+        total: 0.0,
+    };
+    out.total = out.policy - c.ent_coef * out.entropy + c.vf_coef * out.value;
+    out
+}
+
+/// Forward, loss and backward of `rows` (part of a minibatch of `n_total` rows, advantages normalised
+/// with `(mean, std)`): the gradient into `s.grad`, and the sums over the rows of the policy loss, the
+/// (unhalved) value loss, the entropy, the approximate KL and the clipped count.
+#[allow(clippy::too_many_arguments)]
+fn partial(
+    params: &[f32],
+    lay: &Layout,
+    nvec: &[usize],
+    rows: Rows,
+    n_total: usize,
+    c: LossCoefs,
+    (mean_a, std_a): (f32, f32),
+    s: &mut Half,
+) -> [f64; 5] {
+    let m = lay.m;
+    let n = rows.n;
+    let heads = nvec.len();
+    forward(params, lay, rows.obs, n, &mut s.act);
+    let inv_n = 1.0 / n_total as f32;
+    // Masked entries of `lp` and `probs` are never read; `dlogits` must be 0 there.
     s.lp.resize(n * m, 0.0);
+    s.probs.resize(m, 0.0);
     s.dlogits.clear();
     s.dlogits.resize(n * m, 0.0);
-    s.dvalues.clear();
     s.dvalues.resize(n, 0.0);
     let clip = c.clip_coef as f32;
-    let mut out = LossValues::default();
+    let mut sums = [0.0f64; 5];
     let mut head_entropy = vec![0.0f32; heads];
     for j in 0..n {
         let l = &s.act.logits[j * m..(j + 1) * m];
-        let mask = &batch.masks[j * m..(j + 1) * m];
+        let mask = &rows.masks[j * m..(j + 1) * m];
         let lp = &mut s.lp[j * m..(j + 1) * m];
+        let probs = &mut s.probs;
         let (mut logp, mut ent) = (0.0f32, 0.0f32);
         let mut o = 0;
         for (hd, &bins) in nvec.iter().enumerate() {
@@ -475,49 +581,52 @@ pub fn loss_and_grad(
                 .filter(|(_, &ok)| ok)
                 .map(|(&x, _)| x)
                 .fold(f32::NEG_INFINITY, f32::max);
-            let z: f32 = lh
-                .iter()
-                .zip(mh)
-                .filter(|(_, &ok)| ok)
-                .map(|(&x, _)| (x - max).exp())
-                .sum();
-            let lse = max + z.ln();
+            // One exponential per bin: e_k = exp(l_k − max), p_k = e_k / z, lp_k = l_k − max − ln z.
+            let mut z = 0.0f32;
+            for k in 0..bins {
+                if mh[k] {
+                    let e = (lh[k] - max).exp();
+                    probs[o + k] = e;
+                    z += e;
+                }
+            }
+            let (ln_z, inv_z) = (z.ln(), 1.0 / z);
             let mut hh = 0.0f32;
             for k in 0..bins {
                 if mh[k] {
-                    let v = lh[k] - lse;
+                    let v = lh[k] - max - ln_z;
                     lp[o + k] = v;
-                    hh -= v.exp() * v;
+                    probs[o + k] *= inv_z;
+                    hh -= probs[o + k] * v;
                 }
             }
             head_entropy[hd] = hh;
             ent += hh;
-            let a = batch.actions[j * heads + hd] as usize;
+            let a = rows.actions[j * heads + hd] as usize;
             logp += lp[o + a];
             o += bins;
         }
-        let logratio = logp - batch.old_logp[j];
+        let logratio = logp - rows.old_logp[j];
         let r = logratio.exp();
-        out.approx_kl += ((r - 1.0) - logratio) as f64;
-        out.clipfrac += ((r - 1.0).abs() > clip) as u8 as f64;
-        let adv = (batch.advantages[j] - mean_a) / (std_a + 1e-8);
+        sums[3] += ((r - 1.0) - logratio) as f64;
+        sums[4] += ((r - 1.0).abs() > clip) as u8 as f64;
+        let adv = (rows.advantages[j] - mean_a) / (std_a + 1e-8);
         let rc = r.clamp(1.0 - clip, 1.0 + clip);
         let (pg1, pg2) = (-adv * r, -adv * rc);
-        out.policy += pg1.max(pg2) as f64;
+        sums[0] += pg1.max(pg2) as f64;
         let (w1, w2) = max_weights(pg1, pg2);
         let inside = (r >= 1.0 - clip && r <= 1.0 + clip) as u8 as f32;
         let g_logp = inv_n * (-adv * r) * (w1 + w2 * inside);
-        out.entropy += ent as f64;
+        sums[2] += ent as f64;
         let g_ent = -(c.ent_coef as f32) * inv_n;
         // Logits.
         let dl = &mut s.dlogits[j * m..(j + 1) * m];
         let mut o = 0;
         for (hd, &bins) in nvec.iter().enumerate() {
-            let a = batch.actions[j * heads + hd] as usize;
+            let a = rows.actions[j * heads + hd] as usize;
             for k in 0..bins {
                 if mask[o + k] {
-                    let lpk = lp[o + k];
-                    let pk = lpk.exp();
+                    let (lpk, pk) = (lp[o + k], probs[o + k]);
                     let onehot = (k == a) as u8 as f32;
                     // ∂H/∂l_k = −p_k (lp_k + H_h); L has −ent_coef·mean H.
                     dl[o + k] = g_logp * (onehot - pk) + g_ent * (-pk * (lpk + head_entropy[hd]));
@@ -526,38 +635,34 @@ pub fn loss_and_grad(
             o += bins;
         }
         // Value.
-        let (v, ov, ret) = (s.act.values[j], batch.old_values[j], batch.returns[j]);
+        let (v, ov, ret) = (s.act.values[j], rows.old_values[j], rows.returns[j]);
         let vf = c.vf_coef as f32;
         let dv = if c.clip_vloss {
             let delta = (v - ov).clamp(-clip, clip);
             let vc = ov + delta;
             let (u, cl) = ((v - ret) * (v - ret), (vc - ret) * (vc - ret));
-            out.value += u.max(cl) as f64;
+            sums[1] += u.max(cl) as f64;
             let (w1, w2) = max_weights(u, cl);
             let inside = ((v - ov) >= -clip && (v - ov) <= clip) as u8 as f32;
             inv_n * (w1 * (v - ret) + w2 * (vc - ret) * inside)
         } else {
-            out.value += ((v - ret) * (v - ret)) as f64;
+            sums[1] += ((v - ret) * (v - ret)) as f64;
             inv_n * (v - ret)
         };
         s.dvalues[j] = vf * dv;
     }
-    let nf = n as f64;
-    out.policy /= nf;
-    out.value = 0.5 * out.value / nf;
-    out.entropy /= nf;
-    out.approx_kl /= nf;
-    out.clipfrac /= nf;
-    out.total = out.policy - c.ent_coef * out.entropy + c.vf_coef * out.value;
-    backward(params, lay, batch, s, grad);
-    out
+    s.grad.resize(lay.len, 0.0);
+    s.grad.fill(0.0);
+    backward(params, lay, rows.obs, n, s);
+    sums
 }
 
-/// Gradients of the parameters from `s.dlogits` and `s.dvalues` through the activations of `s.act`.
-fn backward(params: &[f32], lay: &Layout, batch: &Batch, s: &mut Scratch, g: &mut [f32]) {
+/// Gradients of the parameters (into `s.grad`, zeroed) from `s.dlogits` and `s.dvalues` through the
+/// activations of `s.act` for the `n` rows of `obs`.
+fn backward(params: &[f32], lay: &Layout, obs: &[f32], n: usize, s: &mut Half) {
     let Layout { i, h, m, .. } = *lay;
-    let n = batch.n;
     let act = &s.act;
+    let g = &mut s.grad;
     // Actor head: gW2a = dlogitsᵀ·H2a, gb2a = Σ dlogits, dH2a = dlogits·W2a.
     gemm(
         true,
@@ -661,7 +766,7 @@ fn backward(params: &[f32], lay: &Layout, batch: &Batch, s: &mut Scratch, g: &mu
         1.0,
         &s.dh1,
         2 * h,
-        &batch.obs,
+        obs,
         i,
         0.0,
         &mut g[lay.w0..],
@@ -786,11 +891,16 @@ mod tests {
     /// value clipping and advantage normalisation, on networks with one head and with four.
     #[test]
     fn loss_and_gradient_match_libtorch_autograd() {
-        for (obs_len, nvec, seed) in [(4usize, vec![2usize], 1u64), (13, vec![7, 8, 3, 2], 2)] {
+        // 600 rows: above SPLIT_ROWS, computed as two halves.
+        for (obs_len, nvec, seed, rows) in [
+            (4usize, vec![2usize], 1u64, 37usize),
+            (13, vec![7, 8, 3, 2], 2, 37),
+            (13, vec![7, 8, 3, 2], 3, 600),
+        ] {
             tch::manual_seed(seed as i64);
             let net = ActorCritic::new(Device::Cpu, obs_len, &nvec, 16);
             let lay = net.cpu_layout().unwrap();
-            let b = random_batch(&net, 37, seed);
+            let b = random_batch(&net, rows, seed);
             for (clip_vloss, norm_adv) in [(true, true), (false, false), (true, false)] {
                 let c = LossCoefs {
                     clip_coef: 0.2,
