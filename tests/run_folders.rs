@@ -112,15 +112,21 @@ fn long_run(dir: &Path, name: &str) -> Child {
         .args([
             "train",
             "--env",
-            &format!("{ROOT}/envs/cartpole.toml"),
+            &format!("{ROOT}/envs/commons.toml"),
             "--agents",
-            &format!("{ROOT}/agents/ppo-cartpole.toml"),
+            &format!("{ROOT}/agents/mixed.toml"),
             "--run-name",
             name,
             "--device",
             "cpu",
             "--total-steps",
             "50000000",
+            // Updates of 8 × 512 days, a second or more each, with a checkpoint after each: long
+            // enough for two signals to arrive within one update (CartPole's take a millisecond).
+            "--set",
+            "train.num_steps=512",
+            "--set",
+            "train.checkpoint_every=1",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
