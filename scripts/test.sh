@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs libtorch once (PyTorch 2.11.0 from PyPI, cached
 # outside the clone) and TensorBoard's Python reader, then runs every unit, property, integration and doc
-# test.
+# test; then builds the Python package (python/, into a cached venv with PettingZoo) and runs its tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/setup-torch.sh)"
@@ -15,3 +15,6 @@ if grep -q '"fresh":false' <<<"$build_log"; then
     "(feature sets differ between test and binary builds; see 'resolver' in Cargo.toml)" >&2
   exit 1
 fi
+# The Python package: its wheel (no libtorch), installed with PettingZoo & co. into a cached venv.
+eval "$(scripts/setup-python-pkg.sh)"
+"$COMMONS_RL_PY" -m pytest -q python/tests

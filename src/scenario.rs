@@ -538,7 +538,7 @@ mod tests {
 }
 
 /// One `--set KEY=VALUE` override of a scenario or training parameter: a dotted key
-/// (`section.key`, e.g. `abc.exit_tribute`, `ppo.learning_rate`, `policies.altruist.gamma`) and a value
+/// (`section.key`, e.g. `curve.exit_tribute`, `ppo.learning_rate`, `policies.altruist.gamma`) and a value
 /// read as TOML (`0.3`, `true`, `"text"`; anything that is not TOML is taken as a string).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Override {
@@ -568,7 +568,7 @@ impl std::str::FromStr for Override {
     fn from_str(s: &str) -> Result<Self, String> {
         let (key, text) = s
             .split_once('=')
-            .ok_or_else(|| format!("`{s}`: expected KEY=VALUE, e.g. abc.exit_tribute=0.3"))?;
+            .ok_or_else(|| format!("`{s}`: expected KEY=VALUE, e.g. curve.exit_tribute=0.3"))?;
         let key = key.trim();
         let ok = |part: &str| {
             !part.is_empty()
@@ -578,7 +578,7 @@ impl std::str::FromStr for Override {
         };
         if !key.contains('.') || !key.split('.').all(ok) {
             return Err(format!(
-                "`{key}`: expected a dotted key section.key of letters, digits, `_` and `-`, e.g. abc.exit_tribute"
+                "`{key}`: expected a dotted key section.key of letters, digits, `_` and `-`, e.g. curve.exit_tribute"
             ));
         }
         let text = text.trim();

@@ -1,0 +1,24 @@
+"""commons-rl in Python: the Commons as a PettingZoo environment and its Monte-Carlo simulator, at
+Rust speed.
+
+* :func:`parallel_env` -- a PettingZoo ``ParallelEnv`` of a Commons scenario (agents arrive and leave);
+* :func:`cartpole_env` -- CartPole-v1 through the same API;
+* :func:`simulate` -- the Monte Carlo of ``commons simulate``, as pandas DataFrames;
+* :class:`ConfigError` -- raised for an invalid scenario, agents file or override (a ``ValueError``).
+
+Scenario and agents files load exactly as in the ``commons`` CLI, with the same one-line errors.
+"""
+
+from ._native import ConfigError, __version__
+from .env import CommonsParallelEnv, cartpole_env, parallel_env
+from .simulation import Simulation, simulate
+
+__all__ = [
+    "CommonsParallelEnv",
+    "ConfigError",
+    "Simulation",
+    "cartpole_env",
+    "parallel_env",
+    "simulate",
+    "__version__",
+]

@@ -1,0 +1,297 @@
+"""The Commons as a PettingZoo ``ParallelEnv``.
+
+Every learning participant of the scenario's population is an agent; scripted participants are part of
+the world. Agents come and go: hatchers are there from ``reset``, arrivals appear in ``agents`` on the
+day they join, and a participant who leaves is ``terminated`` once and then gone. At the horizon every
+agent is ``truncated``.
+
+Agent ids carry the personality: ``"<personality>_<k>"`` with ``k`` counting that personality's agents
+from 0 in the order they appear in an episode, so a policy mapping can read the personality from the id
+alone. ``possible_agents`` is a fixed pool created at construction: ``max_agents_per_personality`` ids
+per personality (an episode with more agents of one personality raises, naming the parameter). Ids are
+never reused within an episode; a new episode starts again from ``_0``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from . import _native
+from .paths import resolve
+
+#: Default size of each personality's id pool: more than any agent count the shipped scenarios reach in
+#: a 730-day episode (arrivals are a few per day).
+MAX_AGENTS_PER_PERSONALITY = 4096
+
+INVALID_ACTIONS = ("noop", "raise")
+
+
+class CommonsParallelEnv(ParallelEnv):
+    """A Commons scenario (or CartPole) as a PettingZoo parallel environment.
+
+    Observations are dicts: ``"observation"`` (float32, the feature vector of docs/environment.md) and
+    ``"action_mask"`` (a tuple of int8 arrays, one per action head: 1 = allowed). Actions are
+    ``MultiDiscrete`` vectors, one bin per head. A masked but in-space action is that head's no-op (bin
+    0, always allowed) and is reported in the agent's info as ``invalid_action``; with
+    ``invalid_action="raise"`` it is an error. Infos also carry the flat mask (``action_mask``), the
+    reward components of the step (``reward_components``) and the world's metrics (``metrics``).
+    """
+
+    metadata = {"render_modes": ["ansi"], "name": "commons_v0", "is_parallelizable": True}
+
+    def __init__(
+        self,
+        env: str = "envs/commons.toml",
+        agents: str | None = None,
+        set: dict[str, Any] | list[str] | None = None,
+        *,
+        max_agents_per_personality: int = MAX_AGENTS_PER_PERSONALITY,
+        invalid_action: str = "noop",
+        render_mode: str | None = None,
+        _native_env: Any = None,
+    ):
+        if invalid_action not in INVALID_ACTIONS:
+            raise ValueError(
+                f"invalid_action={invalid_action!r} is not allowed (allowed: {', '.join(INVALID_ACTIONS)})"
+            )
+        if render_mode not in (None, "ansi"):
+            raise ValueError(f"render_mode={render_mode!r} is not supported (allowed: None, 'ansi')")
+        if not isinstance(max_agents_per_personality, int) or max_agents_per_personality < 1:
+            raise ValueError(
+                f"max_agents_per_personality={max_agents_per_personality!r} is out of range (allowed: an int >= 1)"
+            )
+        if _native_env is not None:
+            self._env = _native_env
+        else:
+            self._env = _native.Env(
+                resolve(env), None if agents is None else resolve(agents), overrides(set)
+            )
+        self.render_mode = render_mode
+        self._invalid_action = invalid_action
+        self._policies: list[str] = self._env.policies()
+        self._cap = max_agents_per_personality
+        self.possible_agents = [f"{p}_{k}" for p in self._policies for k in range(self._cap)]
+        self._policy_of = {name: k for k, name in enumerate(self._policies)}
+        self._obs_spaces = []
+        self._act_spaces = []
+        self._nvec = []
+        for k in range(len(self._policies)):
+            names, low, high = self._env.observation_spec(k)
+            nvec, _heads = self._env.action_spec(k)
+            self._nvec.append(np.asarray(nvec, dtype=np.int64))
+            self._obs_spaces.append(
+                spaces.Dict(
+                    {
+                        "observation": spaces.Box(
+                            np.asarray(low, dtype=np.float32),
+                            np.asarray(high, dtype=np.float32),
+                            dtype=np.float32,
+                        ),
+                        "action_mask": spaces.Tuple([spaces.MultiBinary(int(n)) for n in nvec]),
+                    }
+                )
+            )
+            self._act_spaces.append(spaces.MultiDiscrete(nvec))
+        metrics = self._env.metric_names()
+        self.state_space = spaces.Box(-np.inf, np.inf, shape=(max(len(metrics), 4),), dtype=np.float32)
+        self._components = self._env.reward_components()
+        self._metric_names = metrics
+        self.agents: list[str] = []
+        self._name_of: dict[int, str] = {}
+        self._row_of: dict[str, int] = {}
+        self._counts = [0] * len(self._policies)
+        self._seed_rng = np.random.default_rng()
+
+    # ---- spaces ----
+
+    def _policy(self, agent: str) -> int:
+        try:
+            personality, k = agent.rsplit("_", 1)
+            p = self._policy_of[personality]
+            if 0 <= int(k) < self._cap:
+                return p
+        except (ValueError, KeyError, AttributeError):
+            pass
+        raise KeyError(f"unknown agent {agent!r} (ids are '<personality>_<k>', personalities: {', '.join(self._policies)})")
+
+    def observation_space(self, agent: str) -> spaces.Dict:
+        return self._obs_spaces[self._policy(agent)]
+
+    def action_space(self, agent: str) -> spaces.MultiDiscrete:
+        return self._act_spaces[self._policy(agent)]
+
+    # ---- episode ----
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is None:
+            seed = int(self._seed_rng.integers(0, 2**63))
+        elif not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed={seed!r} is out of range (allowed: an int >= 0)")
+        self._env.reset(int(seed))
+        self._name_of = {}
+        self._counts = [0] * len(self._policies)
+        self.agents = []
+        obs, _, _, _, infos = self._collect(replaced=None)
+        return obs, infos
+
+    def step(self, actions: dict[str, Any]):
+        if not isinstance(actions, dict):
+            raise TypeError(f"actions must be a dict of agent id -> action, not {type(actions).__name__}")
+        live = set(self.agents)
+        for agent in actions:
+            if agent not in live:
+                raise KeyError(
+                    f"unknown agent {agent!r}: not acting now ({len(live)} live agents; see env.agents)"
+                )
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"no action for {len(missing)} live agent(s), e.g. {missing[0]!r}")
+        rows = self._last_rows
+        n = len(rows["agent"])
+        heads = len(self._nvec[0]) if self._nvec else 1
+        arr = np.zeros((n, heads), dtype=np.int64)
+        masks = rows["masks"]
+        replaced = np.zeros(n, dtype=bool)
+        for agent, action in actions.items():
+            p = self._policy(agent)
+            nvec = self._nvec[p]
+            a = np.asarray(action)
+            if a.shape != nvec.shape:
+                raise ValueError(
+                    f"action for {agent!r} has shape {a.shape}, expected {nvec.shape} (one bin per head)"
+                )
+            if not np.issubdtype(a.dtype, np.integer):
+                raise TypeError(f"action for {agent!r} has dtype {a.dtype}, expected integers")
+            if (a < 0).any() or (a >= nvec).any():
+                raise ValueError(f"action {a.tolist()} for {agent!r} is outside MultiDiscrete({nvec.tolist()})")
+            i = self._row_of[agent]
+            offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
+            allowed = masks[i][offsets + a]
+            if not allowed.all():
+                if self._invalid_action == "raise":
+                    bad = [int(h) for h in np.flatnonzero(~allowed)]
+                    raise ValueError(
+                        f"action {a.tolist()} for {agent!r} is masked on head(s) {bad} (see its action_mask)"
+                    )
+                a = np.where(allowed, a, 0)
+                replaced[i] = True
+            arr[i] = a
+        self._env.step(arr, True)
+        return self._collect(replaced=replaced)
+
+    def _collect(self, replaced):
+        """The five dicts of the output just produced; updates ``agents`` and the id map."""
+        old_rows = getattr(self, "_last_rows", None)
+        rows = self._env.rows()
+        parts = self._env.reward_parts()
+        metrics = dict(zip(self._metric_names, self._env.state().tolist()))
+        obs, rewards, terms, truncs, infos = {}, {}, {}, {}, {}
+        acted = {}
+        if replaced is not None and old_rows is not None:
+            for i, agent_id in enumerate(old_rows["agent"].tolist()):
+                acted[agent_id] = bool(replaced[i])
+        agents = []
+        row_of = {}
+        for i, agent_id in enumerate(rows["agent"].tolist()):
+            p = int(rows["policy"][i])
+            done = bool(rows["terminated"][i] or rows["truncated"][i])
+            if rows["is_new"][i] and done:
+                # Joined on the last day: never acts, so never an agent.
+                continue
+            if rows["is_new"][i]:
+                if self._counts[p] >= self._cap:
+                    raise RuntimeError(
+                        f"more than max_agents_per_personality={self._cap} agents of {self._policies[p]!r} "
+                        "in this episode: construct the env with a larger max_agents_per_personality"
+                    )
+                self._name_of[agent_id] = f"{self._policies[p]}_{self._counts[p]}"
+                self._counts[p] += 1
+            name = self._name_of[agent_id]
+            nvec = self._nvec[p]
+            flat = rows["masks"][i].astype(np.int8)
+            splits = np.cumsum(nvec)[:-1]
+            obs[name] = {
+                "observation": rows["obs"][i].copy(),
+                "action_mask": tuple(np.split(flat, splits)),
+            }
+            rewards[name] = float(rows["reward"][i])
+            terms[name] = bool(rows["terminated"][i])
+            truncs[name] = bool(rows["truncated"][i])
+            info = {"action_mask": flat, "metrics": metrics}
+            if len(self._components) and len(parts):
+                info["reward_components"] = dict(zip(self._components, parts[i].tolist()))
+            if agent_id in acted:
+                info["invalid_action"] = acted[agent_id]
+            infos[name] = info
+            if not (terms[name] or truncs[name]):
+                agents.append(name)
+                row_of[name] = i
+            else:
+                del self._name_of[agent_id]
+        self.agents = agents
+        self._row_of = row_of
+        self._last_rows = rows
+        return obs, rewards, terms, truncs, infos
+
+    def state(self) -> np.ndarray:
+        """The world now, for centralised critics: the outcome metrics (``info["metrics"]``'s order) of
+        the Commons, or CartPole's four state variables."""
+        s = np.asarray(self._env.state(), dtype=np.float32)
+        out = np.zeros(self.state_space.shape, dtype=np.float32)
+        out[: len(s)] = s
+        return out
+
+    def render(self):
+        if self.render_mode is None:
+            warnings.warn("render() without render_mode: construct with render_mode='ansi'", stacklevel=2)
+            return None
+        return self._env.render()
+
+    def close(self):
+        pass
+
+
+def overrides(set_: dict[str, Any] | list[str] | None) -> list[str]:
+    """``--set`` strings from a dict of dotted keys (values as Python scalars) or a list of
+    ``"key=value"`` strings."""
+    if set_ is None:
+        return []
+    if isinstance(set_, dict):
+        out = []
+        for key, value in set_.items():
+            if isinstance(value, bool):
+                v = "true" if value else "false"
+            elif isinstance(value, str):
+                v = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            elif isinstance(value, (int, float, np.integer, np.floating)):
+                v = repr(float(value)) if isinstance(value, (float, np.floating)) else str(int(value))
+            else:
+                raise TypeError(f"override {key!r}: value {value!r} must be a number, bool or string")
+            out.append(f"{key}={v}")
+        return out
+    if isinstance(set_, (list, tuple)) and all(isinstance(s, str) for s in set_):
+        return list(set_)
+    raise TypeError("set must be a dict of dotted keys or a list of 'key=value' strings")
+
+
+def parallel_env(
+    env: str = "envs/commons.toml",
+    agents: str | None = None,
+    set: dict[str, Any] | list[str] | None = None,
+    **kwargs,
+) -> CommonsParallelEnv:
+    """A PettingZoo ``ParallelEnv`` of the scenario file ``env`` (with the population of the agents
+    file ``agents`` if given, and ``set`` overrides such as ``{"curve.exit_tribute": 0.3}``); see
+    :class:`CommonsParallelEnv` for the keyword arguments."""
+    return CommonsParallelEnv(env, agents, set, **kwargs)
+
+
+def cartpole_env(**kwargs) -> CommonsParallelEnv:
+    """CartPole-v1 through the same API (one agent, ``"cartpole_0"``)."""
+    kwargs.setdefault("max_agents_per_personality", 1)
+    return CommonsParallelEnv(_native_env=_native.Env.cartpole(), **kwargs)

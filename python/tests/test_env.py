@@ -1,0 +1,190 @@
+"""The PettingZoo environment: PettingZoo's own API and seed tests, agents that arrive and leave, bad
+input as Python exceptions, and the same world as the Rust CLI."""
+
+import csv
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pettingzoo.test import parallel_api_test, parallel_seed_test
+
+import commons_rl
+from commons_rl import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMONS = str(ROOT / "envs" / "commons.toml")
+MIXED = str(ROOT / "agents" / "mixed.toml")
+SHORT = {"simulation.days": 40}
+
+
+def short_env(**kw):
+    return commons_rl.parallel_env(COMMONS, MIXED, set=SHORT, **kw)
+
+
+def masked_random_actions(env, obs, rng):
+    """One allowed action per live agent, drawn with `rng`."""
+    out = {}
+    for a in env.agents:
+        bins = []
+        for m in obs[a]["action_mask"]:
+            allowed = np.flatnonzero(m)
+            bins.append(int(rng.choice(allowed)))
+        out[a] = np.asarray(bins, dtype=np.int64)
+    return out
+
+
+def test_pettingzoo_api_test_passes_for_the_commons_and_cartpole():
+    parallel_api_test(short_env(), num_cycles=100)
+    parallel_api_test(commons_rl.cartpole_env(), num_cycles=600)
+
+
+def test_pettingzoo_seed_test_passes():
+    parallel_seed_test(short_env)
+    parallel_seed_test(commons_rl.cartpole_env)
+
+
+def test_the_same_seed_gives_the_same_episode_and_another_seed_another():
+    def run(seed):
+        env = short_env()
+        obs, _ = env.reset(seed=seed)
+        rng = np.random.default_rng(0)
+        trace = []
+        while env.agents:
+            obs, rew, term, trunc, _ = env.step(masked_random_actions(env, obs, rng))
+            trace.append((sorted(obs), sorted(rew.items())))
+        return trace
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_agents_arrive_with_new_ids_leave_once_and_carry_their_personality():
+    env = short_env()
+    obs, infos = env.reset(seed=1)
+    personalities = {"profit-seeker", "altruist", "balanced", "builder"}
+    assert env.agents and all(a.rsplit("_", 1)[0] in personalities for a in env.agents)
+    assert set(env.agents) <= set(env.possible_agents)
+    assert env.observation_space(env.agents[0]) is env.observation_space(env.agents[0])
+    assert env.action_space(env.agents[0]) is env.action_space(env.agents[0])
+    seen, gone, arrived = set(env.agents), set(), 0
+    rng = np.random.default_rng(1)
+    while env.agents:
+        before = set(env.agents)
+        obs, rew, term, trunc, infos = env.step(masked_random_actions(env, obs, rng))
+        for a in set(env.agents) - before:
+            assert a not in seen, f"id {a} reused"
+            assert term[a] is False and trunc[a] is False and rew[a] == 0.0
+            arrived += 1
+        for a, done in term.items():
+            if done:
+                assert a not in gone, f"{a} terminated twice"
+                gone.add(a)
+                assert a not in env.agents
+        seen |= set(env.agents)
+        for a in env.agents:
+            assert env.observation_space(a)["observation"].shape == obs[a]["observation"].shape
+            info = infos[a]
+            assert set(info["reward_components"]) == {"wealth", "impact", "authorship", "sentiment"}
+            assert "token_price" in info["metrics"]
+    assert arrived > 0, "40 days of the Commons bring arrivals"
+    assert all(trunc[a] or term[a] for a in trunc), "the horizon truncates everyone left"
+    assert sum(trunc.values()) > 0
+
+
+def test_bad_input_raises_python_exceptions_and_masked_actions_are_noops():
+    env = short_env()
+    obs, _ = env.reset(seed=2)
+    a0 = env.agents[0]
+    zero = {a: np.zeros(4, dtype=np.int64) for a in env.agents}
+    with pytest.raises(KeyError, match="unknown agent 'nobody_3'"):
+        env.step({**zero, "nobody_3": np.zeros(4, dtype=np.int64)})
+    with pytest.raises(ValueError, match="shape"):
+        env.step({**zero, a0: np.zeros(3, dtype=np.int64)})
+    with pytest.raises(ValueError, match="outside MultiDiscrete"):
+        env.step({**zero, a0: np.asarray([99, 0, 0, 0])})
+    with pytest.raises(TypeError, match="dtype"):
+        env.step({**zero, a0: np.asarray([0.5, 0, 0, 0])})
+    with pytest.raises(ValueError, match="no action"):
+        env.step({a0: zero[a0]})
+    with pytest.raises(TypeError):
+        env.step([1, 2])
+    # A masked bin: the head's no-op, reported in the info.
+    mask = obs[a0]["action_mask"]
+    head = next(h for h, m in enumerate(mask) if not m.all())
+    bad = np.zeros(4, dtype=np.int64)
+    bad[head] = int(np.flatnonzero(mask[head] == 0)[0])
+    obs2, _, _, _, infos = env.step({**zero, a0: bad})
+    assert infos[a0]["invalid_action"] is True
+    others = [a for a in infos if a != a0 and "invalid_action" in infos[a]]
+    assert others and not any(infos[a]["invalid_action"] for a in others)
+    strict = short_env(invalid_action="raise")
+    obs, _ = strict.reset(seed=2)
+    with pytest.raises(ValueError, match="masked"):
+        strict.step({**{a: np.zeros(4, dtype=np.int64) for a in strict.agents}, strict.agents[0]: bad})
+    with pytest.raises(ValueError, match="invalid_action"):
+        short_env(invalid_action="sometimes")
+    with pytest.raises(KeyError):
+        env.observation_space("nobody_1")
+
+
+def test_bad_files_and_overrides_are_config_errors_naming_file_and_key(tmp_path):
+    with pytest.raises(ConfigError, match="nope.toml"):
+        commons_rl.parallel_env(str(tmp_path / "nope.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text('kind = "commons"\n[simulation]\ndays = -3\n')
+    with pytest.raises(ConfigError, match="bad.toml") as e:
+        commons_rl.parallel_env(str(bad))
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="simulation.dayz"):
+        commons_rl.parallel_env(COMMONS, set={"simulation.dayz": 3})
+    with pytest.raises(ConfigError, match="simulation.days"):
+        commons_rl.parallel_env(COMMONS, set={"simulation.days": 0})
+    assert isinstance(ConfigError("x"), ValueError)
+
+
+def test_render_and_state():
+    env = short_env(render_mode="ansi")
+    env.reset(seed=5)
+    text = env.render()
+    assert text.startswith("day 0") and "token_price" in text
+    s = env.state()
+    assert s.dtype == np.float32 and env.state_space.contains(s)
+    cp = commons_rl.cartpole_env(render_mode="ansi")
+    obs, _ = cp.reset(seed=0)
+    assert cp.agents == ["cartpole_0"] and "cart" in cp.render()
+
+
+def cli():
+    path = ROOT / "target" / "release" / "commons"
+    assert path.exists(), "build the CLI first (scripts/test.sh does)"
+    return str(path)
+
+
+def test_simulate_matches_the_cli_and_has_its_columns(tmp_path):
+    sim = commons_rl.simulate(str(ROOT / "envs" / "reference.toml"), episodes=3, seed=11, days=30)
+    out = tmp_path / "sim"
+    subprocess.run(
+        [cli(), "simulate", "--env", str(ROOT / "envs" / "reference.toml"), "--episodes", "3",
+         "--seed", "11", "--days", "30", "--out", str(out)],
+        check=True, capture_output=True,
+    )
+    with open(out / "trajectories.csv") as f:
+        header = next(csv.reader(f))
+    assert list(sim.trajectories.columns) == header
+    summary = json.loads((out / "summary.json").read_text())
+    for k, ep in enumerate(summary["episodes"]):
+        for metric, value in ep["final"].items():
+            assert sim.finals.loc[k, metric] == pytest.approx(value, rel=0, abs=0), metric
+    assert len(sim.trajectories) == 3 * 31
+    assert (sim.trajectories.groupby("episode")["day"].max() == 30).all()
+    # Overrides from Python, validated like the file.
+    tribute = commons_rl.simulate(str(ROOT / "envs" / "reference.toml"), episodes=2, days=30,
+                                  set={"curve.exit_tribute": 0.5})
+    assert len(tribute.finals) == 2
+    with pytest.raises(ConfigError, match="curve.exit_tribut"):
+        commons_rl.simulate(set={"curve.exit_tribut": 0.5})
+    with pytest.raises(ValueError, match="episodes"):
+        commons_rl.simulate(episodes=0)
