@@ -295,3 +295,23 @@ def cartpole_env(**kwargs) -> CommonsParallelEnv:
     """CartPole-v1 through the same API (one agent, ``"cartpole_0"``)."""
     kwargs.setdefault("max_agents_per_personality", 1)
     return CommonsParallelEnv(_native_env=_native.Env.cartpole(), **kwargs)
+
+
+def vector_env(
+    env: str = "envs/commons.toml",
+    agents: str | None = None,
+    set: dict[str, Any] | list[str] | None = None,
+    num_envs: int = 8,
+    capacity: int = 256,
+) -> "_native.VectorEnv":
+    """``num_envs`` Commons environments stepped in Rust (in parallel, the GIL released), written into
+    preallocated numpy arrays of ``capacity`` agent slots each -- the same arrays every step (see
+    ``arrays()``). An agent keeps its slot while it lives (the lowest free slot when it arrives); a slot
+    whose agent finished shows it once more, with ``terminated``/``truncated`` set and ``live`` false.
+    An environment whose episode ended is reset at the next ``step`` (its actions are then ignored);
+    environment ``i``'s episode ``k`` has seed ``episode_seed(seed, i, k)``. Actions are
+    ``[num_envs, capacity, heads]`` int64; a masked bin becomes the head's no-op and is flagged in
+    ``invalid``."""
+    return _native.VectorEnv(
+        resolve(env), None if agents is None else resolve(agents), overrides(set), num_envs, capacity
+    )

@@ -356,6 +356,383 @@ impl Env {
     }
 }
 
+/// One environment of a [`VectorEnv`] and its slot table.
+struct Slots {
+    env: CommonsEnv,
+    /// Slot of each agent of the last output.
+    slot_of: std::collections::HashMap<u64, usize>,
+    /// Slots written by the last output.
+    written: Vec<usize>,
+    /// Episode number (for seeds).
+    episode: u64,
+    /// The episode ended in the last output: the next `step` resets it.
+    ended: bool,
+}
+
+/// Per-environment views of the output arrays.
+struct Views<'a> {
+    obs: &'a mut [f32],
+    masks: &'a mut [bool],
+    reward: &'a mut [f32],
+    terminated: &'a mut [bool],
+    truncated: &'a mut [bool],
+    live: &'a mut [bool],
+    is_new: &'a mut [bool],
+    agent: &'a mut [i64],
+    policy: &'a mut [i64],
+    invalid: &'a mut [bool],
+}
+
+impl Slots {
+    /// Writes the environment's last output into its slots (`cap` of them).
+    fn write(&mut self, v: &mut Views, cap: usize, l: usize, m: usize) -> Result<(), String> {
+        // Only the slots written last time hold anything: clear those (not the whole capacity).
+        for s in self.written.drain(..) {
+            v.obs[s * l..(s + 1) * l].fill(0.0);
+            v.masks[s * m..(s + 1) * m].fill(false);
+            v.live[s] = false;
+            v.terminated[s] = false;
+            v.truncated[s] = false;
+            v.is_new[s] = false;
+            v.reward[s] = 0.0;
+            v.agent[s] = -1;
+            v.policy[s] = -1;
+        }
+        let out = self.env.output();
+        let mut used = vec![false; cap];
+        for &s in self.slot_of.values() {
+            used[s] = true;
+        }
+        let mut next_free = 0;
+        let mut done_agents = Vec::new();
+        for (i, row) in out.rows.iter().enumerate() {
+            let id = row.agent.0;
+            if row.is_new && !row.live() {
+                continue; // joined on the last day: never acts (as in the PettingZoo env)
+            }
+            let s = match self.slot_of.get(&id) {
+                Some(&s) => s,
+                None => {
+                    while next_free < cap && used[next_free] {
+                        next_free += 1;
+                    }
+                    if next_free == cap {
+                        return Err(format!(
+                            "more than capacity={cap} agents at once in one environment: construct the VectorEnv with a larger capacity"
+                        ));
+                    }
+                    used[next_free] = true;
+                    self.slot_of.insert(id, next_free);
+                    next_free
+                }
+            };
+            v.obs[s * l..(s + 1) * l].copy_from_slice(out.obs_row(i));
+            v.masks[s * m..(s + 1) * m].copy_from_slice(out.mask_row(i));
+            v.reward[s] = row.reward;
+            v.terminated[s] = row.terminated;
+            v.truncated[s] = row.truncated;
+            v.live[s] = row.live();
+            v.is_new[s] = row.is_new;
+            v.agent[s] = id as i64;
+            v.policy[s] = row.policy as i64;
+            self.written.push(s);
+            if !row.live() {
+                done_agents.push(id);
+            }
+        }
+        // Agents that finished keep their slot for this output only.
+        for id in done_agents {
+            self.slot_of.remove(&id);
+        }
+        self.ended = out.info.done;
+        Ok(())
+    }
+}
+
+/// `N` Commons environments stepped in Rust (rayon), written into preallocated numpy arrays of
+/// `capacity` agent slots per environment: the same arrays every step (PufferLib / EnvPool style).
+#[pyclass(module = "commons_rl._native")]
+struct VectorEnv {
+    envs: Vec<Slots>,
+    cap: usize,
+    l: usize,
+    m: usize,
+    heads: Vec<usize>,
+    base_seed: u64,
+    obs: Py<numpy::PyArray3<f32>>,
+    masks: Py<numpy::PyArray3<bool>>,
+    reward: Py<PyArray2<f32>>,
+    terminated: Py<PyArray2<bool>>,
+    truncated: Py<PyArray2<bool>>,
+    live: Py<PyArray2<bool>>,
+    is_new: Py<PyArray2<bool>>,
+    agent: Py<PyArray2<i64>>,
+    policy: Py<PyArray2<i64>>,
+    invalid: Py<PyArray2<bool>>,
+    started: bool,
+}
+
+/// The memory of a C-contiguous numpy array, for writing while the GIL is released.
+fn raw<T: numpy::Element, D: numpy::ndarray::Dimension>(
+    a: &Bound<'_, numpy::PyArray<T, D>>,
+) -> PyResult<(usize, usize)> {
+    use numpy::{PyArrayMethods, PyUntypedArrayMethods};
+    if !PyUntypedArrayMethods::is_c_contiguous(a) {
+        return Err(PyRuntimeError::new_err(
+            "an output array is no longer contiguous",
+        ));
+    }
+    Ok((a.data() as usize, PyUntypedArrayMethods::len(a)))
+}
+
+impl VectorEnv {
+    fn run(&mut self, py: Python<'_>, actions: Option<&[i64]>) -> PyResult<()> {
+        let ptrs = [
+            raw(self.obs.bind(py))?,
+            raw(self.masks.bind(py))?,
+            raw(self.reward.bind(py))?,
+            raw(self.terminated.bind(py))?,
+            raw(self.truncated.bind(py))?,
+            raw(self.live.bind(py))?,
+            raw(self.is_new.bind(py))?,
+            raw(self.agent.bind(py))?,
+            raw(self.policy.bind(py))?,
+            raw(self.invalid.bind(py))?,
+        ];
+        let (cap, l, m) = (self.cap, self.l, self.m);
+        let heads = self.heads.clone();
+        let base = self.base_seed;
+        let starting = !self.started;
+        let envs = &mut self.envs;
+        let result: Result<(), String> = py.detach(move || {
+            // SAFETY: the arrays are owned by this VectorEnv (kept alive by `self`), C-contiguous with
+            // the lengths read above, and only written here, by one thread per environment's chunk.
+            let (obs, masks, reward, term, trunc, live, is_new, agent, policy, invalid) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(ptrs[0].0 as *mut f32, ptrs[0].1),
+                    std::slice::from_raw_parts_mut(ptrs[1].0 as *mut bool, ptrs[1].1),
+                    std::slice::from_raw_parts_mut(ptrs[2].0 as *mut f32, ptrs[2].1),
+                    std::slice::from_raw_parts_mut(ptrs[3].0 as *mut bool, ptrs[3].1),
+                    std::slice::from_raw_parts_mut(ptrs[4].0 as *mut bool, ptrs[4].1),
+                    std::slice::from_raw_parts_mut(ptrs[5].0 as *mut bool, ptrs[5].1),
+                    std::slice::from_raw_parts_mut(ptrs[6].0 as *mut bool, ptrs[6].1),
+                    std::slice::from_raw_parts_mut(ptrs[7].0 as *mut i64, ptrs[7].1),
+                    std::slice::from_raw_parts_mut(ptrs[8].0 as *mut i64, ptrs[8].1),
+                    std::slice::from_raw_parts_mut(ptrs[9].0 as *mut bool, ptrs[9].1),
+                )
+            };
+            let h = heads.len();
+            envs.par_iter_mut()
+                .zip(obs.par_chunks_mut(cap * l))
+                .zip(masks.par_chunks_mut(cap * m))
+                .zip(reward.par_chunks_mut(cap))
+                .zip(term.par_chunks_mut(cap))
+                .zip(trunc.par_chunks_mut(cap))
+                .zip(live.par_chunks_mut(cap))
+                .zip(is_new.par_chunks_mut(cap))
+                .zip(agent.par_chunks_mut(cap))
+                .zip(policy.par_chunks_mut(cap))
+                .zip(invalid.par_chunks_mut(cap))
+                .enumerate()
+                .try_for_each(|(e, ((((((((((slots, obs), masks), reward), terminated), truncated), live), is_new), agent), policy), invalid))| {
+                    let mut v = Views { obs, masks, reward, terminated, truncated, live, is_new, agent, policy, invalid };
+                    v.invalid.fill(false);
+                    if starting || slots.ended {
+                        if !starting {
+                            slots.episode += 1;
+                        }
+                        slots.slot_of.clear();
+                        slots
+                            .env
+                            .reset(commons_rl::env::vec_env::episode_seed(base, e, slots.episode))
+                            .map_err(|err| err.to_string())?;
+                    } else if let Some(all) = actions {
+                        let a = &all[e * cap * h..(e + 1) * cap * h];
+                        let out = slots.env.output();
+                        let mut flat = Vec::with_capacity(out.rows.len() * h);
+                        for (i, row) in out.rows.iter().enumerate() {
+                            let slot = slots.slot_of.get(&row.agent.0).copied();
+                            let mask = out.mask_row(i);
+                            let mut offset = 0;
+                            for (hd, &bins) in heads.iter().enumerate() {
+                                let mut b = match (slot, row.live()) {
+                                    (Some(s), true) => a[s * h + hd],
+                                    _ => 0,
+                                };
+                                if b < 0 || b as usize >= bins {
+                                    return Err(format!(
+                                        "actions[{e}, {}, {hd}] = {b} is out of range (allowed: 0 to {})",
+                                        slot.unwrap_or(0),
+                                        bins - 1
+                                    ));
+                                }
+                                if row.live() && !mask[offset + b as usize] {
+                                    if let Some(s) = slot {
+                                        v.invalid[s] = true;
+                                    }
+                                    b = 0;
+                                }
+                                flat.push(b as u32);
+                                offset += bins;
+                            }
+                        }
+                        slots.env.step(&flat).map_err(|err| err.to_string())?;
+                    }
+                    let invalid_now: Vec<bool> = v.invalid.to_vec();
+                    slots.write(&mut v, cap, l, m)?;
+                    v.invalid.copy_from_slice(&invalid_now);
+                    Ok(())
+                })
+        });
+        result.map_err(PyValueError::new_err)?;
+        self.started = true;
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl VectorEnv {
+    /// `num_envs` environments of the scenario `env` (population of `agents`, `set` overrides), each
+    /// with `capacity` agent slots.
+    #[new]
+    #[pyo3(signature = (env, agents=None, set=Vec::new(), num_envs=8, capacity=256))]
+    fn new(
+        py: Python<'_>,
+        env: PathBuf,
+        agents: Option<PathBuf>,
+        set: Vec<String>,
+        num_envs: usize,
+        capacity: usize,
+    ) -> PyResult<Self> {
+        if num_envs == 0 || num_envs > 4096 {
+            return Err(PyValueError::new_err(format!(
+                "num_envs={num_envs} is out of range (allowed: 1 to 4096)"
+            )));
+        }
+        if capacity == 0 || capacity > 1 << 20 {
+            return Err(PyValueError::new_err(format!(
+                "capacity={capacity} is out of range (allowed: 1 to 1048576)"
+            )));
+        }
+        let (sc, source) = load_scenario(&env, agents.as_deref(), &set)?;
+        if sc.kind != EnvKind::Commons {
+            return Err(config_error(format!(
+                "{}: the vector env runs Commons scenarios",
+                env.display()
+            )));
+        }
+        let cfg = scenario::env_config_named(&sc, &env, &source).map_err(config_error)?;
+        let probe = CommonsEnv::new(cfg.clone());
+        let l = probe.observation_spec(0).len;
+        let nvec = probe.action_spec(0).nvec;
+        let m: usize = nvec.iter().sum();
+        let (n, c) = (num_envs, capacity);
+        let envs = (0..n)
+            .map(|_| Slots {
+                env: CommonsEnv::new(cfg.clone()),
+                slot_of: Default::default(),
+                written: Vec::new(),
+                episode: 0,
+                ended: false,
+            })
+            .collect();
+        use numpy::PyArray3;
+        Ok(VectorEnv {
+            envs,
+            cap: c,
+            l,
+            m,
+            heads: nvec,
+            base_seed: 0,
+            obs: PyArray3::<f32>::zeros(py, [n, c, l], false).unbind(),
+            masks: PyArray3::<bool>::zeros(py, [n, c, m], false).unbind(),
+            reward: PyArray2::<f32>::zeros(py, [n, c], false).unbind(),
+            terminated: PyArray2::<bool>::zeros(py, [n, c], false).unbind(),
+            truncated: PyArray2::<bool>::zeros(py, [n, c], false).unbind(),
+            live: PyArray2::<bool>::zeros(py, [n, c], false).unbind(),
+            is_new: PyArray2::<bool>::zeros(py, [n, c], false).unbind(),
+            agent: Array2::from_elem((n, c), -1i64).into_pyarray(py).unbind(),
+            policy: Array2::from_elem((n, c), -1i64).into_pyarray(py).unbind(),
+            invalid: PyArray2::<bool>::zeros(py, [n, c], false).unbind(),
+            started: false,
+        })
+    }
+
+    /// Starts episode 0 of every environment; environment `i`'s episode `k` has seed
+    /// `episode_seed(seed, i, k)` (as `commons train`'s vector of environments).
+    fn reset(&mut self, py: Python<'_>, seed: u64) -> PyResult<()> {
+        self.base_seed = seed;
+        self.started = false;
+        for e in &mut self.envs {
+            e.episode = 0;
+            e.ended = false;
+        }
+        self.run(py, None)
+    }
+
+    /// Steps every environment with `actions` (`[num_envs, capacity, heads]` int64; slots that are not
+    /// live are ignored; a masked bin becomes the head's no-op and is flagged in `invalid`). An
+    /// environment whose episode ended in the last step is reset instead (its actions are ignored).
+    fn step(&mut self, py: Python<'_>, actions: numpy::PyReadonlyArray3<'_, i64>) -> PyResult<()> {
+        if !self.started {
+            return Err(PyRuntimeError::new_err("step() before reset()"));
+        }
+        let a = actions.as_array();
+        let want = [self.envs.len(), self.cap, self.heads.len()];
+        if a.shape() != want {
+            return Err(PyValueError::new_err(format!(
+                "actions have shape {:?}, expected {:?}",
+                a.shape(),
+                want
+            )));
+        }
+        let flat = actions
+            .as_slice()
+            .map_err(|_| PyValueError::new_err("actions must be a C-contiguous int64 array"))?;
+        self.run(py, Some(flat))
+    }
+
+    /// The output arrays (the same objects every call, written in place by `reset` and `step`): a dict
+    /// of `obs` `[N, C, obs_len]` float32, `masks` `[N, C, Σ nvec]` bool, `reward` float32, `terminated`,
+    /// `truncated`, `live`, `is_new`, `invalid` bool and `agent`, `policy` int64 (−1 in an empty slot),
+    /// all `[N, C]`.
+    fn arrays<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("obs", self.obs.bind(py))?;
+        d.set_item("masks", self.masks.bind(py))?;
+        d.set_item("reward", self.reward.bind(py))?;
+        d.set_item("terminated", self.terminated.bind(py))?;
+        d.set_item("truncated", self.truncated.bind(py))?;
+        d.set_item("live", self.live.bind(py))?;
+        d.set_item("is_new", self.is_new.bind(py))?;
+        d.set_item("agent", self.agent.bind(py))?;
+        d.set_item("policy", self.policy.bind(py))?;
+        d.set_item("invalid", self.invalid.bind(py))?;
+        Ok(d)
+    }
+
+    /// Bins per action head.
+    #[getter]
+    fn nvec(&self) -> Vec<usize> {
+        self.heads.clone()
+    }
+
+    /// Per environment: the episode it is in.
+    fn episodes(&self) -> Vec<u64> {
+        self.envs.iter().map(|e| e.episode).collect()
+    }
+
+    /// Per environment: whether its episode ended in the last output (it resets at the next step).
+    fn ended(&self) -> Vec<bool> {
+        self.envs.iter().map(|e| e.ended).collect()
+    }
+
+    /// The policy (personality) names, in id order.
+    fn policies(&self) -> Vec<String> {
+        self.envs[0].env.policies().to_vec()
+    }
+}
+
 /// The Monte Carlo of `commons simulate`: `episodes` scripted episodes from `seed` (episode `k` uses
 /// `seed + k`), in parallel, the GIL released. Returns `(finals, days)`: column dicts of the
 /// per-episode final metrics (with `episode`, `seed`, `days`, `speculation_days`, `multiplier`,
@@ -474,10 +851,19 @@ fn source_root() -> String {
         .to_string()
 }
 
+/// The seed of episode `episode` of environment `env` for base seed `base` (what `VectorEnv` and
+/// `commons train` use).
+#[pyfunction]
+fn episode_seed(base: u64, env: usize, episode: u64) -> u64 {
+    commons_rl::env::vec_env::episode_seed(base, env, episode)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(episode_seed, m)?)?;
     m.add_function(wrap_pyfunction!(source_root, m)?)?;
     m.add_class::<Env>()?;
+    m.add_class::<VectorEnv>()?;
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add("ConfigError", m.py().get_type::<ConfigError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

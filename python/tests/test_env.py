@@ -188,3 +188,67 @@ def test_simulate_matches_the_cli_and_has_its_columns(tmp_path):
         commons_rl.simulate(set={"curve.exit_tribut": 0.5})
     with pytest.raises(ValueError, match="episodes"):
         commons_rl.simulate(episodes=0)
+
+
+def rule(obs_row, nvec):
+    """A deterministic action from an observation (the same in every API)."""
+    x = int(abs(float(obs_row[0])) * 1e4) + int(abs(float(obs_row[-1])) * 1e3)
+    return np.asarray([(x + h) % n for h, n in enumerate(nvec)], dtype=np.int64)
+
+
+def step_key(obs, rew, term, trunc):
+    return (obs.tobytes(), float(rew), bool(term), bool(trunc))
+
+
+def test_the_vector_env_gives_the_pettingzoo_envs_trajectories():
+    base = 7
+    vec = commons_rl.vector_env(COMMONS, MIXED, set=SHORT, num_envs=2, capacity=256)
+    arr = vec.arrays()
+    assert arr["obs"] is vec.arrays()["obs"], "the same arrays every step"
+    nvec = np.asarray(vec.nvec)
+    vec.reset(base)
+    pz = [short_env() for _ in range(2)]
+    obs = [pz[i].reset(seed=commons_rl.episode_seed(base, i, 0))[0] for i in range(2)]
+    for day in range(40):
+        for i in range(2):
+            live = np.flatnonzero(arr["live"][i])
+            got = sorted(step_key(arr["obs"][i, s], arr["reward"][i, s], arr["terminated"][i, s],
+                                  arr["truncated"][i, s]) for s in np.flatnonzero(arr["agent"][i] >= 0))
+            want = sorted(step_key(o["observation"], 0.0 if day == 0 else last[i][1][a],
+                                   False if day == 0 else last[i][2][a],
+                                   False if day == 0 else last[i][3][a]) for a, o in obs[i].items())
+            assert got == want, f"env {i}, day {day}"
+            assert len(live) == len(pz[i].agents)
+        actions = np.zeros((2, 256, len(nvec)), dtype=np.int64)
+        for i in range(2):
+            for s in np.flatnonzero(arr["live"][i]):
+                actions[i, s] = rule(arr["obs"][i, s], nvec)
+        vec.step(actions)
+        if day == 0:
+            last = [None, None]
+        for i in range(2):
+            acts = {a: rule(obs[i][a]["observation"], nvec) for a in pz[i].agents}
+            out = pz[i].step(acts)
+            last[i] = out
+            obs[i] = out[0]
+    assert vec.ended() == [True, True]
+    vec.step(np.zeros((2, 256, len(nvec)), dtype=np.int64))
+    assert vec.episodes() == [1, 1] and arr["is_new"].any()
+
+
+def test_the_vector_env_refuses_bad_input():
+    vec = commons_rl.vector_env(COMMONS, MIXED, set=SHORT, num_envs=1, capacity=4)
+    with pytest.raises(ValueError, match="capacity=4"):
+        vec.reset(0)
+    vec = commons_rl.vector_env(COMMONS, MIXED, set=SHORT, num_envs=1, capacity=256)
+    with pytest.raises(RuntimeError, match="reset"):
+        vec.step(np.zeros((1, 256, 4), dtype=np.int64))
+    vec.reset(0)
+    with pytest.raises(ValueError, match="shape"):
+        vec.step(np.zeros((1, 255, 4), dtype=np.int64))
+    bad = np.zeros((1, 256, 4), dtype=np.int64)
+    bad[0, int(np.flatnonzero(vec.arrays()["live"][0])[0]), 0] = 99
+    with pytest.raises(ValueError, match="out of range"):
+        vec.step(bad)
+    with pytest.raises(ValueError, match="num_envs"):
+        commons_rl.vector_env(COMMONS, num_envs=0)
