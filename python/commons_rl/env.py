@@ -97,13 +97,18 @@ class CommonsParallelEnv(ParallelEnv):
                 )
             )
             self._act_spaces.append(spaces.MultiDiscrete(nvec))
+        # Per policy: where each head's bins start in the flat mask, and each head's slice of it.
+        self._offsets = [np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64) for n in self._nvec]
+        self._slices = [
+            [(int(o), int(o + k)) for o, k in zip(off, n)] for off, n in zip(self._offsets, self._nvec)
+        ]
         metrics = self._env.metric_names()
         self.state_space = spaces.Box(-np.inf, np.inf, shape=(max(len(metrics), 4),), dtype=np.float32)
         self._components = self._env.reward_components()
         self._metric_names = metrics
         self.agents: list[str] = []
         self._name_of: dict[int, str] = {}
-        self._row_of: dict[str, int] = {}
+        self._live_rows = np.zeros(0, dtype=np.int64)
         self._counts = [0] * len(self._policies)
         self._seed_rng = np.random.default_rng()
 
@@ -142,45 +147,58 @@ class CommonsParallelEnv(ParallelEnv):
     def step(self, actions: dict[str, Any]):
         if not isinstance(actions, dict):
             raise TypeError(f"actions must be a dict of agent id -> action, not {type(actions).__name__}")
-        live = set(self.agents)
-        for agent in actions:
-            if agent not in live:
-                raise KeyError(
-                    f"unknown agent {agent!r}: not acting now ({len(live)} live agents; see env.agents)"
-                )
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
+        agents = self.agents
+        if len(actions) != len(agents) or not all(a in actions for a in agents):
+            live = set(agents)
+            for agent in actions:
+                if agent not in live:
+                    raise KeyError(
+                        f"unknown agent {agent!r}: not acting now ({len(live)} live agents; see env.agents)"
+                    )
+            missing = [a for a in agents if a not in actions]
             raise ValueError(f"no action for {len(missing)} live agent(s), e.g. {missing[0]!r}")
         rows = self._last_rows
         n = len(rows["agent"])
         heads = len(self._nvec[0]) if self._nvec else 1
         arr = np.zeros((n, heads), dtype=np.int64)
-        masks = rows["masks"]
         replaced = np.zeros(n, dtype=bool)
-        for agent, action in actions.items():
-            p = self._policy(agent)
-            nvec = self._nvec[p]
-            a = np.asarray(action)
-            if a.shape != nvec.shape:
-                raise ValueError(
-                    f"action for {agent!r} has shape {a.shape}, expected {nvec.shape} (one bin per head)"
+        if agents:
+            try:
+                given = np.asarray([actions[a] for a in agents])
+            except ValueError:
+                given = None
+            if given is None or given.shape != (len(agents), heads):
+                for agent in agents:  # find the culprit, for the message
+                    shape = np.shape(actions[agent])
+                    if shape != (heads,):
+                        raise ValueError(
+                            f"action for {agent!r} has shape {shape}, expected ({heads},) (one bin per head)"
+                        )
+            if not np.issubdtype(given.dtype, np.integer):
+                bad = next(a for a in agents if not np.issubdtype(np.asarray(actions[a]).dtype, np.integer))
+                raise TypeError(
+                    f"action for {bad!r} has dtype {np.asarray(actions[bad]).dtype}, expected integers"
                 )
-            if not np.issubdtype(a.dtype, np.integer):
-                raise TypeError(f"action for {agent!r} has dtype {a.dtype}, expected integers")
-            if (a < 0).any() or (a >= nvec).any():
-                raise ValueError(f"action {a.tolist()} for {agent!r} is outside MultiDiscrete({nvec.tolist()})")
-            i = self._row_of[agent]
-            offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
-            allowed = masks[i][offsets + a]
-            if not allowed.all():
+            idx = self._live_rows
+            nvec = self._row_nvec[idx]
+            outside = (given < 0) | (given >= nvec)
+            if outside.any():
+                j = int(np.flatnonzero(outside.any(axis=1))[0])
+                raise ValueError(
+                    f"action {given[j].tolist()} for {agents[j]!r} is outside MultiDiscrete({nvec[j].tolist()})"
+                )
+            allowed = rows["masks"][idx[:, None], self._row_offsets[idx] + given]
+            ok = allowed.all(axis=1)
+            if not ok.all():
                 if self._invalid_action == "raise":
-                    bad = [int(h) for h in np.flatnonzero(~allowed)]
+                    j = int(np.flatnonzero(~ok)[0])
+                    bad = [int(h) for h in np.flatnonzero(~allowed[j])]
                     raise ValueError(
-                        f"action {a.tolist()} for {agent!r} is masked on head(s) {bad} (see its action_mask)"
+                        f"action {given[j].tolist()} for {agents[j]!r} is masked on head(s) {bad} (see its action_mask)"
                     )
-                a = np.where(allowed, a, 0)
-                replaced[i] = True
-            arr[i] = a
+                given = np.where(allowed, given, 0)
+                replaced[idx] = ~ok
+            arr[idx] = given
         self._env.step(arr, True)
         return self._collect(replaced=replaced)
 
@@ -188,53 +206,59 @@ class CommonsParallelEnv(ParallelEnv):
         """The five dicts of the output just produced; updates ``agents`` and the id map."""
         old_rows = getattr(self, "_last_rows", None)
         rows = self._env.rows()
-        parts = self._env.reward_parts()
         metrics = dict(zip(self._metric_names, self._env.state().tolist()))
-        obs, rewards, terms, truncs, infos = {}, {}, {}, {}, {}
+        parts = self._env.reward_parts().tolist() if self._components else None
         acted = {}
         if replaced is not None and old_rows is not None:
-            for i, agent_id in enumerate(old_rows["agent"].tolist()):
-                acted[agent_id] = bool(replaced[i])
-        agents = []
-        row_of = {}
+            acted = dict(zip(old_rows["agent"].tolist(), replaced.tolist()))
+        masks8 = rows["masks"].view(np.int8)
+        obs_rows = rows["obs"]
+        policy = rows["policy"].tolist()
+        terminated = rows["terminated"].tolist()
+        truncated = rows["truncated"].tolist()
+        is_new = rows["is_new"].tolist()
+        reward = rows["reward"].tolist()
+        obs, rewards, terms, truncs, infos = {}, {}, {}, {}, {}
+        agents, live_rows = [], []
+        name_of, counts, slices = self._name_of, self._counts, self._slices
         for i, agent_id in enumerate(rows["agent"].tolist()):
-            p = int(rows["policy"][i])
-            done = bool(rows["terminated"][i] or rows["truncated"][i])
-            if rows["is_new"][i] and done:
-                # Joined on the last day: never acts, so never an agent.
-                continue
-            if rows["is_new"][i]:
-                if self._counts[p] >= self._cap:
+            p = policy[i]
+            done = terminated[i] or truncated[i]
+            if is_new[i]:
+                if done:
+                    # Joined on the last day: never acts, so never an agent.
+                    continue
+                if counts[p] >= self._cap:
                     raise RuntimeError(
                         f"more than max_agents_per_personality={self._cap} agents of {self._policies[p]!r} "
                         "in this episode: construct the env with a larger max_agents_per_personality"
                     )
-                self._name_of[agent_id] = f"{self._policies[p]}_{self._counts[p]}"
-                self._counts[p] += 1
-            name = self._name_of[agent_id]
-            nvec = self._nvec[p]
-            flat = rows["masks"][i].astype(np.int8)
-            splits = np.cumsum(nvec)[:-1]
+                name_of[agent_id] = f"{self._policies[p]}_{counts[p]}"
+                counts[p] += 1
+            name = name_of[agent_id]
+            flat = masks8[i]
             obs[name] = {
-                "observation": rows["obs"][i].copy(),
-                "action_mask": tuple(np.split(flat, splits)),
+                "observation": obs_rows[i],
+                "action_mask": tuple([flat[a:b] for a, b in slices[p]]),
             }
-            rewards[name] = float(rows["reward"][i])
-            terms[name] = bool(rows["terminated"][i])
-            truncs[name] = bool(rows["truncated"][i])
+            rewards[name] = reward[i]
+            terms[name] = terminated[i]
+            truncs[name] = truncated[i]
             info = {"action_mask": flat, "metrics": metrics}
-            if len(self._components) and len(parts):
-                info["reward_components"] = dict(zip(self._components, parts[i].tolist()))
+            if parts is not None:
+                info["reward_components"] = dict(zip(self._components, parts[i]))
             if agent_id in acted:
                 info["invalid_action"] = acted[agent_id]
             infos[name] = info
-            if not (terms[name] or truncs[name]):
-                agents.append(name)
-                row_of[name] = i
+            if done:
+                del name_of[agent_id]
             else:
-                del self._name_of[agent_id]
+                agents.append(name)
+                live_rows.append(i)
         self.agents = agents
-        self._row_of = row_of
+        self._live_rows = np.asarray(live_rows, dtype=np.int64)
+        self._row_nvec = np.asarray([self._nvec[p] for p in policy], dtype=np.int64).reshape(len(policy), -1) if policy else np.zeros((0, 1), dtype=np.int64)
+        self._row_offsets = np.asarray([self._offsets[p] for p in policy], dtype=np.int64).reshape(len(policy), -1) if policy else np.zeros((0, 1), dtype=np.int64)
         self._last_rows = rows
         return obs, rewards, terms, truncs, infos
 

@@ -85,7 +85,8 @@ def test_agents_arrive_with_new_ids_leave_once_and_carry_their_personality():
                 assert a not in env.agents
         seen |= set(env.agents)
         for a in env.agents:
-            assert env.observation_space(a)["observation"].shape == obs[a]["observation"].shape
+            assert env.observation_space(a).contains(obs[a]), a
+            assert env.action_space(a).contains(env.action_space(a).sample(mask=obs[a]["action_mask"]))
             info = infos[a]
             assert set(info["reward_components"]) == {"wealth", "impact", "authorship", "sentiment"}
             assert "token_price" in info["metrics"]
