@@ -99,17 +99,15 @@ class CommonsParallelEnv(ParallelEnv):
             self._act_spaces.append(spaces.MultiDiscrete(nvec))
         # Per policy: where each head's bins start in the flat mask, and each head's slice of it.
         self._offsets = [np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64) for n in self._nvec]
-        self._slices = [
-            [(int(o), int(o + k)) for o, k in zip(off, n)] for off, n in zip(self._offsets, self._nvec)
-        ]
+        # Every policy of one environment has the same heads (one action layout per environment).
+        self._nvec_table = np.stack(self._nvec) if self._nvec else np.zeros((0, 1), dtype=np.int64)
+        self._offset_table = np.stack(self._offsets) if self._offsets else np.zeros((0, 1), dtype=np.int64)
         metrics = self._env.metric_names()
         self.state_space = spaces.Box(-np.inf, np.inf, shape=(max(len(metrics), 4),), dtype=np.float32)
         self._components = self._env.reward_components()
         self._metric_names = metrics
         self.agents: list[str] = []
-        self._name_of: dict[int, str] = {}
         self._live_rows = np.zeros(0, dtype=np.int64)
-        self._counts = [0] * len(self._policies)
         self._seed_rng = np.random.default_rng()
 
     # ---- spaces ----
@@ -138,8 +136,6 @@ class CommonsParallelEnv(ParallelEnv):
         elif not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed={seed!r} is out of range (allowed: an int >= 0)")
         self._env.reset(int(seed))
-        self._name_of = {}
-        self._counts = [0] * len(self._policies)
         self.agents = []
         obs, _, _, _, infos = self._collect(replaced=None)
         return obs, infos
@@ -203,62 +199,17 @@ class CommonsParallelEnv(ParallelEnv):
         return self._collect(replaced=replaced)
 
     def _collect(self, replaced):
-        """The five dicts of the output just produced; updates ``agents`` and the id map."""
-        old_rows = getattr(self, "_last_rows", None)
-        rows = self._env.rows()
+        """The five dicts of the output just produced (built in Rust); updates ``agents``."""
         metrics = dict(zip(self._metric_names, self._env.state().tolist()))
-        parts = self._env.reward_parts().tolist() if self._components else None
-        acted = {}
-        if replaced is not None and old_rows is not None:
-            acted = dict(zip(old_rows["agent"].tolist(), replaced.tolist()))
-        masks8 = rows["masks"].view(np.int8)
-        obs_rows = rows["obs"]
-        policy = rows["policy"].tolist()
-        terminated = rows["terminated"].tolist()
-        truncated = rows["truncated"].tolist()
-        is_new = rows["is_new"].tolist()
-        reward = rows["reward"].tolist()
-        obs, rewards, terms, truncs, infos = {}, {}, {}, {}, {}
-        agents, live_rows = [], []
-        name_of, counts, slices = self._name_of, self._counts, self._slices
-        for i, agent_id in enumerate(rows["agent"].tolist()):
-            p = policy[i]
-            done = terminated[i] or truncated[i]
-            if is_new[i]:
-                if done:
-                    # Joined on the last day: never acts, so never an agent.
-                    continue
-                if counts[p] >= self._cap:
-                    raise RuntimeError(
-                        f"more than max_agents_per_personality={self._cap} agents of {self._policies[p]!r} "
-                        "in this episode: construct the env with a larger max_agents_per_personality"
-                    )
-                name_of[agent_id] = f"{self._policies[p]}_{counts[p]}"
-                counts[p] += 1
-            name = name_of[agent_id]
-            flat = masks8[i]
-            obs[name] = {
-                "observation": obs_rows[i],
-                "action_mask": tuple([flat[a:b] for a, b in slices[p]]),
-            }
-            rewards[name] = reward[i]
-            terms[name] = terminated[i]
-            truncs[name] = truncated[i]
-            info = {"action_mask": flat, "metrics": metrics}
-            if parts is not None:
-                info["reward_components"] = dict(zip(self._components, parts[i]))
-            if agent_id in acted:
-                info["invalid_action"] = acted[agent_id]
-            infos[name] = info
-            if done:
-                del name_of[agent_id]
-            else:
-                agents.append(name)
-                live_rows.append(i)
+        obs, rewards, terms, truncs, infos, agents, live_rows = self._env.pettingzoo(
+            self._cap, None if replaced is None else replaced.tolist(), metrics
+        )
+        rows = self._env.rows()
+        policy = rows["policy"]
         self.agents = agents
         self._live_rows = np.asarray(live_rows, dtype=np.int64)
-        self._row_nvec = np.asarray([self._nvec[p] for p in policy], dtype=np.int64).reshape(len(policy), -1) if policy else np.zeros((0, 1), dtype=np.int64)
-        self._row_offsets = np.asarray([self._offsets[p] for p in policy], dtype=np.int64).reshape(len(policy), -1) if policy else np.zeros((0, 1), dtype=np.int64)
+        self._row_nvec = self._nvec_table[policy] if len(policy) else np.zeros((0, 1), dtype=np.int64)
+        self._row_offsets = self._offset_table[policy] if len(policy) else np.zeros((0, 1), dtype=np.int64)
         self._last_rows = rows
         return obs, rewards, terms, truncs, infos
 

@@ -105,6 +105,17 @@ struct Env {
     kind: &'static str,
     /// Whether `reset` has been called.
     started: bool,
+    /// The PettingZoo view's agent names.
+    ids: AgentNames,
+}
+
+/// PettingZoo agent names: `<personality>_<k>`, `k` counting that personality's agents of the episode.
+#[derive(Default)]
+struct AgentNames {
+    name_of: std::collections::HashMap<u64, Py<pyo3::types::PyString>>,
+    counts: Vec<usize>,
+    /// The agents of the previous output, in row order (for `invalid_action`).
+    previous: Vec<u64>,
 }
 
 fn rows_dict<'py>(py: Python<'py>, out: &StepOutput) -> PyResult<Bound<'py, PyDict>> {
@@ -151,6 +162,7 @@ impl Env {
             world,
             kind,
             started: false,
+            ids: AgentNames::default(),
         })
     }
 
@@ -161,6 +173,7 @@ impl Env {
             world: World::CartPole(CartPole::new()),
             kind: "cartpole",
             started: false,
+            ids: AgentNames::default(),
         }
     }
 
@@ -211,7 +224,131 @@ impl Env {
         py.detach(move || with_env!(world, e => e.reset(seed).map(|_| ())))
             .map_err(env_error)?;
         self.started = true;
+        self.ids = AgentNames::default();
         Ok(())
+    }
+
+    /// The PettingZoo dicts of the last output, built here (not in Python) for speed:
+    /// `(observations, rewards, terminations, truncations, infos, agents, live_rows)`. `cap` is the id
+    /// pool per personality; `replaced` (per row of the previous output) marks actions whose masked bins
+    /// were replaced (reported as `invalid_action`); `metrics` is the dict every info shares.
+    #[allow(clippy::type_complexity)]
+    fn pettingzoo<'py>(
+        &mut self,
+        py: Python<'py>,
+        cap: usize,
+        replaced: Option<Vec<bool>>,
+        metrics: Bound<'py, PyDict>,
+    ) -> PyResult<(
+        Bound<'py, PyDict>,
+        Bound<'py, PyDict>,
+        Bound<'py, PyDict>,
+        Bound<'py, PyDict>,
+        Bound<'py, PyDict>,
+        Bound<'py, pyo3::types::PyList>,
+        Vec<usize>,
+    )> {
+        use pyo3::types::{PyList, PyString, PyTuple};
+        let policies = with_env!(&self.world, e => e.policies().to_vec());
+        let nvec: Vec<Vec<usize>> = (0..policies.len())
+            .map(|k| with_env!(&self.world, e => e.action_spec(k as u16).nvec))
+            .collect();
+        let parts: Option<Vec<[f64; 4]>> = match &self.world {
+            World::Commons(e) => Some(
+                e.reward_parts()
+                    .iter()
+                    .map(|p| Component::ALL.map(|c| p.get(c)))
+                    .collect(),
+            ),
+            World::CartPole(_) => None,
+        };
+        let components: Vec<Bound<'py, PyString>> = Component::ALL
+            .iter()
+            .map(|c| PyString::new(py, c.name()))
+            .collect();
+        let keys = [
+            PyString::new(py, "observation"),
+            PyString::new(py, "action_mask"),
+            PyString::new(py, "metrics"),
+            PyString::new(py, "reward_components"),
+            PyString::new(py, "invalid_action"),
+        ];
+        let acted: std::collections::HashMap<u64, bool> = match replaced {
+            Some(r) => self.ids.previous.iter().copied().zip(r).collect(),
+            None => Default::default(),
+        };
+        let ids = &mut self.ids;
+        ids.counts.resize(policies.len(), 0);
+        let out = self.world.output();
+        let (obs, rewards, terms, truncs, infos) = (
+            PyDict::new(py),
+            PyDict::new(py),
+            PyDict::new(py),
+            PyDict::new(py),
+            PyDict::new(py),
+        );
+        let agents = PyList::empty(py);
+        let mut live_rows = Vec::new();
+        let mut previous = Vec::with_capacity(out.rows.len());
+        for (i, row) in out.rows.iter().enumerate() {
+            let id = row.agent.0;
+            previous.push(id);
+            let p = row.policy as usize;
+            let done = !row.live();
+            if row.is_new {
+                if done {
+                    continue; // joined on the last day: never acts, so never an agent
+                }
+                if ids.counts[p] >= cap {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "more than max_agents_per_personality={cap} agents of '{}' in this episode: construct the env with a larger max_agents_per_personality",
+                        policies[p]
+                    )));
+                }
+                let name = PyString::new(py, &format!("{}_{}", policies[p], ids.counts[p]));
+                ids.counts[p] += 1;
+                ids.name_of.insert(id, name.unbind());
+            }
+            let Some(name) = ids.name_of.get(&id).map(|n| n.bind(py).clone()) else {
+                continue;
+            };
+            let flat: Vec<i8> = out.mask_row(i).iter().map(|&b| b as i8).collect();
+            let mut heads = Vec::with_capacity(nvec[p].len());
+            let mut o = 0;
+            for &n in &nvec[p] {
+                heads.push(PyArray1::from_slice(py, &flat[o..o + n]));
+                o += n;
+            }
+            let ob = PyDict::new(py);
+            ob.set_item(&keys[0], PyArray1::from_slice(py, out.obs_row(i)))?;
+            ob.set_item(&keys[1], PyTuple::new(py, heads)?)?;
+            obs.set_item(&name, ob)?;
+            rewards.set_item(&name, row.reward as f64)?;
+            terms.set_item(&name, row.terminated)?;
+            truncs.set_item(&name, row.truncated)?;
+            let info = PyDict::new(py);
+            info.set_item(&keys[1], flat.into_pyarray(py))?;
+            info.set_item(&keys[2], &metrics)?;
+            if let Some(parts) = &parts {
+                let rc = PyDict::new(py);
+                for (k, v) in components.iter().zip(parts[i]) {
+                    rc.set_item(k, v)?;
+                }
+                info.set_item(&keys[3], rc)?;
+            }
+            if let Some(&r) = acted.get(&id) {
+                info.set_item(&keys[4], r)?;
+            }
+            infos.set_item(&name, info)?;
+            if done {
+                ids.name_of.remove(&id);
+            } else {
+                agents.append(&name)?;
+                live_rows.push(i);
+            }
+        }
+        ids.previous = previous;
+        Ok((obs, rewards, terms, truncs, infos, agents, live_rows))
     }
 
     /// Steps with `actions` (`[rows, heads]` int64, one row per row of the last output, in order;

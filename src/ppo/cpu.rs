@@ -575,12 +575,7 @@ fn partial(
         let mut o = 0;
         for (hd, &bins) in nvec.iter().enumerate() {
             let (lh, mh) = (&l[o..o + bins], &mask[o..o + bins]);
-            let max = lh
-                .iter()
-                .zip(mh)
-                .filter(|(_, &ok)| ok)
-                .map(|(&x, _)| x)
-                .fold(f32::NEG_INFINITY, f32::max);
+            let max = super::sampling::masked_max(lh, mh);
             // One exponential per bin: e_k = exp(l_k − max), p_k = e_k / z, lp_k = l_k − max − ln z.
             let mut z = 0.0f32;
             for k in 0..bins {

@@ -3,14 +3,18 @@
 
 use rand::Rng;
 
-/// `(max, Σ exp(l − max))` over the allowed bins of one head: the pieces of a masked softmax.
-fn masked_normalizer(l: &[f32], m: &[bool]) -> (f32, f32) {
-    let max = l
-        .iter()
+/// The largest of the allowed logits of one head (−∞ if none is allowed).
+pub fn masked_max(l: &[f32], m: &[bool]) -> f32 {
+    l.iter()
         .zip(m)
         .filter(|(_, &ok)| ok)
         .map(|(&x, _)| x)
-        .fold(f32::NEG_INFINITY, f32::max);
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// `(max, Σ exp(l − max))` over the allowed bins of one head: the pieces of a masked softmax.
+fn masked_normalizer(l: &[f32], m: &[bool]) -> (f32, f32) {
+    let max = masked_max(l, m);
     let z = l
         .iter()
         .zip(m)

@@ -157,13 +157,14 @@ fn restore(
     Ok(state)
 }
 
-fn save(
+/// Writes a checkpoint of the policies, the counters and the environments' episode numbers.
+fn save<E: MultiAgentEnv + Send>(
     run_dir: &Path,
     policies: &[Policy],
     progress: &Progress,
-    venv_seed: u64,
-    episodes: &[u64],
+    venv: &VecEnv<E>,
 ) -> Result<PathBuf, TrainError> {
+    let (venv_seed, episodes) = (venv.base_seed(), venv.episodes());
     let state = TrainerState {
         version: STATE_VERSION,
         global_step: progress.global_step,
@@ -328,13 +329,7 @@ pub fn train<E: MultiAgentEnv + Send>(
             || s.stop_after
                 .is_some_and(|n| run.global_step - start_step >= n && run.global_step < end_step);
         if stopping || run.update - last_checkpoint >= t.checkpoint_every {
-            save(
-                &s.run_dir,
-                &policies,
-                &run,
-                venv.base_seed(),
-                venv.episodes(),
-            )?;
+            save(&s.run_dir, &policies, &run, &venv)?;
             last_checkpoint = run.update;
         }
         if stopping {
@@ -344,13 +339,7 @@ pub fn train<E: MultiAgentEnv + Send>(
     }
     log.finish();
     if last_checkpoint != run.update || !s.run_dir.join("checkpoints").join("latest").exists() {
-        save(
-            &s.run_dir,
-            &policies,
-            &run,
-            venv.base_seed(),
-            venv.episodes(),
-        )?;
+        save(&s.run_dir, &policies, &run, &venv)?;
     }
     let wall = started.elapsed().as_secs_f64();
     Ok(summary(&policies, &run, start_step, wall, interrupted))
