@@ -519,6 +519,11 @@ fn resume_is_exact_and_training_is_deterministic_across_thread_counts() {
     let halves = d.join("runs/halves");
     assert_eq!(summary(&halves)["global_step"], 64);
     assert_eq!(summary(&halves)["interrupted"], true);
+    let out = commons_in(
+        d,
+        &["train", "--resume", "runs/halves", "--set", "train.seed=5"],
+    );
+    assert_fails_naming(&out, &["--set train.seed", "keeps its seed"]);
     let out = commons_in(d, &["train", "--resume", "runs/halves"]);
     assert_ok(&out);
     assert_eq!(summary(&halves)["global_step"], 128);
@@ -526,6 +531,21 @@ fn resume_is_exact_and_training_is_deterministic_across_thread_counts() {
     assert!(
         same_checkpoint(&whole, &halves.join("checkpoints/128")),
         "resume differs"
+    );
+    // The return statistics too: every agent of every episode is counted once, the first episode's
+    // hatchers and those of the episode the resumed run starts with included.
+    let stats = |run: &str| {
+        let s = summary(&d.join(run));
+        (
+            s["episode_mean_return"].clone(),
+            s["episodic_return"].clone(),
+        )
+    };
+    assert_eq!(stats("runs/whole"), stats("runs/halves"));
+    assert_eq!(
+        summary(&d.join("runs/whole"))["episode_mean_return"]["altruist"]["episodes"],
+        4,
+        "2 environments × 2 episodes of 32 days"
     );
     assert_ok(&short_commons(d, "one-thread", "1", &[]));
     assert!(

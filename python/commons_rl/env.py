@@ -135,6 +135,9 @@ class CommonsParallelEnv(ParallelEnv):
             seed = int(self._seed_rng.integers(0, 2**63))
         elif not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed={seed!r} is out of range (allowed: an int >= 0)")
+        else:
+            # Later reset() calls without a seed continue reproducibly from this one (gymnasium's rule).
+            self._seed_rng = np.random.default_rng(int(seed))
         self._env.reset(int(seed))
         self.agents = []
         obs, _, _, _, infos = self._collect(replaced=None)

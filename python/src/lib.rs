@@ -826,6 +826,29 @@ impl VectorEnv {
         let flat = actions
             .as_slice()
             .map_err(|_| PyValueError::new_err("actions must be a C-contiguous int64 array"))?;
+        // Every action is checked before any environment steps, so an error leaves them all as they
+        // were (a corrected retry steps each once).
+        let (cap, h) = (self.cap, self.heads.len());
+        for (e, slots) in self.envs.iter().enumerate() {
+            if slots.ended {
+                continue;
+            }
+            let out = slots.env.output();
+            for row in out.rows.iter().filter(|r| r.live()) {
+                let Some(&s) = slots.slot_of.get(&row.agent.0) else {
+                    continue;
+                };
+                for (hd, &bins) in self.heads.iter().enumerate() {
+                    let b = flat[(e * cap + s) * h + hd];
+                    if b < 0 || b as usize >= bins {
+                        return Err(PyValueError::new_err(format!(
+                            "actions[{e}, {s}, {hd}] = {b} is out of range (allowed: 0 to {})",
+                            bins - 1
+                        )));
+                    }
+                }
+            }
+        }
         self.run(py, Some(flat))
     }
 

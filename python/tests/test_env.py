@@ -59,6 +59,14 @@ def test_the_same_seed_gives_the_same_episode_and_another_seed_another():
 
     assert run(3) == run(3)
     assert run(3) != run(4)
+    # reset(seed=s) makes the following unseeded resets reproducible too.
+    env = short_env()
+    env.reset(seed=9)
+    first = env.reset()[0]
+    env.reset(seed=9)
+    again = env.reset()[0]
+    assert sorted(first) == sorted(again)
+    assert all((first[a]["observation"] == again[a]["observation"]).all() for a in first)
 
 
 def test_agents_arrive_with_new_ids_leave_once_and_carry_their_personality():
@@ -249,7 +257,10 @@ def test_the_vector_env_refuses_bad_input():
         vec.step(np.zeros((1, 255, 4), dtype=np.int64))
     bad = np.zeros((1, 256, 4), dtype=np.int64)
     bad[0, int(np.flatnonzero(vec.arrays()["live"][0])[0]), 0] = 99
+    before = vec.arrays()["obs"].copy()
     with pytest.raises(ValueError, match="out of range"):
         vec.step(bad)
+    assert (vec.arrays()["obs"] == before).all(), "a refused step changes nothing"
+    vec.step(np.zeros((1, 256, 4), dtype=np.int64))
     with pytest.raises(ValueError, match="num_envs"):
         commons_rl.vector_env(COMMONS, num_envs=0)

@@ -65,6 +65,14 @@ fn parse_override(s: &str) -> Result<Override, String> {
     s.parse()
 }
 
+/// The `--set` overrides of the agents file's settings (`train.*`, `ppo.*`, `policies.*`).
+fn training_sets(all: &[Override]) -> Vec<Override> {
+    all.iter()
+        .filter(|o| TrainingFile::owns(o))
+        .cloned()
+        .collect()
+}
+
 fn parse_steps(s: &str) -> Result<u64, String> {
     match s.trim().parse::<i64>() {
         Ok(v) if v >= 1 => Ok(v as u64),
@@ -123,7 +131,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 check_run_name(name).map_err(anyhow::Error::msg)?;
             }
             let scenario = scenario::load(env)?;
-            let training = TrainingFile::load(agents)?;
+            // Training overrides first, so that the run is named with the seed it will use.
+            let training = TrainingFile::load(agents)?.with_overrides(&training_sets(&args.set))?;
             let cfg = RunConfig {
                 run: RunInfo {
                     env: env.clone(),
@@ -167,8 +176,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         cfg.training.train.seed = s;
     }
-    let (training_sets, scenario_sets): (Vec<Override>, Vec<Override>) =
-        args.set.iter().cloned().partition(TrainingFile::owns);
+    let scenario_sets: Vec<Override> = args
+        .set
+        .iter()
+        .filter(|o| !TrainingFile::owns(o))
+        .cloned()
+        .collect();
     if resume && !scenario_sets.is_empty() {
         bail!(
             "--set {}: a resumed run keeps its scenario (only train.*, ppo.* and policies.* can change)",
@@ -176,7 +189,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         );
     }
     cfg.scenario = scenario::with_overrides(&cfg.scenario, &scenario_sets)?;
-    cfg.training = cfg.training.with_overrides(&training_sets)?;
+    if resume {
+        let seed = cfg.training.train.seed;
+        cfg.training = cfg.training.with_overrides(&training_sets(&args.set))?;
+        if cfg.training.train.seed != seed {
+            bail!("--set train.seed: a resumed run keeps its seed ({seed})");
+        }
+    }
     if let Some(pop) = cfg.training.population.clone() {
         cfg.scenario.population = pop;
     }

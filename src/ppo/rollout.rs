@@ -97,6 +97,16 @@ impl Collector {
         }
     }
 
+    /// Takes the output of `venv`'s reset (or resume): its agents start their tallies. Call once
+    /// before the first [`Self::collect`].
+    pub fn begin<E: MultiAgentEnv + Send>(&mut self, venv: &VecEnv<E>) {
+        let out = venv.output();
+        for (i, row) in out.rows.iter().enumerate() {
+            self.tracker
+                .observe(venv.row_env()[i], venv.row_episode()[i], row, None);
+        }
+    }
+
     /// Steps `venv` `num_steps` times with `policies` (`rngs`: one per policy) and returns the
     /// transitions. Non-frozen policies fold the observations they see into their normalisers.
     pub fn collect<E: MultiAgentEnv + Send>(

@@ -295,6 +295,7 @@ pub fn train<E: MultiAgentEnv + Send>(
     let started = Instant::now();
     let start_step = run.global_step;
     let mut collector = Collector::new(policies.len());
+    collector.begin(&venv);
     let mut interrupted = false;
     let mut last_checkpoint = run.update;
     while run.global_step < end_step {
