@@ -228,7 +228,8 @@ impl Env {
         Ok(())
     }
 
-    /// The PettingZoo dicts of the last output, built here (not in Python) for speed:
+    /// The PettingZoo dicts of the last output, built here (not in Python) for speed (every info's
+    /// `metrics` is the one dict given):
     /// `(observations, rewards, terminations, truncations, infos, agents, live_rows)`. `cap` is the id
     /// pool per personality; `replaced` (per row of the previous output) marks actions whose masked bins
     /// were replaced (reported as `invalid_action`); `metrics` is the dict every info shares.
@@ -607,6 +608,8 @@ struct VectorEnv {
     policy: Py<PyArray2<i64>>,
     invalid: Py<PyArray2<bool>>,
     started: bool,
+    /// Each array's data pointer and length when it was allocated: checked before every write.
+    layout: Vec<(usize, usize)>,
 }
 
 /// The memory of a C-contiguous numpy array, for writing while the GIL is released.
@@ -623,8 +626,9 @@ fn raw<T: numpy::Element, D: numpy::ndarray::Dimension>(
 }
 
 impl VectorEnv {
-    fn run(&mut self, py: Python<'_>, actions: Option<&[i64]>) -> PyResult<()> {
-        let ptrs = [
+    /// The output arrays' data pointers and lengths, in field order.
+    fn pointers(&self, py: Python<'_>) -> PyResult<[(usize, usize); 10]> {
+        Ok([
             raw(self.obs.bind(py))?,
             raw(self.masks.bind(py))?,
             raw(self.reward.bind(py))?,
@@ -635,15 +639,26 @@ impl VectorEnv {
             raw(self.agent.bind(py))?,
             raw(self.policy.bind(py))?,
             raw(self.invalid.bind(py))?,
-        ];
+        ])
+    }
+
+    fn run(&mut self, py: Python<'_>, actions: Option<&[i64]>) -> PyResult<()> {
+        let ptrs = self.pointers(py)?;
+        if !self.layout.is_empty() && ptrs[..] != self.layout[..] {
+            return Err(PyRuntimeError::new_err(
+                "an output array of this VectorEnv was resized or re-typed: its arrays may be read and their values changed, not reshaped",
+            ));
+        }
         let (cap, l, m) = (self.cap, self.l, self.m);
         let heads = self.heads.clone();
         let base = self.base_seed;
         let starting = !self.started;
         let envs = &mut self.envs;
         let result: Result<(), String> = py.detach(move || {
-            // SAFETY: the arrays are owned by this VectorEnv (kept alive by `self`), C-contiguous with
-            // the lengths read above, and only written here, by one thread per environment's chunk.
+            // SAFETY: the arrays are owned by this VectorEnv (kept alive by `self`), C-contiguous, with
+            // the pointers and lengths they were allocated with (checked above), and written here by
+            // one thread per environment's chunk. Python code must not touch them from another thread
+            // during `step`/`reset` (documented on `arrays`).
             let (obs, masks, reward, term, trunc, live, is_new, agent, policy, invalid) = unsafe {
                 (
                     std::slice::from_raw_parts_mut(ptrs[0].0 as *mut f32, ptrs[0].1),
@@ -774,7 +789,7 @@ impl VectorEnv {
             })
             .collect();
         use numpy::PyArray3;
-        Ok(VectorEnv {
+        let mut v = VectorEnv {
             envs,
             cap: c,
             l,
@@ -792,7 +807,10 @@ impl VectorEnv {
             policy: Array2::from_elem((n, c), -1i64).into_pyarray(py).unbind(),
             invalid: PyArray2::<bool>::zeros(py, [n, c], false).unbind(),
             started: false,
-        })
+            layout: Vec::new(),
+        };
+        v.layout = v.pointers(py)?.to_vec();
+        Ok(v)
     }
 
     /// Starts episode 0 of every environment; environment `i`'s episode `k` has seed
@@ -855,7 +873,8 @@ impl VectorEnv {
     /// The output arrays (the same objects every call, written in place by `reset` and `step`): a dict
     /// of `obs` `[N, C, obs_len]` float32, `masks` `[N, C, Σ nvec]` bool, `reward` float32, `terminated`,
     /// `truncated`, `live`, `is_new`, `invalid` bool and `agent`, `policy` int64 (−1 in an empty slot),
-    /// all `[N, C]`.
+    /// all `[N, C]`. Read them and change their values freely between calls; do not reshape or re-type
+    /// them, and do not touch them from another thread while `step` or `reset` runs.
     fn arrays<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("obs", self.obs.bind(py))?;
@@ -916,7 +935,7 @@ fn simulate<'py>(
         set.push(format!("simulation.days={d}"));
     }
     if let Some(r) = rng {
-        set.push(format!("simulation.rng=\"{r}\""));
+        set.push(format!("simulation.rng={}", toml::Value::String(r)));
     }
     let (sc, _) = load_scenario(&env, None, &set)?;
     if sc.kind != EnvKind::Commons {

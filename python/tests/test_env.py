@@ -197,6 +197,8 @@ def test_simulate_matches_the_cli_and_has_its_columns(tmp_path):
         commons_rl.simulate(set={"curve.exit_tribut": 0.5})
     with pytest.raises(ValueError, match="episodes"):
         commons_rl.simulate(episodes=0)
+    with pytest.raises(ConfigError, match="simulation.rng"):
+        commons_rl.simulate(rng='numpy"legacy', episodes=1)
 
 
 def rule(obs_row, nvec):
@@ -264,3 +266,6 @@ def test_the_vector_env_refuses_bad_input():
     vec.step(np.zeros((1, 256, 4), dtype=np.int64))
     with pytest.raises(ValueError, match="num_envs"):
         commons_rl.vector_env(COMMONS, num_envs=0)
+    vec.arrays()["reward"].dtype = np.int8  # a re-typed output array is refused, not written past
+    with pytest.raises(RuntimeError, match="re-typed"):
+        vec.step(np.zeros((1, 256, 4), dtype=np.int64))

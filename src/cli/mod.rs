@@ -61,7 +61,10 @@ pub fn positive_u32(s: &str) -> Result<u32, String> {
 
 /// Parses a non-negative 64-bit seed.
 pub fn seed_u64(s: &str) -> Result<u64, String> {
+    // TOML integers are signed 64-bit: a larger seed could not be recorded in config.toml.
     s.trim()
         .parse::<u64>()
-        .map_err(|_| format!("`{s}` is not a seed (allowed: 0 to 18446744073709551615)"))
+        .ok()
+        .filter(|&v| v <= i64::MAX as u64)
+        .ok_or_else(|| format!("`{s}` is not a seed (allowed: 0 to {})", i64::MAX))
 }

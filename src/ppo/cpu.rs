@@ -156,6 +156,27 @@ fn gemm(
     c: &mut [f32],
     ldc: usize,
 ) {
+    gemm_with(blas(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+/// [`gemm`] with the BLAS `f`, or `matrixmultiply` for `None`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_with(
+    f: Option<Sgemm>,
+    ta: bool,
+    tb: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -171,11 +192,16 @@ fn gemm(
         "gemm: B too short"
     );
     assert!(c.len() >= (m - 1) * ldc + n, "gemm: C too short");
-    if let Some(f) = blas() {
+    assert!(
+        lda >= ac && ldb >= bc && ldc >= n,
+        "gemm: a row stride below its row length"
+    );
+    if let Some(f) = f {
         // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ with the same strides.
         let flag = |t: bool| if t { b"T".as_ptr() } else { b"N".as_ptr() };
-        let (m_, n_, k_) = (n as i32, m as i32, k as i32);
-        let (lda_, ldb_, ldc_) = (lda as i32, ldb as i32, ldc as i32);
+        let int = |x: usize| i32::try_from(x).expect("gemm: a size beyond BLAS's 32-bit integers");
+        let (m_, n_, k_) = (int(n), int(m), int(k));
+        let (lda_, ldb_, ldc_) = (int(lda), int(ldb), int(ldc));
         // SAFETY: sizes and strides describe sub-slices checked above; BLAS reads A and B and writes C.
         unsafe {
             f(
@@ -1019,9 +1045,38 @@ mod tests {
         assert_eq!(tanh(-100.0), -1.0);
     }
 
-    /// Both matrix-product back ends give the same products, with transposes and strides.
+    /// Both matrix-product back ends (libtorch's BLAS where it has one, and `matrixmultiply`) give the
+    /// same products, with transposes and strides.
     #[test]
     fn gemm_handles_transposes_and_strides() {
+        let backends: Vec<Option<Sgemm>> = vec![blas(), None];
+        for f in backends {
+            let gemm =
+                |ta, tb, m, n, k, al, a: &[f32], lda, b: &[f32], ldb, be, c: &mut [f32], ldc| {
+                    gemm_with(f, ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc)
+                };
+            gemm_cases(gemm);
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn gemm_cases(
+        gemm: impl Fn(
+            bool,
+            bool,
+            usize,
+            usize,
+            usize,
+            f32,
+            &[f32],
+            usize,
+            &[f32],
+            usize,
+            f32,
+            &mut [f32],
+            usize,
+        ),
+    ) {
         // A = [[1, 2, 3], [4, 5, 6]] (2×3), B = [[1, 0], [0, 1], [1, 1]] (3×2): A·B = [[4, 5], [10, 11]].
         let a = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
         let b = [1.0f32, 0.0, 0.0, 1.0, 1.0, 1.0];

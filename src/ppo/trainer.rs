@@ -226,7 +226,8 @@ fn update_policies<E: MultiAgentEnv + Send>(
     };
     // One policy: no hand-off to a worker thread.
     if policies.len() == 1 {
-        return vec![one(0, &mut policies[0], &rollout.transitions[0])];
+        // In the pool too: a large minibatch's two halves run on its threads.
+        return venv.install(|| vec![one(0, &mut policies[0], &rollout.transitions[0])]);
     }
     venv.install(|| {
         policies
