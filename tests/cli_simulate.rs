@@ -200,3 +200,61 @@ fn bad_inputs_give_one_line_errors() {
     );
     fails_with(&["simulate"], &["--env"]);
 }
+
+/// `--set` overrides a scenario parameter for simulate (recorded in config.toml) and bench, validated
+/// like the file.
+#[test]
+fn set_overrides_scenario_parameters_for_simulate_and_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sim");
+    let env = format!("{}/envs/reference.toml", env!("CARGO_MANIFEST_DIR"));
+    let run = |extra: &[&str]| {
+        assert_cmd::Command::cargo_bin("commons")
+            .unwrap()
+            .args(["simulate", "--env", &env, "--episodes", "2", "--days", "20"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&[
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "curve.exit_tribute=0.6",
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(config.contains("exit_tribute = 0.6"), "{config}");
+    let bad = run(&["--set", "curve.exit_tribute=7"]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("--set curve.exit_tribute=7"),
+        "{err}"
+    );
+    let bench = assert_cmd::Command::cargo_bin("commons")
+        .unwrap()
+        .args([
+            "bench",
+            "--env",
+            &format!("{}/envs/commons.toml", env!("CARGO_MANIFEST_DIR")),
+        ])
+        .args([
+            "--num-envs",
+            "1",
+            "--steps",
+            "5",
+            "--set",
+            "simulation.days=10",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        bench.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bench.stderr)
+    );
+}

@@ -18,6 +18,10 @@ pub struct BenchArgs {
     /// Scenario file (TOML), e.g. envs/commons.toml.
     #[arg(long, value_name = "FILE")]
     env: PathBuf,
+    /// Override one scenario parameter without editing the file (repeatable), e.g.
+    /// `--set simulation.days=365`; validated like the file.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = super::parse_override)]
+    set: Vec<commons_rl::scenario::Override>,
     /// Environments stepped in parallel.
     #[arg(long, value_name = "N", default_value = "8", allow_hyphen_values = true, value_parser = super::positive_u32)]
     num_envs: u32,
@@ -39,7 +43,8 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let mut cfg = scenario::load_env(&args.env)?;
+    let sc = scenario::with_overrides(&scenario::load(&args.env)?, &args.set)?;
+    let mut cfg = scenario::env_config(&sc, &args.env)?;
     if let Some(n) = args.participants {
         cfg.model.hatch.hatchers = n;
     }

@@ -59,7 +59,12 @@ pub fn positive_u32(s: &str) -> Result<u32, String> {
     Ok(v as u32)
 }
 
-/// Parses a non-negative 64-bit seed.
+/// Parses a `--set KEY=VALUE` flag.
+pub fn parse_override(s: &str) -> Result<commons_rl::scenario::Override, String> {
+    s.parse()
+}
+
+/// Parses a non-negative seed (at most `i64::MAX`).
 pub fn seed_u64(s: &str) -> Result<u64, String> {
     // TOML integers are signed 64-bit: a larger seed could not be recorded in config.toml.
     s.trim()

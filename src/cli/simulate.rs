@@ -28,6 +28,10 @@ pub struct SimulateArgs {
     /// original Python simulation seed for seed.
     #[arg(long, value_enum, value_name = "MODE")]
     rng: Option<RngMode>,
+    /// Override one scenario parameter without editing the file (repeatable), e.g.
+    /// `--set curve.exit_tribute=0.5`; validated like the file and recorded in the output's config.toml.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = super::parse_override)]
+    set: Vec<commons_rl::scenario::Override>,
     /// Output folder (default: a new folder under runs/).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -41,7 +45,7 @@ pub struct SimulateArgs {
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     // Every participant follows the reference's rules here, whatever the scenario's population says.
-    let mut config = scenario::load(&args.env)?.model;
+    let mut config = scenario::with_overrides(&scenario::load(&args.env)?, &args.set)?.model;
     if let Some(days) = args.days {
         config.simulation.days = days;
     }

@@ -53,16 +53,12 @@ pub struct TrainArgs {
     ignore_memory_limit: bool,
     /// Override one parameter without editing a file (repeatable): `train.*`, `ppo.*`,
     /// `policies.<name>.*` or a scenario key, e.g. `--set ppo.learning_rate=1e-4`.
-    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_override, long_help = commons_rl::ppo::config::set_help())]
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = super::parse_override, long_help = commons_rl::ppo::config::set_help())]
     set: Vec<Override>,
     /// Stop this invocation once it has taken N environment steps, saving a checkpoint as on Ctrl-C
     /// (the schedule still runs to the total; continue with --resume). For time-limited jobs.
     #[arg(long, value_name = "N", value_parser = parse_steps)]
     stop_after: Option<u64>,
-}
-
-fn parse_override(s: &str) -> Result<Override, String> {
-    s.parse()
 }
 
 /// The `--set` overrides of the agents file's settings (`train.*`, `ppo.*`, `policies.*`).
