@@ -156,8 +156,7 @@ class CommonsParallelEnv(ParallelEnv):
                     )
             missing = [a for a in agents if a not in actions]
             raise ValueError(f"no action for {len(missing)} live agent(s), e.g. {missing[0]!r}")
-        rows = self._last_rows
-        n = len(rows["agent"])
+        n = len(self._masks)
         heads = len(self._nvec[0]) if self._nvec else 1
         arr = np.zeros((n, heads), dtype=np.int64)
         replaced = np.zeros(n, dtype=bool)
@@ -186,7 +185,7 @@ class CommonsParallelEnv(ParallelEnv):
                 raise ValueError(
                     f"action {given[j].tolist()} for {agents[j]!r} is outside MultiDiscrete({nvec[j].tolist()})"
                 )
-            allowed = rows["masks"][idx[:, None], self._row_offsets[idx] + given]
+            allowed = self._masks[idx[:, None], self._row_offsets[idx] + given]
             ok = allowed.all(axis=1)
             if not ok.all():
                 if self._invalid_action == "raise":
@@ -207,13 +206,12 @@ class CommonsParallelEnv(ParallelEnv):
         obs, rewards, terms, truncs, infos, agents, live_rows = self._env.pettingzoo(
             self._cap, None if replaced is None else replaced.tolist(), metrics
         )
-        rows = self._env.rows()
-        policy = rows["policy"]
+        masks, policy = self._env.action_rows()
         self.agents = agents
         self._live_rows = np.asarray(live_rows, dtype=np.int64)
         self._row_nvec = self._nvec_table[policy] if len(policy) else np.zeros((0, 1), dtype=np.int64)
         self._row_offsets = self._offset_table[policy] if len(policy) else np.zeros((0, 1), dtype=np.int64)
-        self._last_rows = rows
+        self._masks = masks
         return obs, rewards, terms, truncs, infos
 
     def state(self) -> np.ndarray:

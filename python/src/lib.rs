@@ -421,6 +421,20 @@ impl Env {
         rows_dict(py, self.world.output())
     }
 
+    /// What checking the next actions needs of the last output: `(masks, policy)`, `[rows, Σ nvec]`
+    /// bool and `[rows]` int64 (a cheaper subset of `rows`).
+    #[allow(clippy::type_complexity)]
+    fn action_rows<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyArray2<bool>>, Bound<'py, PyArray1<i64>>)> {
+        let out = self.world.output();
+        let masks = Array2::from_shape_vec((out.rows.len(), out.mask_len), out.masks.clone())
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let policy = Array1::from_iter(out.rows.iter().map(|r| r.policy as i64));
+        Ok((masks.into_pyarray(py), policy.into_pyarray(py)))
+    }
+
     /// The reward components behind each row's reward, `[rows, components]` float64 (Commons only).
     fn reward_parts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let parts: Vec<f64> = match &self.world {
@@ -686,55 +700,86 @@ impl VectorEnv {
                 .zip(policy.par_chunks_mut(cap))
                 .zip(invalid.par_chunks_mut(cap))
                 .enumerate()
-                .try_for_each(|(e, ((((((((((slots, obs), masks), reward), terminated), truncated), live), is_new), agent), policy), invalid))| {
-                    let mut v = Views { obs, masks, reward, terminated, truncated, live, is_new, agent, policy, invalid };
-                    v.invalid.fill(false);
-                    if starting || slots.ended {
-                        if !starting {
-                            slots.episode += 1;
-                        }
-                        slots.slot_of.clear();
-                        slots
-                            .env
-                            .reset(commons_rl::env::vec_env::episode_seed(base, e, slots.episode))
-                            .map_err(|err| err.to_string())?;
-                    } else if let Some(all) = actions {
-                        let a = &all[e * cap * h..(e + 1) * cap * h];
-                        let out = slots.env.output();
-                        let mut flat = Vec::with_capacity(out.rows.len() * h);
-                        for (i, row) in out.rows.iter().enumerate() {
-                            let slot = slots.slot_of.get(&row.agent.0).copied();
-                            let mask = out.mask_row(i);
-                            let mut offset = 0;
-                            for (hd, &bins) in heads.iter().enumerate() {
-                                let mut b = match (slot, row.live()) {
-                                    (Some(s), true) => a[s * h + hd],
-                                    _ => 0,
-                                };
-                                if b < 0 || b as usize >= bins {
-                                    return Err(format!(
-                                        "actions[{e}, {}, {hd}] = {b} is out of range (allowed: 0 to {})",
-                                        slot.unwrap_or(0),
-                                        bins - 1
-                                    ));
-                                }
-                                if row.live() && !mask[offset + b as usize] {
-                                    if let Some(s) = slot {
-                                        v.invalid[s] = true;
-                                    }
-                                    b = 0;
-                                }
-                                flat.push(b as u32);
-                                offset += bins;
+                .try_for_each(
+                    |(
+                        e,
+                        (
+                            (
+                                (
+                                    (
+                                        (
+                                            (
+                                                ((((slots, obs), masks), reward), terminated),
+                                                truncated,
+                                            ),
+                                            live,
+                                        ),
+                                        is_new,
+                                    ),
+                                    agent,
+                                ),
+                                policy,
+                            ),
+                            invalid,
+                        ),
+                    )| {
+                        let mut v = Views {
+                            obs,
+                            masks,
+                            reward,
+                            terminated,
+                            truncated,
+                            live,
+                            is_new,
+                            agent,
+                            policy,
+                            invalid,
+                        };
+                        v.invalid.fill(false);
+                        if starting || slots.ended {
+                            if !starting {
+                                slots.episode += 1;
                             }
+                            slots.slot_of.clear();
+                            slots
+                                .env
+                                .reset(commons_rl::env::vec_env::episode_seed(
+                                    base,
+                                    e,
+                                    slots.episode,
+                                ))
+                                .map_err(|err| err.to_string())?;
+                        } else if let Some(all) = actions {
+                            let a = &all[e * cap * h..(e + 1) * cap * h];
+                            let out = slots.env.output();
+                            let mut flat = Vec::with_capacity(out.rows.len() * h);
+                            for (i, row) in out.rows.iter().enumerate() {
+                                let slot = slots.slot_of.get(&row.agent.0).copied();
+                                let mask = out.mask_row(i);
+                                let mut offset = 0;
+                                for (hd, &bins) in heads.iter().enumerate() {
+                                    let mut b = match (slot, row.live()) {
+                                        (Some(s), true) => a[s * h + hd],
+                                        _ => 0,
+                                    };
+                                    // `step` checked every live slot's bins before any environment moved.
+                                    debug_assert!(b >= 0 && (b as usize) < bins);
+                                    if row.live() && !mask[offset + b as usize] {
+                                        if let Some(s) = slot {
+                                            v.invalid[s] = true;
+                                        }
+                                        b = 0;
+                                    }
+                                    flat.push(b as u32);
+                                    offset += bins;
+                                }
+                            }
+                            slots.env.step(&flat).map_err(|err| err.to_string())?;
                         }
-                        slots.env.step(&flat).map_err(|err| err.to_string())?;
-                    }
-                    let invalid_now: Vec<bool> = v.invalid.to_vec();
-                    slots.write(&mut v, cap, l, m)?;
-                    v.invalid.copy_from_slice(&invalid_now);
-                    Ok(())
-                })
+                        slots.write(&mut v, cap, l, m)?;
+                        Ok(())
+                    },
+                )
         });
         result.map_err(PyValueError::new_err)?;
         self.started = true;

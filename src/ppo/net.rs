@@ -134,11 +134,6 @@ impl ActorCritic {
         }
     }
 
-    /// Number of parameters.
-    pub fn numel(&self) -> i64 {
-        self.params.numel() as i64
-    }
-
     fn slot(&self, k: usize) -> Tensor {
         view(&self.params, &self.slots[k])
     }
@@ -187,16 +182,6 @@ impl ActorCritic {
         let logits = x.get(0).linear(&actor.w, Some(&actor.b));
         let value = x.get(1).linear(&critic.w, Some(&critic.b)).squeeze_dim(-1);
         (logits, value)
-    }
-
-    /// Policy logits, `[n, Σ nvec]`.
-    pub fn logits(&self, obs: &Tensor) -> Tensor {
-        self.forward(obs).0
-    }
-
-    /// State values, `[n]`.
-    pub fn value(&self, obs: &Tensor) -> Tensor {
-        self.forward(obs).1
     }
 
     /// Log-probability of `actions` (`[n, heads]`, i64) and entropy, both `[n]` and summed over heads,
@@ -292,11 +277,6 @@ impl ActorCritic {
             super::cpu::Layout::new(self.obs_len, self.hidden as usize, self.nvec.iter().sum());
         (self.params.device() == Device::Cpu && lay.len == self.params.numel()).then_some(lay)
     }
-
-    /// A copy of the parameters (for tests and comparisons).
-    pub fn snapshot(&self) -> Tensor {
-        self.params.detach().copy()
-    }
 }
 
 fn view(params: &Tensor, s: &Slot) -> Tensor {
@@ -338,13 +318,16 @@ mod tests {
         tch::manual_seed(4);
         let mut b = ActorCritic::new(Device::Cpu, 5, &[3, 2], 16);
         let obs = obs();
-        assert!(!a.logits(&obs).allclose(&b.logits(&obs), 1e-6, 1e-6, false));
+        assert!(!a
+            .forward(&obs)
+            .0
+            .allclose(&b.forward(&obs).0, 1e-6, 1e-6, false));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.ot");
         a.save(&path).unwrap();
         b.load(&path).unwrap();
-        assert!(a.logits(&obs).equal(&b.logits(&obs)));
-        assert!(a.value(&obs).equal(&b.value(&obs)));
+        assert!(a.forward(&obs).0.equal(&b.forward(&obs).0));
+        assert!(a.forward(&obs).1.equal(&b.forward(&obs).1));
 
         let masks =
             Tensor::from_slice(&[true, false, true, true, true, true, true, true, false, true])

@@ -361,7 +361,7 @@ fn summary(
         episodic_return: policies
             .iter()
             .map(|p| {
-                let (m, sd) = mean_std(p.stats.returns.iter().copied());
+                let (m, sd) = mean_std(p.stats.returns.iter().map(|&r| r as f64));
                 (
                     p.name.clone(),
                     ReturnStats {
@@ -375,7 +375,7 @@ fn summary(
         episode_mean_return: policies
             .iter()
             .map(|p| {
-                let (m, sd) = mean_std(p.stats.episode_means.iter().map(|&x| x as f32));
+                let (m, sd) = mean_std(p.stats.episode_means.iter().copied());
                 (
                     p.name.clone(),
                     EpisodeMeanStats {
