@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # Builds the Python package (python/: PyO3 + maturin, no libtorch in the wheel) and installs it, with
-# what its tests need (PettingZoo 1.27, gymnasium 1.2.2 as ray[rllib] 2.60 pins it, numpy <= 2.4,
+# what its tests need (PettingZoo 1.27, ray[rllib] 2.60 with the gymnasium 1.2.2 it pins, numpy <= 2.4,
 # pandas, pytest), into a virtual environment in the cache outside the clone; prints
-# `export COMMONS_RL_PY=...` (that environment's python).
+# `export COMMONS_RL_PY=...` (that environment's python). RLlib's torch is the PyTorch that
+# scripts/setup-torch.sh installed (linked into the environment with a .pth file, not downloaded twice).
 # Usage: eval "$(scripts/setup-python-pkg.sh)"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE_ROOT="${COMMONS_RL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/commons-rl}"
 VENV="$CACHE_ROOT/py-pkg"
-if ! "$VENV/bin/python" -c "import maturin, pettingzoo, gymnasium, pandas, pytest" 2>/dev/null; then
-  echo "# installing maturin, pettingzoo, gymnasium, numpy, pandas and pytest into $VENV (one time)" >&2
+TORCH_VENV="$CACHE_ROOT/torch-2.11.0"
+if ! "$VENV/bin/python" -c "import maturin, pettingzoo, gymnasium, pandas, pytest, ray.rllib" 2>/dev/null; then
+  echo "# installing maturin, pettingzoo, ray[rllib], numpy, pandas and pytest into $VENV (one time)" >&2
   mkdir -p "$CACHE_ROOT"
   python3 -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
     "maturin>=1.9.4,<2" "pettingzoo>=1.27,<1.28" "gymnasium==1.2.2" "numpy>=1.26,<=2.4.99" \
-    "pandas>=2" "pytest>=8" >&2
+    "ray[rllib]==2.60.0" "pandas>=2" "pytest>=8" >&2
+fi
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  if [ ! -d "$TORCH_VENV" ]; then
+    echo "scripts/setup-python-pkg.sh: no PyTorch at $TORCH_VENV: run scripts/setup-torch.sh first" >&2
+    exit 1
+  fi
+  "$TORCH_VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+    >"$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/zz-commons-rl-torch.pth"
 fi
 # The wheel: the extension module commons_rl._native and the Python sources of python/commons_rl.
 rm -rf target/wheels

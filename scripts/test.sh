@@ -15,6 +15,7 @@ if grep -q '"fresh":false' <<<"$build_log"; then
     "(feature sets differ between test and binary builds; see 'resolver' in Cargo.toml)" >&2
   exit 1
 fi
-# The Python package: its wheel (no libtorch), installed with PettingZoo & co. into a cached venv.
+# The Python package: its wheel (no libtorch), installed with PettingZoo, RLlib & co. into a cached
+# venv; the RLlib tests must run here (not be skipped).
 eval "$(scripts/setup-python-pkg.sh)"
-"$COMMONS_RL_PY" -m pytest -q python/tests
+COMMONS_RL_REQUIRE_RLLIB=1 "$COMMONS_RL_PY" -m pytest -q python/tests

@@ -39,7 +39,15 @@ class CommonsParallelEnv(ParallelEnv):
     ``MultiDiscrete`` vectors, one bin per head. A masked but in-space action is that head's no-op (bin
     0, always allowed) and is reported in the agent's info as ``invalid_action``; with
     ``invalid_action="raise"`` it is an error. Infos also carry the flat mask (``action_mask``), the
-    reward components of the step (``reward_components``) and the world's metrics (``metrics``).
+    reward components of the step (``reward_components``, named by ``reward_component_names``) and
+    the world's metrics (``metrics``, one dict shared by every info of a step).
+
+    Masks are read-only arrays shared by all agents whose mask is the same (copy one to change it).
+    With ``flat_masks=True`` (what :mod:`commons_rl.rllib` uses) observations are
+    ``{"observations": features, "action_mask": float32 0/1 per bin of every head}`` instead.
+
+    Days on which no agent acts (every agent left and nobody has arrived yet) are stepped through by
+    ``reset``/``step``, so ``agents`` is empty only when the episode is over.
     """
 
     metadata = {"render_modes": ["ansi"], "name": "commons_v0", "is_parallelizable": True}
@@ -53,6 +61,7 @@ class CommonsParallelEnv(ParallelEnv):
         max_agents_per_personality: int = MAX_AGENTS_PER_PERSONALITY,
         invalid_action: str = "noop",
         render_mode: str | None = None,
+        flat_masks: bool = False,
         _native_env: Any = None,
     ):
         if invalid_action not in INVALID_ACTIONS:
@@ -72,42 +81,34 @@ class CommonsParallelEnv(ParallelEnv):
                 resolve(env), None if agents is None else resolve(agents), overrides(set)
             )
         self.render_mode = render_mode
-        self._invalid_action = invalid_action
-        self._policies: list[str] = self._env.policies()
+        self._strict = invalid_action == "raise"
+        #: The personality (policy) names, in id order.
+        self.policies: list[str] = self._env.policies()
         self._cap = max_agents_per_personality
-        self.possible_agents = [f"{p}_{k}" for p in self._policies for k in range(self._cap)]
-        self._policy_of = {name: k for k, name in enumerate(self._policies)}
+        self.possible_agents = [f"{p}_{k}" for p in self.policies for k in range(self._cap)]
+        self._policy_of = {name: k for k, name in enumerate(self.policies)}
         self._obs_spaces = []
         self._act_spaces = []
-        self._nvec = []
-        for k in range(len(self._policies)):
+        for k in range(len(self.policies)):
             names, low, high = self._env.observation_spec(k)
             nvec, _heads = self._env.action_spec(k)
-            self._nvec.append(np.asarray(nvec, dtype=np.int64))
-            self._obs_spaces.append(
-                spaces.Dict(
-                    {
-                        "observation": spaces.Box(
-                            np.asarray(low, dtype=np.float32),
-                            np.asarray(high, dtype=np.float32),
-                            dtype=np.float32,
-                        ),
-                        "action_mask": spaces.Tuple([spaces.MultiBinary(int(n)) for n in nvec]),
-                    }
-                )
+            features = spaces.Box(
+                np.asarray(low, dtype=np.float32), np.asarray(high, dtype=np.float32), dtype=np.float32
             )
+            if flat_masks:
+                mask = spaces.Box(0.0, 1.0, shape=(int(sum(nvec)),), dtype=np.float32)
+                self._obs_spaces.append(spaces.Dict({"observations": features, "action_mask": mask}))
+            else:
+                mask = spaces.Tuple([spaces.MultiBinary(int(n)) for n in nvec])
+                self._obs_spaces.append(spaces.Dict({"observation": features, "action_mask": mask}))
             self._act_spaces.append(spaces.MultiDiscrete(nvec))
-        # Per policy: where each head's bins start in the flat mask, and each head's slice of it.
-        self._offsets = [np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64) for n in self._nvec]
-        # Every policy of one environment has the same heads (one action layout per environment).
-        self._nvec_table = np.stack(self._nvec) if self._nvec else np.zeros((0, 1), dtype=np.int64)
-        self._offset_table = np.stack(self._offsets) if self._offsets else np.zeros((0, 1), dtype=np.int64)
+        self._env.dict_api(self._cap, flat_masks)
         metrics = self._env.metric_names()
         self.state_space = spaces.Box(-np.inf, np.inf, shape=(max(len(metrics), 4),), dtype=np.float32)
-        self._components = self._env.reward_components()
+        #: Names of the entries of each info's ``reward_components`` (empty for CartPole).
+        self.reward_component_names: list[str] = self._env.reward_components()
         self._metric_names = metrics
         self.agents: list[str] = []
-        self._live_rows = np.zeros(0, dtype=np.int64)
         self._seed_rng = np.random.default_rng()
 
     # ---- spaces ----
@@ -120,7 +121,7 @@ class CommonsParallelEnv(ParallelEnv):
                 return p
         except (ValueError, KeyError, AttributeError):
             pass
-        raise KeyError(f"unknown agent {agent!r} (ids are '<personality>_<k>', personalities: {', '.join(self._policies)})")
+        raise KeyError(f"unknown agent {agent!r} (ids are '<personality>_<k>', personalities: {', '.join(self.policies)})")
 
     def observation_space(self, agent: str) -> spaces.Dict:
         return self._obs_spaces[self._policy(agent)]
@@ -138,80 +139,13 @@ class CommonsParallelEnv(ParallelEnv):
         else:
             # Later reset() calls without a seed continue reproducibly from this one (gymnasium's rule).
             self._seed_rng = np.random.default_rng(int(seed))
-        self._env.reset(int(seed))
-        self.agents = []
-        obs, _, _, _, infos = self._collect(replaced=None)
+        obs, infos, self.agents = self._env.reset_dicts(int(seed))
         return obs, infos
 
     def step(self, actions: dict[str, Any]):
-        if not isinstance(actions, dict):
-            raise TypeError(f"actions must be a dict of agent id -> action, not {type(actions).__name__}")
-        agents = self.agents
-        if len(actions) != len(agents) or not all(a in actions for a in agents):
-            live = set(agents)
-            for agent in actions:
-                if agent not in live:
-                    raise KeyError(
-                        f"unknown agent {agent!r}: not acting now ({len(live)} live agents; see env.agents)"
-                    )
-            missing = [a for a in agents if a not in actions]
-            raise ValueError(f"no action for {len(missing)} live agent(s), e.g. {missing[0]!r}")
-        n = len(self._masks)
-        heads = len(self._nvec[0]) if self._nvec else 1
-        arr = np.zeros((n, heads), dtype=np.int64)
-        replaced = np.zeros(n, dtype=bool)
-        if agents:
-            try:
-                given = np.asarray([actions[a] for a in agents])
-            except ValueError:
-                given = None
-            if given is None or given.shape != (len(agents), heads):
-                for agent in agents:  # find the culprit, for the message
-                    shape = np.shape(actions[agent])
-                    if shape != (heads,):
-                        raise ValueError(
-                            f"action for {agent!r} has shape {shape}, expected ({heads},) (one bin per head)"
-                        )
-            if not np.issubdtype(given.dtype, np.integer):
-                bad = next(a for a in agents if not np.issubdtype(np.asarray(actions[a]).dtype, np.integer))
-                raise TypeError(
-                    f"action for {bad!r} has dtype {np.asarray(actions[bad]).dtype}, expected integers"
-                )
-            idx = self._live_rows
-            nvec = self._row_nvec[idx]
-            outside = (given < 0) | (given >= nvec)
-            if outside.any():
-                j = int(np.flatnonzero(outside.any(axis=1))[0])
-                raise ValueError(
-                    f"action {given[j].tolist()} for {agents[j]!r} is outside MultiDiscrete({nvec[j].tolist()})"
-                )
-            allowed = self._masks[idx[:, None], self._row_offsets[idx] + given]
-            ok = allowed.all(axis=1)
-            if not ok.all():
-                if self._invalid_action == "raise":
-                    j = int(np.flatnonzero(~ok)[0])
-                    bad = [int(h) for h in np.flatnonzero(~allowed[j])]
-                    raise ValueError(
-                        f"action {given[j].tolist()} for {agents[j]!r} is masked on head(s) {bad} (see its action_mask)"
-                    )
-                given = np.where(allowed, given, 0)
-                replaced[idx] = ~ok
-            arr[idx] = given
-        self._env.step(arr, True)
-        return self._collect(replaced=replaced)
-
-    def _collect(self, replaced):
-        """The five dicts of the output just produced (built in Rust); updates ``agents``."""
-        metrics = dict(zip(self._metric_names, self._env.state().tolist()))
-        obs, rewards, terms, truncs, infos, agents, live_rows = self._env.pettingzoo(
-            self._cap, None if replaced is None else replaced.tolist(), metrics
-        )
-        masks, policy = self._env.action_rows()
-        self.agents = agents
-        self._live_rows = np.asarray(live_rows, dtype=np.int64)
-        self._row_nvec = self._nvec_table[policy] if len(policy) else np.zeros((0, 1), dtype=np.int64)
-        self._row_offsets = self._offset_table[policy] if len(policy) else np.zeros((0, 1), dtype=np.int64)
-        self._masks = masks
+        # Checked (live agents, shapes, dtypes, bins, masks) and stepped in Rust; nothing changes on
+        # an error.
+        obs, rewards, terms, truncs, infos, self.agents = self._env.step_dicts(actions, self._strict)
         return obs, rewards, terms, truncs, infos
 
     def state(self) -> np.ndarray:

@@ -10,11 +10,14 @@ use commons_rl::env::personality::{Component, PopulationEntry};
 use commons_rl::env::{CommonsEnv, EnvError, MultiAgentEnv, StepOutput};
 use commons_rl::model::metrics::{Metrics, METRIC_NAMES};
 use commons_rl::scenario::{self, EnvKind, Override, Scenario};
-use numpy::ndarray::{Array1, Array2};
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2};
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray1, PyArray2};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
+
+mod dicts;
+use dicts::{DictApi, Style};
 use rayon::prelude::*;
 
 pyo3::create_exception!(
@@ -105,42 +108,8 @@ struct Env {
     kind: &'static str,
     /// Whether `reset` has been called.
     started: bool,
-    /// The PettingZoo view's agent names.
-    ids: AgentNames,
-}
-
-/// PettingZoo agent names: `<personality>_<k>`, `k` counting that personality's agents of the episode.
-#[derive(Default)]
-struct AgentNames {
-    name_of: std::collections::HashMap<u64, Py<pyo3::types::PyString>>,
-    counts: Vec<usize>,
-    /// The agents of the previous output, in row order (for `invalid_action`).
-    previous: Vec<u64>,
-}
-
-fn rows_dict<'py>(py: Python<'py>, out: &StepOutput) -> PyResult<Bound<'py, PyDict>> {
-    let n = out.rows.len();
-    let d = PyDict::new(py);
-    let col = |f: &dyn Fn(usize) -> i64| Array1::from_iter((0..n).map(f)).into_pyarray(py);
-    d.set_item("agent", col(&|i| out.rows[i].agent.0 as i64))?;
-    d.set_item("policy", col(&|i| out.rows[i].policy as i64))?;
-    let flag = |f: &dyn Fn(usize) -> bool| Array1::from_iter((0..n).map(f)).into_pyarray(py);
-    d.set_item("terminated", flag(&|i| out.rows[i].terminated))?;
-    d.set_item("truncated", flag(&|i| out.rows[i].truncated))?;
-    d.set_item("is_new", flag(&|i| out.rows[i].is_new))?;
-    d.set_item(
-        "reward",
-        Array1::from_iter(out.rows.iter().map(|r| r.reward)).into_pyarray(py),
-    )?;
-    let obs = Array2::from_shape_vec((n, out.obs_len), out.obs.clone())
-        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    d.set_item("obs", obs.into_pyarray(py))?;
-    let masks = Array2::from_shape_vec((n, out.mask_len), out.masks.clone())
-        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    d.set_item("masks", masks.into_pyarray(py))?;
-    d.set_item("day", out.info.step)?;
-    d.set_item("done", out.info.done)?;
-    Ok(d)
+    /// The dict API (`dict_api` sets it up).
+    dicts: Option<DictApi>,
 }
 
 #[pymethods]
@@ -162,7 +131,7 @@ impl Env {
             world,
             kind,
             started: false,
-            ids: AgentNames::default(),
+            dicts: None,
         })
     }
 
@@ -173,7 +142,7 @@ impl Env {
             world: World::CartPole(CartPole::new()),
             kind: "cartpole",
             started: false,
-            ids: AgentNames::default(),
+            dicts: None,
         }
     }
 
@@ -224,237 +193,63 @@ impl Env {
         py.detach(move || with_env!(world, e => e.reset(seed).map(|_| ())))
             .map_err(env_error)?;
         self.started = true;
-        self.ids = AgentNames::default();
         Ok(())
     }
 
-    /// The PettingZoo dicts of the last output, built here (not in Python) for speed (every info's
-    /// `metrics` is the one dict given):
-    /// `(observations, rewards, terminations, truncations, infos, agents, live_rows)`. `cap` is the id
-    /// pool per personality; `replaced` (per row of the previous output) marks actions whose masked bins
-    /// were replaced (reported as `invalid_action`); `metrics` is the dict every info shares.
-    #[allow(clippy::type_complexity)]
-    fn pettingzoo<'py>(
+    /// Sets up the dict API (`parallel_env`, RLlib): `cap` ids per personality; `flat` for RLlib's
+    /// observations (`observations` and a flat float32 `action_mask`) instead of PettingZoo's.
+    fn dict_api(&mut self, py: Python<'_>, cap: usize, flat: bool) {
+        let policies = with_env!(&self.world, e => e.policies().to_vec());
+        let nvec = (0..policies.len())
+            .map(|k| with_env!(&self.world, e => e.action_spec(k as u16).nvec))
+            .collect();
+        let style = if flat { Style::Flat } else { Style::PettingZoo };
+        self.dicts = Some(DictApi::new(py, style, cap, policies, nvec));
+    }
+
+    /// Starts an episode from `seed` and returns `(observations, infos, agents)` of the dict API.
+    fn reset_dicts<'py>(
         &mut self,
         py: Python<'py>,
-        cap: usize,
-        replaced: Option<Vec<bool>>,
-        metrics: Bound<'py, PyDict>,
+        seed: u64,
+    ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>, Bound<'py, PyList>)> {
+        self.reset(py, seed)?;
+        self.dicts_mut()?.reset();
+        let [obs, _, _, _, infos] = self.collect_dicts(py)?;
+        let agents = self.agents_list(py)?;
+        Ok((obs, infos, agents))
+    }
+
+    /// Steps with `actions` (a dict of agent id -> action for exactly the live agents) and returns
+    /// `(observations, rewards, terminations, truncations, infos, agents)`. A masked bin is the
+    /// head's no-op and reported as the info's `invalid_action`, or, with `strict`, an error; nothing
+    /// is stepped on an error. Days on which no agent acts (everyone left, no arrival yet) are stepped
+    /// through: the dicts then hold the departures and the next arrivals.
+    #[allow(clippy::type_complexity)]
+    fn step_dicts<'py>(
+        &mut self,
+        py: Python<'py>,
+        actions: &Bound<'py, PyAny>,
+        strict: bool,
     ) -> PyResult<(
         Bound<'py, PyDict>,
         Bound<'py, PyDict>,
         Bound<'py, PyDict>,
         Bound<'py, PyDict>,
         Bound<'py, PyDict>,
-        Bound<'py, pyo3::types::PyList>,
-        Vec<usize>,
+        Bound<'py, PyList>,
     )> {
-        use pyo3::types::{PyList, PyString, PyTuple};
-        let policies = with_env!(&self.world, e => e.policies().to_vec());
-        let nvec: Vec<Vec<usize>> = (0..policies.len())
-            .map(|k| with_env!(&self.world, e => e.action_spec(k as u16).nvec))
-            .collect();
-        let parts: Option<Vec<[f64; 4]>> = match &self.world {
-            World::Commons(e) => Some(
-                e.reward_parts()
-                    .iter()
-                    .map(|p| Component::ALL.map(|c| p.get(c)))
-                    .collect(),
-            ),
-            World::CartPole(_) => None,
-        };
-        let components: Vec<Bound<'py, PyString>> = Component::ALL
-            .iter()
-            .map(|c| PyString::new(py, c.name()))
-            .collect();
-        let keys = [
-            PyString::new(py, "observation"),
-            PyString::new(py, "action_mask"),
-            PyString::new(py, "metrics"),
-            PyString::new(py, "reward_components"),
-            PyString::new(py, "invalid_action"),
-        ];
-        let acted: std::collections::HashMap<u64, bool> = match replaced {
-            Some(r) => self.ids.previous.iter().copied().zip(r).collect(),
-            None => Default::default(),
-        };
-        let ids = &mut self.ids;
-        ids.counts.resize(policies.len(), 0);
+        self.check_steppable()?;
         let out = self.world.output();
-        let (obs, rewards, terms, truncs, infos) = (
-            PyDict::new(py),
-            PyDict::new(py),
-            PyDict::new(py),
-            PyDict::new(py),
-            PyDict::new(py),
-        );
-        let agents = PyList::empty(py);
-        let mut live_rows = Vec::new();
-        let mut previous = Vec::with_capacity(out.rows.len());
-        for (i, row) in out.rows.iter().enumerate() {
-            let id = row.agent.0;
-            previous.push(id);
-            let p = row.policy as usize;
-            let done = !row.live();
-            if row.is_new {
-                if done {
-                    continue; // joined on the last day: never acts, so never an agent
-                }
-                if ids.counts[p] >= cap {
-                    return Err(PyRuntimeError::new_err(format!(
-                        "more than max_agents_per_personality={cap} agents of '{}' in this episode: construct the env with a larger max_agents_per_personality",
-                        policies[p]
-                    )));
-                }
-                let name = PyString::new(py, &format!("{}_{}", policies[p], ids.counts[p]));
-                ids.counts[p] += 1;
-                ids.name_of.insert(id, name.unbind());
-            }
-            let Some(name) = ids.name_of.get(&id).map(|n| n.bind(py).clone()) else {
-                continue;
-            };
-            let flat: Vec<i8> = out.mask_row(i).iter().map(|&b| b as i8).collect();
-            let mut heads = Vec::with_capacity(nvec[p].len());
-            let mut o = 0;
-            for &n in &nvec[p] {
-                heads.push(PyArray1::from_slice(py, &flat[o..o + n]));
-                o += n;
-            }
-            let ob = PyDict::new(py);
-            ob.set_item(&keys[0], PyArray1::from_slice(py, out.obs_row(i)))?;
-            ob.set_item(&keys[1], PyTuple::new(py, heads)?)?;
-            obs.set_item(&name, ob)?;
-            rewards.set_item(&name, row.reward as f64)?;
-            terms.set_item(&name, row.terminated)?;
-            truncs.set_item(&name, row.truncated)?;
-            let info = PyDict::new(py);
-            info.set_item(&keys[1], flat.into_pyarray(py))?;
-            info.set_item(&keys[2], &metrics)?;
-            if let Some(parts) = &parts {
-                let rc = PyDict::new(py);
-                for (k, v) in components.iter().zip(parts[i]) {
-                    rc.set_item(k, v)?;
-                }
-                info.set_item(&keys[3], rc)?;
-            }
-            if let Some(&r) = acted.get(&id) {
-                info.set_item(&keys[4], r)?;
-            }
-            infos.set_item(&name, info)?;
-            if done {
-                ids.name_of.remove(&id);
-            } else {
-                agents.append(&name)?;
-                live_rows.push(i);
-            }
-        }
-        ids.previous = previous;
-        Ok((obs, rewards, terms, truncs, infos, agents, live_rows))
-    }
-
-    /// Steps with `actions` (`[rows, heads]` int64, one row per row of the last output, in order;
-    /// rows that are not live are ignored). With `replace_masked`, a masked bin is replaced by the
-    /// head's no-op (bin 0) instead of being an error; returns, per row, whether that happened.
-    #[pyo3(signature = (actions, replace_masked=true))]
-    fn step(
-        &mut self,
-        py: Python<'_>,
-        actions: PyReadonlyArray2<'_, i64>,
-        replace_masked: bool,
-    ) -> PyResult<Vec<bool>> {
-        if !self.started {
-            return Err(PyRuntimeError::new_err("step() before reset()"));
-        }
-        if self.world.output().info.done {
-            return Err(PyRuntimeError::new_err(
-                "the episode is over: call reset() before step()",
-            ));
-        }
-        let out = self.world.output();
-        let heads = with_env!(&self.world, e => e.action_spec(0).nvec);
-        let a = actions.as_array();
-        if a.nrows() != out.rows.len() || a.ncols() != heads.len() {
-            return Err(PyValueError::new_err(format!(
-                "actions have shape {:?}, expected ({}, {}) (one row per agent of the last output, one column per head)",
-                a.shape(),
-                out.rows.len(),
-                heads.len()
-            )));
-        }
-        let mut flat = Vec::with_capacity(out.rows.len() * heads.len());
-        let mut replaced = vec![false; out.rows.len()];
-        for (i, row) in a.rows().into_iter().enumerate() {
-            let live = out.rows[i].live();
-            let mask = out.mask_row(i);
-            let mut offset = 0;
-            for (h, (&v, &bins)) in row.iter().zip(&heads).enumerate() {
-                if v < 0 || v as usize >= bins {
-                    return Err(PyValueError::new_err(format!(
-                        "action {v} of head {h} for row {i} is out of range (allowed: 0 to {})",
-                        bins - 1
-                    )));
-                }
-                let mut b = v as usize;
-                if live && !mask[offset + b] {
-                    if !replace_masked {
-                        return Err(PyValueError::new_err(format!(
-                            "action {v} of head {h} for row {i} is masked (not allowed now)"
-                        )));
-                    }
-                    replaced[i] = true;
-                    b = 0;
-                }
-                flat.push(b as u32);
-                offset += bins;
-            }
-        }
+        let policies: Vec<u16> = out.rows.iter().map(|r| r.policy).collect();
+        let dicts = self.dicts.as_mut().ok_or_else(no_dict_api)?;
+        let flat = dicts.actions(py, out, &policies, actions, strict)?;
         let world = &mut self.world;
         py.detach(move || with_env!(world, e => e.step(&flat).map(|_| ())))
             .map_err(env_error)?;
-        Ok(replaced)
+        let [obs, rew, term, trunc, infos] = self.collect_dicts(py)?;
+        Ok((obs, rew, term, trunc, infos, self.agents_list(py)?))
     }
-
-    /// The last output's rows as numpy arrays: `agent`, `policy` (int64), `reward` (float32),
-    /// `terminated`, `truncated`, `is_new` (bool), `obs` (`[rows, obs_len]` float32), `masks`
-    /// (`[rows, Σ nvec]` bool), and `day`, `done`.
-    fn rows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        rows_dict(py, self.world.output())
-    }
-
-    /// What checking the next actions needs of the last output: `(masks, policy)`, `[rows, Σ nvec]`
-    /// bool and `[rows]` int64 (a cheaper subset of `rows`).
-    #[allow(clippy::type_complexity)]
-    fn action_rows<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyArray2<bool>>, Bound<'py, PyArray1<i64>>)> {
-        let out = self.world.output();
-        let masks = Array2::from_shape_vec((out.rows.len(), out.mask_len), out.masks.clone())
-            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        let policy = Array1::from_iter(out.rows.iter().map(|r| r.policy as i64));
-        Ok((masks.into_pyarray(py), policy.into_pyarray(py)))
-    }
-
-    /// The reward components behind each row's reward, `[rows, components]` float64 (Commons only).
-    fn reward_parts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let parts: Vec<f64> = match &self.world {
-            World::Commons(e) => e
-                .reward_parts()
-                .iter()
-                .flat_map(|p| Component::ALL.map(|c| p.get(c)))
-                .collect(),
-            World::CartPole(_) => Vec::new(),
-        };
-        let k = match self.world {
-            World::Commons(_) => Component::ALL.len(),
-            World::CartPole(_) => 0,
-        };
-        let n = parts.len().checked_div(k).unwrap_or(0);
-        Ok(Array2::from_shape_vec((n, k), parts)
-            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?
-            .into_pyarray(py))
-    }
-
     /// The world's outcome metrics now, in `metric_names` order (Commons; empty before `reset`).
     fn state<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         let v: Vec<f64> = match &self.world {
@@ -494,7 +289,75 @@ impl Env {
     }
 }
 
+fn no_dict_api() -> PyErr {
+    PyRuntimeError::new_err("dict_api() was not called")
+}
+
 impl Env {
+    fn dicts_mut(&mut self) -> PyResult<&mut DictApi> {
+        self.dicts.as_mut().ok_or_else(no_dict_api)
+    }
+
+    fn check_steppable(&self) -> PyResult<()> {
+        if !self.started {
+            return Err(PyRuntimeError::new_err("step() before reset()"));
+        }
+        if self.world.output().info.done {
+            return Err(PyRuntimeError::new_err(
+                "the episode is over: call reset() before step()",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The world's metrics now as a dict (empty for CartPole).
+    fn metrics_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        if let World::Commons(e) = &self.world {
+            if let Some(c) = e.commons() {
+                for (name, v) in METRIC_NAMES.iter().zip(Metrics::of(c).values()) {
+                    d.set_item(*name, v)?;
+                }
+            }
+        }
+        Ok(d)
+    }
+
+    /// The dicts of the last output; while no agent acts and the episode goes on, steps on (with
+    /// no actions to take) and adds the next outputs' agents.
+    fn collect_dicts<'py>(&mut self, py: Python<'py>) -> PyResult<[Bound<'py, PyDict>; 5]> {
+        let dicts: [Bound<'py, PyDict>; 5] = std::array::from_fn(|_| PyDict::new(py));
+        loop {
+            let metrics = self.metrics_dict(py)?;
+            let parts: Option<Vec<[f64; 4]>> = match &self.world {
+                World::Commons(e) => Some(
+                    e.reward_parts()
+                        .iter()
+                        .map(|p| Component::ALL.map(|c| p.get(c)))
+                        .collect(),
+                ),
+                World::CartPole(_) => None,
+            };
+            let out = self.world.output();
+            let api = self.dicts.as_mut().ok_or_else(no_dict_api)?;
+            api.collect(py, out, parts.as_deref(), &metrics, &dicts)?;
+            if api.live_count() > 0 || out.info.done {
+                return Ok(dicts);
+            }
+            let heads = with_env!(&self.world, e => e.action_spec(0).nvec.len());
+            let none = vec![0u32; self.world.output().rows.len() * heads];
+            let world = &mut self.world;
+            py.detach(move || with_env!(world, e => e.step(&none).map(|_| ())))
+                .map_err(env_error)?;
+        }
+    }
+
+    /// The live agents' names, in row order.
+    fn agents_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let api = self.dicts.as_ref().ok_or_else(no_dict_api)?;
+        PyList::new(py, api.live_names(py))
+    }
+
     fn check_policy(&self, k: u16) -> PyResult<()> {
         let n = with_env!(&self.world, e => e.policies().len());
         if (k as usize) < n {

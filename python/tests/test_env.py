@@ -269,3 +269,43 @@ def test_the_vector_env_refuses_bad_input():
     vec.arrays()["reward"].dtype = np.int8  # a re-typed output array is refused, not written past
     with pytest.raises(RuntimeError, match="re-typed"):
         vec.step(np.zeros((1, 256, 4), dtype=np.int64))
+
+
+def test_days_without_agents_are_stepped_through(tmp_path):
+    # Only arrivals learn: nobody acts on day 0, so reset steps on to the first arrival; and as each
+    # agent leaves as soon as it may, days without any agent follow, which step() steps through, so
+    # the episode runs to its horizon instead of ending with an empty `agents`.
+    agents = tmp_path / "arrivals.toml"
+    agents.write_text('[[population]]\npersonality = "altruist"\ncontroller = "learned"\n'
+                      "hatchers = 0.0\narrivals = 1.0\n")
+    env = commons_rl.parallel_env(COMMONS, str(agents), set={"simulation.days": 60}, render_mode="ansi")
+
+    def day():
+        return int(env.render().split()[1])
+
+    obs, _ = env.reset(seed=3)
+    assert env.agents and set(obs) == set(env.agents)
+    assert day() > 0, "no agent on day 0"
+    jumps = 0
+    while env.agents:
+        before = day()
+        # The last allowed bin of every head: the exit head's is "leave" once leaving is allowed.
+        acts = {a: np.asarray([int(np.flatnonzero(m)[-1]) for m in obs[a]["action_mask"]], dtype=np.int64)
+                for a in env.agents}
+        obs, _, term, trunc, _ = env.step(acts)
+        jumps += day() > before + 1
+        assert set(env.agents) <= set(obs)
+    assert day() == 60 and jumps > 0
+
+
+def test_masks_are_shared_read_only_arrays():
+    env = short_env()
+    obs, infos = env.reset(seed=4)
+    a, b = env.agents[:2]
+    m = obs[a]["action_mask"]
+    assert all(not h.flags.writeable for h in m)
+    with pytest.raises(ValueError):
+        m[0][0] = 0
+    if all((x == y).all() for x, y in zip(m, obs[b]["action_mask"])):
+        assert m is obs[b]["action_mask"], "agents with the same mask share its arrays"
+    assert (infos[a]["action_mask"] == np.concatenate(m)).all()
