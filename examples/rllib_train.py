@@ -39,7 +39,8 @@ def parse_args(argv=None):
     p.add_argument("--iterations", type=int, default=10, help="RLlib training iterations")
     p.add_argument("--train-batch", type=int, default=8192,
                    help="env steps (days) per iteration, all agents of a day counted once")
-    p.add_argument("--minibatch", type=int, default=2048, help="minibatch size (agent steps)")
+    p.add_argument("--minibatch", type=int, default=None,
+                   help="minibatch size, in the train batch's units (default: a quarter of it, as in commons train)")
     p.add_argument("--epochs", type=int, default=4, help="PPO epochs per iteration")
     p.add_argument("--num-env-runners", type=int, default=1, help="sampling workers (0: in the driver)")
     p.add_argument("--envs-per-runner", type=int, default=1, help="environments per sampling worker")
@@ -87,7 +88,7 @@ def build_config(args, policies):
         )
         .training(
             train_batch_size_per_learner=args.train_batch,
-            minibatch_size=args.minibatch,
+            minibatch_size=args.minibatch or max(1, args.train_batch // 4),
             num_epochs=args.epochs,
             lr=3e-4,
             gamma=0.99,

@@ -4,11 +4,15 @@ RLlib's own ``ParallelPettingZooEnv`` freezes its agent list at the first ``rese
 ``KeyError`` in PPO) on the first arrival; this adapter declares the whole id pool as
 ``possible_agents`` and lets ``agents`` change every step, which RLlib's ``MultiAgentEpisode`` supports.
 
+One difference from the PettingZoo env: when every agent of an episode has left (possible with an
+untrained policy), RLlib considers the episode over, so it ends there (``truncateds["__all__"]``)
+instead of stepping on to later arrivals; :attr:`CommonsMultiAgentEnv.cut_short` counts such episodes.
+
 Observations are ``{"observations": features, "action_mask": flat mask}`` (float32, one 0/1 entry per
 bin of every head, the layout RLlib's ``ActionMaskingTorchRLModule`` expects for ``MultiDiscrete``
 actions: it adds ``log(mask)`` to the concatenated per-head logits). Infos carry the reward components
-of each step (``reward_components``, in :attr:`CommonsMultiAgentEnv.reward_components` order) and, on
-the episode's last step, the world's metrics (``metrics``).
+of each step (``reward_components``, named by :attr:`CommonsMultiAgentEnv.reward_components`) and the
+world's metrics (``metrics``).
 
 Needs ``ray[rllib]==2.60.0`` and torch (``pip install "./python[rllib]"``); the rest of
 ``commons_rl`` does not.
@@ -64,6 +68,8 @@ class CommonsMultiAgentEnv(MultiAgentEnv):
         self.action_spaces = {a: self._env.action_space(a) for a in self.possible_agents}
         #: Names of the entries of each info's ``reward_components``.
         self.reward_components = list(self._env.reward_component_names)
+        #: Episodes ended before the horizon because every agent had left (see :meth:`step`).
+        self.cut_short = 0
 
     @property
     def policies(self) -> list[str]:
@@ -76,8 +82,20 @@ class CommonsMultiAgentEnv(MultiAgentEnv):
         return obs, infos
 
     def step(self, action_dict: dict):
+        acted = set(self.agents)
         obs, rewards, terms, truncs, infos = self._env.step(action_dict)
         self.agents = list(self._env.agents)
+        if self.agents and acted.isdisjoint(self.agents):
+            # Every agent RLlib knows in this episode is done, and others arrive: RLlib's
+            # MultiAgentEpisode declares an episode over once all its known agents are done (before it
+            # looks at new ones), so the arrivals cannot join; the episode ends here for RLlib.
+            for a in set(obs) - acted:
+                for d in (obs, rewards, terms, truncs, infos):
+                    d.pop(a, None)
+            self.agents = []
+            self.cut_short += 1
+            terms["__all__"], truncs["__all__"] = False, True
+            return obs, rewards, terms, truncs, infos
         over = not self.agents
         horizon = over and any(truncs.values())
         terms["__all__"] = over and not horizon

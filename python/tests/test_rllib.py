@@ -76,3 +76,34 @@ def test_a_short_rllib_run_reports_every_personality(tmp_path):
     policies = ["profit-seeker", "altruist", "balanced", "builder"]
     assert sorted(last["agent_return_mean"]) == sorted(policies)
     assert all(isinstance(last["agent_return_mean"][p], float) for p in policies), last
+
+
+def test_an_episode_whose_agents_all_left_ends_for_rllib(tmp_path):
+    # RLlib ends an episode once every agent it knows is done, so arrivals after that point must not
+    # be shown to it: the adapter ends the episode there (truncated), with only known agents' dicts.
+    agents = tmp_path / "arrivals.toml"
+    agents.write_text('[[population]]\npersonality = "altruist"\ncontroller = "learned"\n'
+                      "hatchers = 0.0\narrivals = 1.0\n")
+    env = CommonsMultiAgentEnv({"env": COMMONS, "agents": str(agents), "set": {"simulation.days": 60},
+                                "max_agents_per_personality": 512})
+    obs, _ = env.reset(seed=3)
+    steps = 0
+    while True:
+        known = set(env.agents)
+        # The last allowed bin of every head: leave as soon as leaving is allowed.
+        masks = {a: obs[a]["action_mask"] for a in env.agents}
+        nvec = env.action_spaces[env.agents[0]].nvec
+        acts = {}
+        for a, m in masks.items():
+            bins, o = [], 0
+            for n in nvec:
+                bins.append(int(np.flatnonzero(m[o:o + n])[-1]))
+                o += n
+            acts[a] = np.asarray(bins, dtype=np.int64)
+        obs, rew, term, trunc, _ = env.step(acts)
+        steps += 1
+        assert set(obs) - {"__all__"} <= known | set(env.agents)
+        if term["__all__"] or trunc["__all__"]:
+            break
+    assert env.cut_short == 1 and steps < 60 and trunc["__all__"]
+    assert set(obs) <= known and all(term[a] or trunc[a] for a in obs)
