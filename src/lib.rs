@@ -18,7 +18,9 @@
 //!   outputs);
 //! * `ppo` (feature `torch`, on by default) — the only module that uses libtorch;
 //! * [`run`] — run folders: which command owns which output folder (manifest, lock, safe names);
-//! * [`compare`] — `commons compare`: per-episode samples of runs, bootstrap intervals, table and SVG.
+//! * [`compare`] — `commons compare`: per-episode samples of runs, bootstrap intervals, table and SVG;
+//! * `study` (feature `torch`) — `commons study`: study files, cells, the report (hierarchical
+//!   bootstrap, findings, charts).
 //!
 //! ```
 //! use commons_rl::model::{Commons, ModelConfig, Scripted};
@@ -43,3 +45,5 @@ pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod simulate;
+#[cfg(feature = "torch")]
+pub mod study;

@@ -42,6 +42,7 @@ fn load(dir: &std::path::Path, side: Side) -> anyhow::Result<RunSamples> {
                 dir,
                 super::eval::DEFAULT_EPISODES,
                 super::eval::DEFAULT_SEED,
+                &[],
             )?;
         }
         #[cfg(not(feature = "torch"))]

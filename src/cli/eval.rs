@@ -8,7 +8,7 @@ use commons_rl::ppo::device;
 use commons_rl::ppo::evaluate;
 use commons_rl::ppo::run_config::RunConfig;
 use commons_rl::run::{self, Access};
-use commons_rl::scenario::{self, EnvKind};
+use commons_rl::scenario::{self, EnvKind, Override};
 
 /// Default number of evaluation episodes per side.
 pub const DEFAULT_EPISODES: u32 = 32;
@@ -26,13 +26,19 @@ pub struct EvalArgs {
     /// Seed of the first episode; the default is far from anything training used.
     #[arg(long, value_name = "S", default_value_t = DEFAULT_SEED, value_parser = super::seed_u64)]
     seed: u64,
+    /// Evaluate under a changed scenario (repeatable): a scenario key, e.g. `--set
+    /// curve.exit_tribute=0.3`, validated like the file and recorded in eval.json's `overrides`.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = super::parse_override)]
+    set: Vec<Override>,
 }
 
-/// Evaluates `run_dir` on `episodes` seeds from `seed` and writes `run_dir/eval.json` (atomically).
+/// Evaluates `run_dir` on `episodes` seeds from `seed` (under the run's scenario with `sets` applied)
+/// and writes `run_dir/eval.json` and `run_dir/eval_days.csv` (each atomically).
 pub fn evaluate_and_write(
     run_dir: &Path,
     episodes: u32,
     seed: u64,
+    sets: &[Override],
 ) -> anyhow::Result<evaluate::EvalReport> {
     // A training run, and nobody else writing into it (a run still training holds its lock).
     let _folder = run::open(run_dir, Access::ExistingRun)?;
@@ -40,20 +46,37 @@ pub fn evaluate_and_write(
     if cfg.scenario.kind != EnvKind::Commons {
         bail!("{}: eval compares Commons policies with scripted participants; this run is not a Commons run", run_dir.display());
     }
+    if let Some(o) = sets
+        .iter()
+        .find(|o| commons_rl::ppo::config::TrainingFile::owns(o))
+    {
+        bail!(
+            "--set {}: eval changes only the scenario (the policies are the run's); allowed: scenario keys such as curve.exit_tribute",
+            o.key
+        );
+    }
+    // The run's resolved scenario (its population included), changed by `sets`.
+    let scenario = scenario::with_overrides(&cfg.scenario, sets)?;
     let env_cfg =
-        scenario::env_config_named(&cfg.scenario, &cfg.run.env, &run_dir.join("config.toml"))?;
+        scenario::env_config_named(&scenario, &cfg.run.env, &run_dir.join("config.toml"))?;
     let dev = device::resolve(cfg.run.device)?;
     eprintln!(
         "evaluating {} on {episodes} held-out seeds from {seed} (and the scripted baseline)...",
         run_dir.display(),
     );
-    let report = evaluate::evaluate(run_dir, &env_cfg, &cfg.training, episodes, seed, dev)?;
+    let texts = sets
+        .iter()
+        .map(|o| format!("{}={}", o.key, o.text))
+        .collect();
+    let (report, days) =
+        evaluate::evaluate(run_dir, &env_cfg, &cfg.training, episodes, seed, texts, dev)?;
+    run::files::write_text(run_dir, evaluate::DAYS_FILE, &days.to_csv(seed))?;
     run::files::write_json(run_dir, run::files::EVAL, &report)?;
     Ok(report)
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    let report = evaluate_and_write(&args.run_dir, args.episodes, args.seed)?;
+    let report = evaluate_and_write(&args.run_dir, args.episodes, args.seed, &args.set)?;
     let path = args.run_dir.join("eval.json");
     println!(
         "checkpoint at step {}, {} episodes per side, seeds {}..",

@@ -6,6 +6,8 @@ mod compare;
 mod eval;
 mod simulate;
 #[cfg(feature = "torch")]
+mod study;
+#[cfg(feature = "torch")]
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +34,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Compare behaviour and outcomes of runs side by side, with bootstrap 95 % intervals.
     Compare(compare::CompareArgs),
+    /// Train and evaluate every (variant, seed) cell of a study file, then write its report.
+    #[cfg(feature = "torch")]
+    Study(study::StudyArgs),
 }
 
 /// Runs the parsed command.
@@ -44,6 +49,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "torch")]
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
+        #[cfg(feature = "torch")]
+        Command::Study(args) => study::run(args),
     }
 }
 

@@ -12,6 +12,7 @@ use commons_rl::env::personality::ControllerKind;
 use commons_rl::env::CommonsEnv;
 use commons_rl::ppo::config::{TrainingFile, MAX_NUM_ENVS, MAX_TOTAL_STEPS};
 use commons_rl::ppo::device::{self, DeviceRequest};
+use commons_rl::ppo::log::ProgressView;
 use commons_rl::ppo::run_config::{RunConfig, RunInfo};
 use commons_rl::ppo::trainer::{self, TrainSettings};
 use commons_rl::run::{self, check_run_name, folder, memory, Access};
@@ -59,6 +60,64 @@ pub struct TrainArgs {
     /// (the schedule still runs to the total; continue with --resume). For time-limited jobs.
     #[arg(long, value_name = "N", value_parser = parse_steps)]
     stop_after: Option<u64>,
+    /// Set by `commons study`: the run folder itself, instead of `runs/<run name>`.
+    #[arg(skip)]
+    run_dir: Option<PathBuf>,
+    /// Set by `commons study`: its progress bar (and where this run starts on it) instead of the
+    /// run's own, and no closing report on stdout.
+    #[arg(skip)]
+    shared_bar: Option<(indicatif::ProgressBar, u64)>,
+}
+
+impl TrainArgs {
+    /// A new training run into `run_dir` (a study's cell), as `commons train --env ENV --agents
+    /// AGENTS --seed SEED --total-steps N --set ...` would start it, showing progress on `bar`.
+    pub(crate) fn new_cell(
+        env: PathBuf,
+        agents: PathBuf,
+        sets: Vec<Override>,
+        seed: u64,
+        total_steps: u64,
+        run_dir: PathBuf,
+        bar: (indicatif::ProgressBar, u64),
+    ) -> Self {
+        TrainArgs {
+            env: Some(env),
+            agents: Some(agents),
+            total_steps: Some(total_steps),
+            num_envs: None,
+            seed: Some(seed),
+            run_name: None,
+            device: None,
+            resume: None,
+            overwrite: false,
+            ignore_memory_limit: false,
+            set: sets,
+            stop_after: None,
+            run_dir: Some(run_dir),
+            shared_bar: Some(bar),
+        }
+    }
+
+    /// Continues the training run `run_dir` (a study's half-trained cell), showing progress on `bar`.
+    pub(crate) fn resume_cell(run_dir: PathBuf, bar: (indicatif::ProgressBar, u64)) -> Self {
+        TrainArgs {
+            env: None,
+            agents: None,
+            total_steps: None,
+            num_envs: None,
+            seed: None,
+            run_name: None,
+            device: None,
+            resume: Some(run_dir),
+            overwrite: false,
+            ignore_memory_limit: false,
+            set: Vec::new(),
+            stop_after: None,
+            run_dir: None,
+            shared_bar: Some(bar),
+        }
+    }
 }
 
 /// The `--set` overrides of the agents file's settings (`train.*`, `ppo.*`, `policies.*`).
@@ -89,9 +148,20 @@ fn stem(p: &Path) -> String {
         .to_string()
 }
 
-/// SIGINT and SIGTERM: the first asks the trainer to save a checkpoint after the current update and stop;
-/// the second says so again; the third leaves at once without saving (the last complete checkpoint
-/// stays: checkpoints are written to a temporary folder and renamed).
+/// The process's stop flag, set by SIGINT and SIGTERM (the handler is installed on first use): the
+/// first signal asks the trainer to save a checkpoint after the current update and stop (and a study
+/// to stop after it); the second says so again; the third leaves at once without saving (the last
+/// complete checkpoint stays: checkpoints are written to a temporary folder and renamed).
+pub(crate) fn stop_flag() -> Arc<AtomicBool> {
+    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        stop_on_signals(stop.clone());
+        stop
+    })
+    .clone()
+}
+
 fn stop_on_signals(stop: Arc<AtomicBool>) {
     let signals = Arc::new(AtomicUsize::new(0));
     let _ = ctrlc::set_handler(move || {
@@ -147,7 +217,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 .run_name
                 .clone()
                 .unwrap_or_else(|| format!("{}__{}__{seed}__{now}", stem(env), stem(agents)));
-            (PathBuf::from("runs").join(name), cfg, false)
+            let dir = args
+                .run_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("runs").join(name));
+            (dir, cfg, false)
         }
     };
     // Flags are checked as flags, so that a bad one is not blamed on the agents file.
@@ -263,15 +337,19 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let _folder = run::open(&run_dir, access)?;
     // The resolved settings, including what this invocation changed on resume (--total-steps, --device).
     run::files::write_toml(&run_dir, run::files::CONFIG, &cfg)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    stop_on_signals(stop.clone());
     let settings = TrainSettings {
         run_dir: run_dir.clone(),
         device,
         file: cfg.training.clone(),
         threads: 0,
-        progress: true,
-        stop,
+        progress: match &args.shared_bar {
+            Some((bar, offset)) => ProgressView::Shared {
+                bar: bar.clone(),
+                offset: *offset,
+            },
+            None => ProgressView::Bar,
+        },
+        stop: stop_flag(),
         resume,
         stop_after: args.stop_after,
         frozen: env_cfg
@@ -302,6 +380,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
     };
     run::files::write_json(&run_dir, run::files::SUMMARY, &summary)?;
+    if args.shared_bar.is_some() {
+        return Ok(()); // the study reports
+    }
     println!(
         "{} steps in {:.1} s ({:.0} steps/s){}",
         summary.global_step,

@@ -5,6 +5,13 @@
 //! the same seeds is *paired*: resample the per-episode differences `bᵢ − aᵢ`. Otherwise resample each
 //! run on its own and take the difference of the two means. Draws come from a fixed-seed PCG, so the
 //! same inputs always give the same interval.
+//!
+//! **Two levels** (a study: several training seeds, each evaluated on the same episodes): the estimate
+//! is the mean over training seeds of each seed's mean over episodes, and a resample draws training
+//! seeds with replacement, then episodes with replacement ([`hierarchical_mean_ci`]), so the interval
+//! includes the variation between training runs, not only between episodes. For a difference between
+//! two variants ([`hierarchical_difference_ci`]) each resample draws one set of episodes for both
+//! (they were played on the same seeds: paired) and each variant's training seeds on their own.
 
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -109,6 +116,132 @@ pub fn difference_ci(
     })
 }
 
+/// A two-level estimate: the mean over training seeds of the per-seed means over episodes, with its
+/// hierarchical bootstrap 95 % interval.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct TwoLevel {
+    /// The estimate (or difference of estimates).
+    pub mean: f64,
+    /// 2.5th percentile of the resampled estimates.
+    pub lo: f64,
+    /// 97.5th percentile.
+    pub hi: f64,
+    /// Training seeds with at least one value (the fewer of the two sides, for a difference).
+    pub seeds: usize,
+    /// Episodes with a value, summed over those seeds (the fewer of the two sides).
+    pub values: usize,
+}
+
+impl TwoLevel {
+    /// Whether the interval excludes zero.
+    pub fn excludes_zero(&self) -> bool {
+        self.lo > 0.0 || self.hi < 0.0
+    }
+
+    /// Whether a difference is called real: its interval excludes zero, it rests on at least two
+    /// training seeds per side (else training-seed variation is not in the interval) and at least
+    /// [`MIN_N`] values.
+    pub fn significant(&self) -> bool {
+        self.seeds >= 2 && self.values >= MIN_N && self.excludes_zero()
+    }
+}
+
+/// Mean over the chosen `seeds` (rows of `groups`) of each one's mean over the chosen `episodes`
+/// (columns; a missing value is skipped, a seed without any value is left out); None if no value.
+fn two_level_mean(groups: &[Vec<Option<f64>>], seeds: &[usize], episodes: &[usize]) -> Option<f64> {
+    let (mut total, mut n) = (0.0, 0usize);
+    for &s in seeds {
+        let row = &groups[s];
+        let (mut sum, mut k) = (0.0, 0usize);
+        for &e in episodes {
+            if let Some(Some(v)) = row.get(e) {
+                sum += v;
+                k += 1;
+            }
+        }
+        if k > 0 {
+            total += sum / k as f64;
+            n += 1;
+        }
+    }
+    (n > 0).then(|| total / n as f64)
+}
+
+/// (seeds with a value, values) of `groups`.
+fn counts(groups: &[Vec<Option<f64>>]) -> (usize, usize) {
+    let per: Vec<usize> = groups.iter().map(|r| r.iter().flatten().count()).collect();
+    (per.iter().filter(|&&k| k > 0).count(), per.iter().sum())
+}
+
+fn draw(n: usize, rng: &mut rand_pcg::Pcg64, out: &mut Vec<usize>) {
+    out.clear();
+    out.extend((0..n).map(|_| rng.random_range(0..n)));
+}
+
+/// The two-level mean of `groups` (`groups[s][e]`: training seed `s`, evaluation episode `e`) with its
+/// hierarchical bootstrap interval (seeds, then episodes, resampled); None without any value.
+pub fn hierarchical_mean_ci(groups: &[Vec<Option<f64>>], seed: u64) -> Option<TwoLevel> {
+    let all_seeds: Vec<usize> = (0..groups.len()).collect();
+    let width = groups.iter().map(Vec::len).max().unwrap_or(0);
+    let all_eps: Vec<usize> = (0..width).collect();
+    let mean = two_level_mean(groups, &all_seeds, &all_eps)?;
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+    let (mut s, mut e) = (Vec::new(), Vec::new());
+    let means = (0..RESAMPLES)
+        .filter_map(|_| {
+            draw(groups.len(), &mut rng, &mut s);
+            draw(width, &mut rng, &mut e);
+            two_level_mean(groups, &s, &e)
+        })
+        .collect::<Vec<_>>();
+    let (lo, hi) = percentiles(means);
+    let (seeds, values) = counts(groups);
+    Some(TwoLevel {
+        mean,
+        lo,
+        hi,
+        seeds,
+        values,
+    })
+}
+
+/// `mean(b) − mean(a)` of two two-level samples played on the same evaluation episodes (column `e`
+/// is the same seed in both), with its hierarchical bootstrap interval: per resample, one draw of
+/// episodes shared by both sides and an independent draw of each side's training seeds. None when a
+/// side has no value.
+pub fn hierarchical_difference_ci(
+    a: &[Vec<Option<f64>>],
+    b: &[Vec<Option<f64>>],
+    seed: u64,
+) -> Option<TwoLevel> {
+    let width = a.iter().chain(b).map(Vec::len).max().unwrap_or(0);
+    let all_eps: Vec<usize> = (0..width).collect();
+    let all = |g: &[Vec<Option<f64>>]| (0..g.len()).collect::<Vec<usize>>();
+    let mean = two_level_mean(b, &all(b), &all_eps)? - two_level_mean(a, &all(a), &all_eps)?;
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+    let (mut sa, mut sb, mut e) = (Vec::new(), Vec::new(), Vec::new());
+    let diffs = (0..RESAMPLES)
+        .filter_map(|_| {
+            draw(width, &mut rng, &mut e);
+            draw(a.len(), &mut rng, &mut sa);
+            draw(b.len(), &mut rng, &mut sb);
+            Some(two_level_mean(b, &sb, &e)? - two_level_mean(a, &sa, &e)?)
+        })
+        .collect::<Vec<_>>();
+    if diffs.is_empty() {
+        return None;
+    }
+    let (lo, hi) = percentiles(diffs);
+    let ((na, va), (nb, vb)) = (counts(a), counts(b));
+    Some(TwoLevel {
+        mean,
+        lo,
+        hi,
+        seeds: na.min(nb),
+        values: va.min(vb),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +289,90 @@ mod tests {
     fn the_same_inputs_give_the_same_interval() {
         let v: Vec<f64> = (0..50).map(|i| (i as f64).sin()).collect();
         assert_eq!(mean_ci(&v, 9), mean_ci(&v, 9));
+    }
+
+    /// Synthetic two-level data with known parts: value = mu + tau·(seed effect) + sigma·(episode
+    /// effect, shared by both variants) + noise.
+    fn synthetic(
+        rng: &mut rand_pcg::Pcg64,
+        mu: f64,
+        tau: f64,
+        episode: &[f64],
+        seeds: usize,
+    ) -> Vec<Vec<Option<f64>>> {
+        use rand_distr::{Distribution, StandardNormal};
+        (0..seeds)
+            .map(|_| {
+                let z: f64 = StandardNormal.sample(rng);
+                episode
+                    .iter()
+                    .map(|w| {
+                        let u: f64 = StandardNormal.sample(rng);
+                        Some(mu + tau * z + w + 0.3 * u)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_hierarchical_interval_covers_a_known_difference_and_a_flat_one_does_not() {
+        use rand_distr::{Distribution, StandardNormal};
+        // True difference 0.5; training seeds vary a lot (tau = 1), episodes too (sigma = 2, shared).
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(11);
+        let (reps, mut covered, mut flat_covered, mut width) = (200, 0, 0, 0.0);
+        for r in 0..reps {
+            let episode: Vec<f64> = (0..32)
+                .map(|_| 2.0 * Distribution::<f64>::sample(&StandardNormal, &mut rng))
+                .collect::<Vec<f64>>();
+            let a = synthetic(&mut rng, 1.0, 1.0, &episode, 4);
+            let b = synthetic(&mut rng, 1.5, 1.0, &episode, 4);
+            let d = hierarchical_difference_ci(&a, &b, r).unwrap();
+            covered += (d.lo <= 0.5 && 0.5 <= d.hi) as usize;
+            width += d.hi - d.lo;
+            // Ignoring the training seeds: all values of a side as one sample, paired by episode.
+            let flat = |g: &[Vec<Option<f64>>]| -> Vec<Option<f64>> {
+                (0..32)
+                    .map(|e| Some(g.iter().map(|row| row[e].unwrap()).sum::<f64>() / 4.0))
+                    .collect()
+            };
+            let f = difference_ci(&flat(&a), &flat(&b), true, r).unwrap();
+            flat_covered += (f.lo <= 0.5 && 0.5 <= f.hi) as usize;
+        }
+        let coverage = covered as f64 / reps as f64;
+        let flat_coverage = flat_covered as f64 / reps as f64;
+        // A percentile bootstrap over 4 seeds is a little narrow; it must still cover most of the time,
+        // and far more often than intervals that leave training-seed variation out.
+        assert!(coverage >= 0.80, "coverage {coverage}");
+        assert!(flat_coverage < 0.5, "flat coverage {flat_coverage}");
+        // The interval's width reflects the seed spread: sd of a 4-seed mean difference ≈ 1·√(2/4).
+        let mean_width = width / reps as f64;
+        assert!((1.0..4.0).contains(&mean_width), "width {mean_width}");
+    }
+
+    #[test]
+    fn hierarchical_estimates_are_means_of_seed_means_and_skip_missing_values() {
+        let g = vec![
+            vec![Some(1.0), Some(3.0)],
+            vec![Some(10.0), None],
+            vec![None, None],
+        ];
+        let m = hierarchical_mean_ci(&g, 1).unwrap();
+        assert_eq!((m.mean, m.seeds, m.values), ((2.0 + 10.0) / 2.0, 2, 3));
+        assert!(m.lo <= m.mean && m.mean <= m.hi);
+        assert!(hierarchical_mean_ci(&[vec![None]], 1).is_none());
+        // A constant shift in every value: the difference is exact and significant with 2+ seeds.
+        let b: Vec<Vec<Option<f64>>> = g
+            .iter()
+            .map(|r| r.iter().map(|v| v.map(|x| x + 2.0)).collect())
+            .collect();
+        let d = hierarchical_difference_ci(&g, &b, 3).unwrap();
+        assert!((d.mean - 2.0).abs() < 1e-12);
+        assert!(d.significant() || d.values < MIN_N);
+        let one_seed = hierarchical_difference_ci(&g[..1], &b[..1], 3).unwrap();
+        assert!(
+            !one_seed.significant(),
+            "one training seed: never called real"
+        );
     }
 }

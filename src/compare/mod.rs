@@ -59,7 +59,11 @@ fn order_key(series: &str) -> (u8, String, usize) {
 
 /// Compares `runs` (at least one) series by series against the first.
 pub fn compare(runs: &[RunSamples]) -> Comparison {
-    let mut names: Vec<&String> = runs.iter().flat_map(|r| r.series.keys()).collect();
+    let mut names: Vec<&String> = runs
+        .iter()
+        .flat_map(|r| r.series.keys())
+        .filter(|s| !s.contains(&format!("/{}", samples::SHARE_PREFIX)))
+        .collect();
     names.sort_by_key(|s| (order_key(s), s.to_string()));
     names.dedup();
     let paired: Vec<bool> = runs.iter().map(|r| r.seeds == runs[0].seeds).collect();

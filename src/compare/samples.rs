@@ -20,6 +20,10 @@ pub use crate::env::episodes::{
     EvalSamples, SideSamples, AGENT_MEASURES, AGENT_MEASURE_UNITS, BEHAVIOUR_UNIT,
 };
 
+/// Measures `<personality>/share:<head>:<bin>` are the behaviour fingerprint (the share of days a bin
+/// was chosen on a head); `commons compare` leaves them out of its table.
+pub const SHARE_PREFIX: &str = "share:";
+
 /// Which side of an evaluation to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
@@ -184,6 +188,14 @@ impl RunSamples {
                     values.len(),
                 )?;
                 series.insert(format!("{personality}/{measure}"), values);
+            }
+        }
+        for (personality, heads) in side.shares {
+            for (head, bins) in heads {
+                for (bin, values) in bins.into_iter().enumerate() {
+                    check(format!("shares.{personality}.{head}[{bin}]"), values.len())?;
+                    series.insert(format!("{personality}/{SHARE_PREFIX}{head}:{bin}"), values);
+                }
             }
         }
         for (metric, values) in side.outcomes {

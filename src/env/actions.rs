@@ -24,6 +24,31 @@ pub const EXIT_BINS: usize = 2;
 pub const NVEC: [usize; 4] = [TRADE_BINS, SUPPORT_BINS, PROPOSE_BINS, EXIT_BINS];
 /// Head names.
 pub const HEADS: [&str; 4] = ["trade", "support", "propose", "exit"];
+/// What each bin of each head does, in [`HEADS`] order (short labels for reports; the module's table
+/// says it in full).
+pub const BIN_LABELS: [&[&str]; 4] = [
+    &[
+        "hold",
+        "buy 1 %",
+        "buy 5 %",
+        "buy 20 %",
+        "sell 5 %",
+        "sell 20 %",
+        "sell 50 %",
+    ],
+    &[
+        "keep",
+        "by affinity",
+        "unstake",
+        "slot 1",
+        "slot 2",
+        "slot 3",
+        "slot 4",
+    ],
+    &["no", "small", "large"],
+    &["stay", "leave"],
+];
+
 /// Length of an action mask.
 pub const MASK_LEN: usize = TRADE_BINS + SUPPORT_BINS + PROPOSE_BINS + EXIT_BINS;
 
@@ -127,6 +152,13 @@ impl AgentAction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_bin_has_a_label() {
+        for (labels, n) in BIN_LABELS.iter().zip(NVEC) {
+            assert_eq!(labels.len(), n);
+        }
+    }
 
     #[test]
     fn behaviours_follow_the_bins() {

@@ -22,6 +22,9 @@ pub const AGENT_MEASURE_UNITS: [&str; 3] = ["reward", "DAI", "U"];
 /// Unit of the behaviour rates.
 pub const BEHAVIOUR_UNIT: &str = "share of days";
 
+/// Per action head, per bin: one value per episode (`None` where the episode had no choice).
+pub type HeadShares = BTreeMap<String, Vec<Vec<Option<f64>>>>;
+
 /// Per-episode values of one side of an evaluation (trained or scripted).
 /// `None` where an episode had no agent of that personality (or, for behaviour, no action).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -31,6 +34,11 @@ pub struct SideSamples {
     pub personalities: BTreeMap<String, BTreeMap<String, Vec<Option<f64>>>>,
     /// Final Commons metrics (keys as in `commons simulate`), one value per episode.
     pub outcomes: BTreeMap<String, Vec<f64>>,
+    /// Trained policies only: per personality, per action head, per bin, one value per episode: the
+    /// share of the personality's daily choices on that head that picked the bin (its behaviour
+    /// fingerprint; `None` where an episode had no choice). Empty in files from before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shares: BTreeMap<String, HeadShares>,
 }
 
 /// The per-episode samples behind `eval.json`'s intervals.

@@ -128,6 +128,58 @@ pub struct PersonalityEval {
     pub action_shares: BTreeMap<&'static str, Vec<f64>>,
 }
 
+/// The world's metrics kept for every day of every evaluation episode (`eval_days.csv`), in
+/// [`METRIC_NAMES`] terms.
+pub const DAY_METRICS: [&str; 6] = [
+    "token_price",
+    "collateral_pool",
+    "funding_pool",
+    "token_supply",
+    "participants",
+    "avg_sentiment",
+];
+
+/// File name of the per-day trajectories beside `eval.json`.
+pub const DAYS_FILE: &str = "eval_days.csv";
+
+/// Per-day [`DAY_METRICS`] of each episode of both sides: what `eval_days.csv` holds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EvalDays {
+    /// Trained policies: per episode, per day (day 0 = after reset), the metrics.
+    pub trained: Vec<Vec<[f64; DAY_METRICS.len()]>>,
+    /// Scripted participants in the same roles, the same seeds.
+    pub scripted: Vec<Vec<[f64; DAY_METRICS.len()]>>,
+}
+
+impl EvalDays {
+    /// The CSV text: `side,episode,seed,day,<DAY_METRICS...>` (episode `k` has seed `seed + k`).
+    pub fn to_csv(&self, seed: u64) -> String {
+        let mut out = format!("side,episode,seed,day,{}\n", DAY_METRICS.join(","));
+        for (side, episodes) in [("trained", &self.trained), ("scripted", &self.scripted)] {
+            for (k, days) in episodes.iter().enumerate() {
+                for (day, m) in days.iter().enumerate() {
+                    out.push_str(&format!("{side},{k},{},{day}", seed.wrapping_add(k as u64)));
+                    for v in m {
+                        out.push_str(&format!(",{}", crate::format::short(*v)));
+                    }
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Where [`DAY_METRICS`] sit in [`Metrics::values`].
+fn day_metric_indices() -> [usize; DAY_METRICS.len()] {
+    DAY_METRICS.map(|name| {
+        METRIC_NAMES
+            .iter()
+            .position(|m| *m == name)
+            .expect("DAY_METRICS are metric names")
+    })
+}
+
 /// `eval.json`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct EvalReport {
@@ -137,6 +189,8 @@ pub struct EvalReport {
     pub episodes: u32,
     /// Seed of the first episode (episode k uses seed + k).
     pub seed: u64,
+    /// Scenario overrides of this evaluation (`commons eval --set`), on top of the run's scenario.
+    pub overrides: Vec<String>,
     /// Per personality.
     pub personalities: BTreeMap<String, PersonalityEval>,
     /// Final Commons metrics with trained policies.
@@ -155,6 +209,8 @@ struct SideResult {
     behaviour: Vec<[usize; 6]>,
     /// Per policy, per head: how often each bin was chosen.
     bins: Vec<Vec<Vec<usize>>>,
+    /// Per episode, per day: the [`DAY_METRICS`].
+    days: Vec<Vec<[f64; DAY_METRICS.len()]>>,
 }
 
 impl SideResult {
@@ -188,6 +244,14 @@ fn play(
         components: vec![([0.0; COMPONENTS], 0); n_policies],
         behaviour: vec![[0; 6]; n_policies],
         bins: vec![NVEC.iter().map(|&n| vec![0; n]).collect(); n_policies],
+        days: Vec::with_capacity(episodes as usize),
+    };
+    let day_index = day_metric_indices();
+    let today = |env: &CommonsEnv| {
+        env.commons().map(|c| {
+            let v = Metrics::of(c).values();
+            day_index.map(|j| v[j])
+        })
     };
     // Behaviour rates only for trained policies: scripted decisions are not actions.
     let behaviours: &[&str] = if policies.is_some() { &BEHAVIOURS } else { &[] };
@@ -208,6 +272,11 @@ fn play(
         // Per policy: the agents that finished.
         let mut done: Vec<Vec<FinishedAgent>> = vec![Vec::new(); n_policies];
         let mut counts = vec![[0usize; 6]; n_policies];
+        // Per policy, per head, per bin: this episode's choices.
+        let mut episode_bins: Vec<Vec<Vec<usize>>> =
+            vec![NVEC.iter().map(|&n| vec![0; n]).collect(); n_policies];
+        let mut days = Vec::with_capacity(cfg.model.simulation.days as usize + 1);
+        days.extend(today(&env));
         let mut observe = |env: &CommonsEnv, done: &mut Vec<Vec<FinishedAgent>>| {
             let parts = env.reward_parts();
             for (i, r) in env.output().rows.iter().enumerate() {
@@ -240,13 +309,16 @@ fn play(
                         b[5] += 1;
                         for (h, &v) in a.iter().enumerate() {
                             res.bins[r.policy as usize][h][v as usize] += 1;
+                            episode_bins[r.policy as usize][h][v as usize] += 1;
                         }
                     }
                 }
             }
             env.step(&actions)?;
             observe(&env, &mut done);
+            days.extend(today(&env));
         }
+        res.days.push(days);
         for (p, agents) in done.into_iter().enumerate() {
             let m = res
                 .samples
@@ -271,6 +343,16 @@ fn play(
                 for (total, c) in res.behaviour[p].iter_mut().zip(c) {
                     *total += c;
                 }
+                let heads = res.samples.shares.entry(names[p].clone()).or_default();
+                for (h, counts) in HEADS.iter().zip(&episode_bins[p]) {
+                    let n: usize = counts.iter().sum();
+                    let per_bin = heads
+                        .entry(h.to_string())
+                        .or_insert_with(|| vec![Vec::new(); counts.len()]);
+                    for (series, &c) in per_bin.iter_mut().zip(counts) {
+                        series.push((n > 0).then(|| c as f64 / n as f64));
+                    }
+                }
             }
         }
         if let Some(c) = env.commons() {
@@ -286,15 +368,17 @@ fn play(
 }
 
 /// Evaluates a run's latest checkpoint on `episodes` seeds from `seed`, against the same seeds with the
-/// learned personalities played by the reference's rules.
+/// learned personalities played by the reference's rules; `overrides` (recorded in the report) are
+/// the `--set` texts already applied to `cfg`. Also returns every episode's per-day metrics.
 pub fn evaluate(
     run_dir: &Path,
     cfg: &CommonsEnvConfig,
     file: &super::config::TrainingFile,
     episodes: u32,
     seed: u64,
+    overrides: Vec<String>,
     device: tch::Device,
-) -> Result<EvalReport, TrainError> {
+) -> Result<(EvalReport, EvalDays), TrainError> {
     // One intra-op thread, as in training: on a busy two-core machine libtorch's own threads would
     // fight the environment for the cores (15-60x slower).
     tch::set_num_threads(1);
@@ -355,10 +439,15 @@ pub fn evaluate(
             .map(|name| (*name, Interval::of(&side.outcomes[*name])))
             .collect()
     };
-    Ok(EvalReport {
+    let days = EvalDays {
+        trained: trained.days.clone(),
+        scripted: baseline.days.clone(),
+    };
+    let report = EvalReport {
         checkpoint_step: step,
         episodes,
         seed,
+        overrides,
         personalities,
         outcomes: outcomes(&trained.samples),
         baseline_outcomes: outcomes(&baseline.samples),
@@ -366,5 +455,6 @@ pub fn evaluate(
             trained: trained.samples,
             scripted: baseline.samples,
         },
-    })
+    };
+    Ok((report, days))
 }

@@ -8,40 +8,68 @@ use super::rollout::Rollout;
 use super::update::UpdateStats;
 use crate::env::MultiAgentEnv;
 
+/// Where a run shows its progress.
+#[derive(Clone, Debug, Default)]
+pub enum ProgressView {
+    /// Nowhere.
+    #[default]
+    Hidden,
+    /// Its own bar over the run's steps.
+    Bar,
+    /// A bar shared with a larger job (`commons study`): the run's step `s` is position `offset + s`
+    /// of that bar, and the run leaves the bar's style and message to its owner.
+    Shared {
+        /// The job's bar.
+        bar: indicatif::ProgressBar,
+        /// Where this run's step 0 is on it.
+        offset: u64,
+    },
+}
+
 /// The TensorBoard writer and the progress bar of a run.
 pub struct Logger {
     writer: SummaryWriter,
     bar: indicatif::ProgressBar,
+    /// Added to the run's step for the bar's position (a shared bar); None: the bar is the run's own.
+    offset: Option<u64>,
     /// Per policy: the latest per-environment-episode mean return (for the progress bar).
     latest_episode_mean: Vec<Option<f64>>,
 }
 
 impl Logger {
-    /// Events into `run_dir`; a bar over `total` steps starting at `position` when `progress`.
+    /// Events into `run_dir`; progress of `total` steps, now at `position`, shown as `progress` says.
     pub fn new(
         run_dir: &std::path::Path,
-        progress: bool,
+        progress: &ProgressView,
         total: u64,
         position: u64,
         policies: usize,
     ) -> Self {
-        let bar = if progress {
-            indicatif::ProgressBar::new(total)
-        } else {
-            indicatif::ProgressBar::hidden()
+        let (bar, offset) = match progress {
+            ProgressView::Shared { bar, offset } => (bar.clone(), Some(*offset)),
+            own => {
+                let bar = if matches!(own, ProgressView::Bar) {
+                    indicatif::ProgressBar::new(total)
+                } else {
+                    indicatif::ProgressBar::hidden()
+                };
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} train [{elapsed_precise}] {wide_bar} {pos}/{len} steps (eta {eta}) {msg}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                (bar, None)
+            }
         };
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} train [{elapsed_precise}] {wide_bar} {pos}/{len} steps (eta {eta}) {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.set_position(position);
-        Logger {
+        let log = Logger {
             writer: SummaryWriter::new(run_dir),
             bar,
+            offset,
             latest_episode_mean: vec![None; policies],
-        }
+        };
+        log.position(position);
+        log
     }
 
     /// Every numeric hyper-parameter of every policy as `hparams/<policy>/<name>` at `step` (booleans as
@@ -161,18 +189,22 @@ impl Logger {
                 format!("{} {}", p.name, crate::format::short(r))
             })
             .collect();
-        self.bar
-            .set_message(format!("SPS {:.0} | return {}", sps, msg.join(", ")));
+        if self.offset.is_none() {
+            self.bar
+                .set_message(format!("SPS {:.0} | return {}", sps, msg.join(", ")));
+        }
     }
 
     /// Moves the bar to `step`.
     pub fn position(&self, step: u64) {
-        self.bar.set_position(step);
+        self.bar.set_position(self.offset.unwrap_or(0) + step);
     }
 
-    /// Flushes the events and removes the bar.
+    /// Flushes the events and removes the bar (a shared bar stays, for its owner).
     pub fn finish(mut self) {
-        self.bar.finish_and_clear();
+        if self.offset.is_none() {
+            self.bar.finish_and_clear();
+        }
         self.writer.flush();
     }
 }

@@ -42,8 +42,8 @@ pub struct TrainSettings {
     pub file: TrainingFile,
     /// Worker threads for the environments (0 = all cores).
     pub threads: usize,
-    /// Show a progress bar.
-    pub progress: bool,
+    /// Where progress shows (its own bar, a study's, or nowhere).
+    pub progress: super::log::ProgressView,
     /// Set to stop after the current step (Ctrl-C): a checkpoint is saved.
     pub stop: Arc<AtomicBool>,
     /// Continue from the run folder's latest checkpoint.
@@ -287,7 +287,7 @@ pub fn train<E: MultiAgentEnv + Send>(
     }
     let mut log = Logger::new(
         &s.run_dir,
-        s.progress,
+        &s.progress,
         t.total_steps,
         run.global_step,
         policies.len(),

@@ -35,6 +35,13 @@ pub fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<Pat
     Ok(path)
 }
 
+/// Writes `text` to `dir/name` as it is.
+pub fn write_text(dir: &Path, name: &str, text: &str) -> Result<PathBuf, WriteError> {
+    let path = dir.join(name);
+    write(&path, text)?;
+    Ok(path)
+}
+
 /// Writes `value` as TOML to `dir/name` (the configuration snapshot).
 pub fn write_toml<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<PathBuf, WriteError> {
     let path = dir.join(name);

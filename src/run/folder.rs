@@ -29,6 +29,8 @@ pub enum FolderKind {
     Train,
     /// An output of `commons simulate` (config, summary, trajectories).
     Simulate,
+    /// A study of `commons study` (its study file, the report, and its cells: training runs).
+    Study,
 }
 
 impl FolderKind {
@@ -37,6 +39,7 @@ impl FolderKind {
         match self {
             FolderKind::Train => "commons train",
             FolderKind::Simulate => "commons simulate",
+            FolderKind::Study => "commons study",
         }
     }
 }
@@ -182,7 +185,13 @@ pub fn inspect(dir: &Path) -> Result<Found, FolderError> {
     let train_file = |n: &str| {
         matches!(
             n,
-            "config.toml" | "summary.json" | "eval.json" | "checkpoints" | "compare.svg" | LOCK
+            "config.toml"
+                | "summary.json"
+                | "eval.json"
+                | "eval_days.csv"
+                | "checkpoints"
+                | "compare.svg"
+                | LOCK
         ) || n.starts_with("events.out.tfevents.")
     };
     if has_run_table && only(&train_file) {
@@ -254,6 +263,9 @@ pub enum Access {
     ExistingRun,
     /// Write a simulate output: missing, empty, or an earlier simulate output (replaced).
     SimulateOutput,
+    /// Start or continue a study: missing, empty, or a study folder (which study it is, is checked
+    /// by `commons study` from its `study.toml`).
+    Study,
 }
 
 /// A folder opened for writing: the lock is held until this is dropped.
@@ -274,7 +286,12 @@ impl OpenFolder {
 /// Checks that `dir` may be used for `access` (see [`Access`]) without touching it; returns the kind of
 /// folder it will be.
 pub fn check_access(dir: &Path, access: Access) -> Result<FolderKind, FolderError> {
-    if let Some(owner) = enclosing_output(dir) {
+    // Training runs may lie inside a study folder (its cells); nothing else inside an output.
+    let in_study = |owner: &Path| {
+        matches!(access, Access::NewRun | Access::ExistingRun)
+            && read_manifest(owner).is_ok_and(|m| m.is_some_and(|m| m.kind == FolderKind::Study))
+    };
+    if let Some(owner) = enclosing_output(dir).filter(|o| !in_study(o)) {
         return Err(FolderError::NotOurs {
             dir: dir.to_path_buf(),
             what: format!(
@@ -295,6 +312,7 @@ pub fn check_access(dir: &Path, access: Access) -> Result<FolderKind, FolderErro
     let kind = match access {
         Access::NewRun | Access::ExistingRun => FolderKind::Train,
         Access::SimulateOutput => FolderKind::Simulate,
+        Access::Study => FolderKind::Study,
     };
     match (access, &found) {
         (Access::NewRun, Found::Missing | Found::Empty) => {}
@@ -322,6 +340,7 @@ pub fn check_access(dir: &Path, access: Access) -> Result<FolderKind, FolderErro
         }
         (Access::SimulateOutput, Found::Missing | Found::Empty) => {}
         (Access::SimulateOutput, Found::Ours(FolderKind::Simulate)) => {}
+        (Access::Study, Found::Missing | Found::Empty | Found::Ours(FolderKind::Study)) => {}
         (_, Found::Ours(other)) => {
             return refuse(
                 format!("holds the output of `{}`", other.command()),
@@ -356,16 +375,32 @@ pub fn open(dir: &Path, access: Access) -> Result<OpenFolder, FolderError> {
     // that nobody else can write (dropping `open` releases the lock).
     check_access(dir, access)?;
     if read_manifest(dir)?.is_none() {
-        let path = dir.join(MANIFEST);
-        let mut json =
-            serde_json::to_string_pretty(&Manifest::new(kind)).map_err(|e| FolderError::Io {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-        json.push('\n');
-        crate::atomic::write_atomic(&path, json.as_bytes()).map_err(io(&path))?;
+        write_manifest(dir, kind)?;
     }
     Ok(open)
+}
+
+/// Creates (or accepts) the study folder `dir` ([`Access::Study`]) and writes its manifest if it has
+/// none. No lock is held: several `commons study --cell K` may work in one study at once, each cell
+/// being a training run with its own lock.
+pub fn open_study(dir: &Path) -> Result<(), FolderError> {
+    check_access(dir, Access::Study)?;
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    if read_manifest(dir)?.is_none() {
+        write_manifest(dir, FolderKind::Study)?;
+    }
+    Ok(())
+}
+
+fn write_manifest(dir: &Path, kind: FolderKind) -> Result<(), FolderError> {
+    let path = dir.join(MANIFEST);
+    let mut json =
+        serde_json::to_string_pretty(&Manifest::new(kind)).map_err(|e| FolderError::Io {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    json.push('\n');
+    crate::atomic::write_atomic(&path, json.as_bytes()).map_err(io(&path))
 }
 
 /// Takes the OS lock on `dir/.lock` (created if missing) and writes our pid into it. The lock belongs to

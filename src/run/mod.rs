@@ -8,4 +8,6 @@ pub mod files;
 pub mod folder;
 pub mod memory;
 
-pub use folder::{check_access, check_run_name, open, Access, FolderError, FolderKind, OpenFolder};
+pub use folder::{
+    check_access, check_run_name, open, open_study, Access, FolderError, FolderKind, OpenFolder,
+};

@@ -1,0 +1,289 @@
+//! `commons study`: every (variant, training seed) cell of a study file trained and evaluated, then the
+//! report. Resumable (finished cells are skipped, a half-trained one resumes from its checkpoint) and
+//! splittable (`--cell K` runs one cell, for schedulers).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use commons_rl::run::folder::{self, FolderKind};
+use commons_rl::run::{self};
+use commons_rl::study::{self, Cell, StudyFile};
+
+use super::train::{self, TrainArgs};
+
+/// Arguments of `commons study`.
+#[derive(Debug, Args)]
+pub struct StudyArgs {
+    /// Study file (TOML), e.g. studies/exit-tribute.toml (see docs/studies.md).
+    file: PathBuf,
+    /// Study folder (default: runs/studies/<file stem>): the cells' run folders, study.json and the
+    /// report. A folder of another study is refused.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Run only cell K (0-based, variant-major: K = variant × seeds + seed; `--list` shows them), so a
+    /// scheduler can run the cells in parallel; the report is written once every cell is done.
+    #[arg(long, value_name = "K")]
+    cell: Option<usize>,
+    /// Show the cells and what is done, then exit.
+    #[arg(long)]
+    list: bool,
+}
+
+/// What a cell's run folder holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CellState {
+    /// No folder yet.
+    New,
+    /// A training run with no checkpoint (killed before its first): it is moved aside and restarted.
+    NoCheckpoint,
+    /// Trained up to this step, short of the study's total.
+    Partial(u64),
+    /// Trained; no (matching) evaluation yet.
+    Trained,
+    /// Trained and evaluated as the study asks.
+    Done,
+}
+
+impl CellState {
+    fn describe(self, total: u64) -> String {
+        match self {
+            CellState::New => "to do".into(),
+            CellState::NoCheckpoint => "started, no checkpoint (will restart)".into(),
+            CellState::Partial(s) => format!("trained {s} of {total} steps (will resume)"),
+            CellState::Trained => "trained, not evaluated".into(),
+            CellState::Done => "done".into(),
+        }
+    }
+}
+
+/// The latest checkpoint's step of a run folder (None without a checkpoint).
+fn checkpoint_step(dir: &Path) -> Option<u64> {
+    std::fs::read_to_string(dir.join("checkpoints").join("latest"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn cell_state(dir: &Path, study: &StudyFile) -> anyhow::Result<CellState> {
+    if folder::inspect(dir)? == folder::Found::Missing {
+        return Ok(CellState::New);
+    }
+    let Some(step) = checkpoint_step(dir) else {
+        return Ok(CellState::NoCheckpoint);
+    };
+    if step < study.total_steps {
+        return Ok(CellState::Partial(step));
+    }
+    let Ok(text) = std::fs::read_to_string(dir.join(run::files::EVAL)) else {
+        return Ok(CellState::Trained);
+    };
+    let eval: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let matches = eval["episodes"].as_u64() == Some(study.eval_episodes as u64)
+        && eval["seed"].as_u64() == Some(study.eval_seed)
+        && eval["checkpoint_step"].as_u64() == Some(step)
+        && eval["overrides"].as_array().is_some_and(|o| o.is_empty())
+        && dir.join(commons_rl::ppo::evaluate::DAYS_FILE).is_file();
+    Ok(if matches {
+        CellState::Done
+    } else {
+        CellState::Trained
+    })
+}
+
+/// The file that identifies a study folder's study.
+const STUDY_FILE: &str = "study.toml";
+
+/// Makes `out` this study's folder: a new or empty folder becomes one (with a copy of the study
+/// file); an existing study folder must hold the same study.
+fn claim(out: &Path, study: &StudyFile, text: &str) -> anyhow::Result<()> {
+    folder::open_study(out)?;
+    let own = out.join(STUDY_FILE);
+    match std::fs::read_to_string(&own) {
+        Ok(existing) => {
+            let theirs = StudyFile::parse(&existing, &own)
+                .with_context(|| format!("{}: the study folder's own study file", out.display()))?;
+            if !theirs.same_study(study) {
+                bail!(
+                    "{}: belongs to another study ({} differs from {}); choose another --out, or remove the folder to start this study there",
+                    out.display(),
+                    own.display(),
+                    study.path.display()
+                );
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            commons_rl::atomic::write_atomic(&own, text.as_bytes())
+                .with_context(|| format!("{}: cannot write", own.display()))?;
+        }
+        Err(e) => bail!("{}: cannot read: {e}", own.display()),
+    }
+    Ok(())
+}
+
+/// Work units of a cell on the study's bar: its training steps, and its evaluation's days.
+fn weights(study: &StudyFile, days: u64) -> (u64, u64) {
+    (study.total_steps, 2 * study.eval_episodes as u64 * days)
+}
+
+pub fn run(args: StudyArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("{}: cannot read study file", args.file.display()))?;
+    let study = StudyFile::parse(&text, &args.file)?;
+    let stem = args
+        .file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("study")
+        .chars()
+        .map(|c| if folder::is_name_char(c) { c } else { '_' })
+        .collect::<String>();
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join("studies").join(stem));
+    let cells = study.cells();
+    if let Some(k) = args.cell {
+        if k >= cells.len() {
+            bail!(
+                "--cell: {k} is out of range (allowed: 0 to {}; {} variants x {} seeds)",
+                cells.len() - 1,
+                study.variants.len(),
+                study.seeds.len()
+            );
+        }
+    }
+    let cells_dir = out.join("cells");
+    let dir_of = |c: &Cell| cells_dir.join(&c.name);
+    if args.list {
+        if folder::inspect(&out)? != folder::Found::Missing {
+            check_is_study(&out)?;
+        }
+        for c in &cells {
+            let state = if out.exists() {
+                cell_state(&dir_of(c), &study)?
+            } else {
+                CellState::New
+            };
+            println!(
+                "{:>4}  {:<40} {}",
+                c.index,
+                c.name,
+                state.describe(study.total_steps)
+            );
+        }
+        return Ok(());
+    }
+    claim(&out, &study, &text)?;
+    let days = study::days_of(&study)?;
+    let todo: Vec<&Cell> = match args.cell {
+        Some(k) => vec![&cells[k]],
+        None => cells.iter().collect(),
+    };
+    let (train_w, eval_w) = weights(&study, days);
+    let bar = indicatif::ProgressBar::new(todo.len() as u64 * (train_w + eval_w));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} study [{elapsed_precise}] {wide_bar} {percent:>3}% (eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut done_before = 0;
+    let states: Vec<CellState> = todo
+        .iter()
+        .map(|c| cell_state(&dir_of(c), &study))
+        .collect::<anyhow::Result<_>>()?;
+    for s in &states {
+        done_before += match s {
+            CellState::New | CellState::NoCheckpoint => 0,
+            CellState::Partial(step) => *step,
+            CellState::Trained => train_w,
+            CellState::Done => train_w + eval_w,
+        };
+    }
+    bar.set_position(done_before);
+    bar.reset_eta();
+    let stop = train::stop_flag();
+    for (i, (cell, state)) in todo.iter().zip(states).enumerate() {
+        let base = i as u64 * (train_w + eval_w);
+        let dir = dir_of(cell);
+        let label = format!("cell {}/{} {}", cell.index + 1, cells.len(), cell.name);
+        if matches!(state, CellState::NoCheckpoint) {
+            let moved = folder::move_aside(&dir)?;
+            bar.println(format!(
+                "{label}: started before without a checkpoint; moved to {} and starting again",
+                moved.display()
+            ));
+        }
+        match state {
+            CellState::New | CellState::NoCheckpoint => {
+                bar.set_message(format!("{label}: training"));
+                std::fs::create_dir_all(&cells_dir)
+                    .with_context(|| format!("{}: cannot create", cells_dir.display()))?;
+                let variant = &study.variants[cell.variant];
+                train::run(TrainArgs::new_cell(
+                    study.env.clone(),
+                    study.agents.clone(),
+                    variant.set.clone(),
+                    cell.seed,
+                    study.total_steps,
+                    dir.clone(),
+                    (bar.clone(), base),
+                ))
+                .with_context(|| format!("{label}: training"))?;
+            }
+            CellState::Partial(_) => {
+                bar.set_message(format!("{label}: resuming"));
+                train::run(TrainArgs::resume_cell(dir.clone(), (bar.clone(), base)))
+                    .with_context(|| format!("{label}: resuming"))?;
+            }
+            CellState::Trained | CellState::Done => {}
+        }
+        if stop.load(Ordering::SeqCst) {
+            bar.abandon_with_message(format!(
+                "{label}: interrupted (checkpoint saved); run the same command again to continue"
+            ));
+            return Ok(());
+        }
+        if state != CellState::Done {
+            bar.set_position(base + train_w);
+            bar.set_message(format!("{label}: evaluating"));
+            super::eval::evaluate_and_write(&dir, study.eval_episodes, study.eval_seed, &[])
+                .with_context(|| format!("{label}: evaluating"))?;
+        }
+        bar.set_position(base + train_w + eval_w);
+    }
+    bar.finish_and_clear();
+    let states: Vec<CellState> = cells
+        .iter()
+        .map(|c| cell_state(&dir_of(c), &study))
+        .collect::<anyhow::Result<_>>()?;
+    let done = states.iter().filter(|s| **s == CellState::Done).count();
+    if done < cells.len() {
+        println!(
+            "{done} of {} cells done; the report is written when all are (`commons study {} --list` shows them)",
+            cells.len(),
+            args.file.display()
+        );
+        return Ok(());
+    }
+    let report = study::report::build(&study, &out)?;
+    let written = study::render::write_all(&report, &out)?;
+    println!("{}", study::render::summary_text(&report));
+    for path in written {
+        println!("written: {}", path.display());
+    }
+    Ok(())
+}
+
+fn check_is_study(out: &Path) -> anyhow::Result<()> {
+    match folder::read_manifest(out)? {
+        Some(m) if m.kind == FolderKind::Study => Ok(()),
+        _ => bail!(
+            "{}: not a study folder (no commons study manifest)",
+            out.display()
+        ),
+    }
+}
