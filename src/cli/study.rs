@@ -18,7 +18,7 @@ use super::train::{self, TrainArgs};
 pub struct StudyArgs {
     /// Study file (TOML), e.g. studies/exit-tribute.toml (see docs/studies.md).
     file: PathBuf,
-    /// Study folder (default: runs/studies/<file stem>): the cells' run folders, study.json and the
+    /// Study folder (default: `runs/studies/<file stem>`): the cells' run folders, study.json and the
     /// report. A folder of another study is refused.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -206,20 +206,27 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
     bar.set_position(done_before);
     bar.reset_eta();
     let stop = train::stop_flag();
+    // Without a terminal (a scheduler's log) the bar is hidden: say what happens, a line per step.
+    let say = |message: String| {
+        if bar.is_hidden() {
+            eprintln!("{message}");
+        }
+        bar.set_message(message);
+    };
     for (i, (cell, state)) in todo.iter().zip(states).enumerate() {
         let base = i as u64 * (train_w + eval_w);
         let dir = dir_of(cell);
         let label = format!("cell {}/{} {}", cell.index + 1, cells.len(), cell.name);
         if matches!(state, CellState::NoCheckpoint) {
             let moved = folder::move_aside(&dir)?;
-            bar.println(format!(
+            say(format!(
                 "{label}: started before without a checkpoint; moved to {} and starting again",
                 moved.display()
             ));
         }
         match state {
             CellState::New | CellState::NoCheckpoint => {
-                bar.set_message(format!("{label}: training"));
+                say(format!("{label}: training"));
                 std::fs::create_dir_all(&cells_dir)
                     .with_context(|| format!("{}: cannot create", cells_dir.display()))?;
                 let variant = &study.variants[cell.variant];
@@ -234,12 +241,13 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
                 ))
                 .with_context(|| format!("{label}: training"))?;
             }
-            CellState::Partial(_) => {
-                bar.set_message(format!("{label}: resuming"));
+            CellState::Partial(step) => {
+                say(format!("{label}: resuming from step {step}"));
                 train::run(TrainArgs::resume_cell(dir.clone(), (bar.clone(), base)))
                     .with_context(|| format!("{label}: resuming"))?;
             }
-            CellState::Trained | CellState::Done => {}
+            CellState::Done => say(format!("{label}: done before, skipped")),
+            CellState::Trained => {}
         }
         if stop.load(Ordering::SeqCst) {
             bar.abandon_with_message(format!(
@@ -249,7 +257,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
         }
         if state != CellState::Done {
             bar.set_position(base + train_w);
-            bar.set_message(format!("{label}: evaluating"));
+            say(format!("{label}: evaluating"));
             super::eval::evaluate_and_write(&dir, study.eval_episodes, study.eval_seed, &[])
                 .with_context(|| format!("{label}: evaluating"))?;
         }

@@ -341,6 +341,7 @@ mod tests {
         }
         let coverage = covered as f64 / reps as f64;
         let flat_coverage = flat_covered as f64 / reps as f64;
+        eprintln!("coverage: hierarchical {coverage}, ignoring training seeds {flat_coverage}");
         // A percentile bootstrap over 4 seeds is a little narrow; it must still cover most of the time,
         // and far more often than intervals that leave training-seed variation out.
         assert!(coverage >= 0.80, "coverage {coverage}");

@@ -1,38 +1,209 @@
-//! The comparison as an SVG: one panel per series, each run's mean as a dot with its 95 % interval as a
-//! bar on the panel's own scale, and each later run's difference from the first run written beside it
-//! (marked `*` when its interval excludes zero). Hand-written SVG; opens in any browser.
+//! The comparison as an SVG, drawn with plotters: one panel per series, each run's mean as a dot with its
+//! 95 % interval as a bar on the panel's own scale, and each later run's difference from the first run
+//! written beside it (marked `*` when its interval excludes zero). Opens in any browser.
 
-use std::fmt::Write;
+use plotters::coord::Shift;
+use plotters::prelude::*;
 
-use super::{short, Comparison};
+use super::{short, Comparison, Row};
 
-/// Colours of runs, in order (repeats after eight).
-const COLOURS: [&str; 8] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+/// Colours of runs (and of a study's variants), in order; repeats after eight.
+pub const COLOURS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
 ];
 
-const WIDTH: f64 = 1000.0;
-const LABEL_W: f64 = 250.0;
-const PLOT_X0: f64 = 260.0;
-const PLOT_X1: f64 = 640.0;
-const TEXT_X: f64 = 660.0;
-const LINE_H: f64 = 13.0;
+const WIDTH: u32 = 1000;
+const LABEL_W: u32 = 250;
+const PLOT_W: u32 = 390;
+const LINE_H: u32 = 13;
+const FONT: &str = "sans-serif";
 
-fn esc(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// The scale of a panel: every interval of the series, padded; a flat one widened.
+fn panel_range(row: &Row) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for e in row
+        .values
+        .iter()
+        .flatten()
+        .filter(|e| [e.mean, e.lo, e.hi].iter().all(|v| v.is_finite()))
+    {
+        lo = lo.min(e.lo).min(e.mean);
+        hi = hi.max(e.hi).max(e.mean);
+    }
+    if !lo.is_finite() || !hi.is_finite() {
+        lo = 0.0;
+        hi = 1.0;
+    }
+    if hi - lo <= 1e-12 * (1.0 + lo.abs()) {
+        let pad = (lo.abs() * 0.1).max(1e-9);
+        lo -= pad;
+        hi += pad;
+    }
+    let pad = 0.05 * (hi - lo);
+    (lo - pad, hi + pad)
+}
+
+/// What is written beside run `j`'s interval: its mean, and its difference from the first run.
+fn beside(row: &Row, j: usize, mean: f64) -> String {
+    match row.differences.get(j).copied().flatten() {
+        Some(d) if j > 0 => format!(
+            "{}   Δ {} [{}, {}]{}",
+            short(mean),
+            short(d.mean),
+            short(d.lo),
+            short(d.hi),
+            if d.significant() { " *" } else { "" }
+        ),
+        _ => short(mean),
+    }
+}
+
+fn draw_row<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    c: &Comparison,
+    row: &Row,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let runs = c.runs.len().max(1);
+    let (_, measure) = row.series.split_once('/').unwrap_or(("", &row.series));
+    let (label, rest) = area.split_horizontally(LABEL_W);
+    let (plot, text) = rest.split_horizontally(PLOT_W);
+    let (_, h) = area.dim_in_pixel();
+    label.draw(&Text::new(
+        measure.to_string(),
+        (LABEL_W as i32 - 8, h as i32 / 2 - 6),
+        (FONT, 11)
+            .into_font()
+            .color(&BLACK)
+            .pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Right,
+                plotters::style::text_anchor::VPos::Top,
+            )),
+    ))?;
+    let (lo, hi) = panel_range(row);
+    plot.fill(&RGBColor(244, 244, 244))?;
+    let mut chart = ChartBuilder::on(&plot)
+        .margin_top(2)
+        .margin_bottom(2)
+        .build_cartesian_2d(lo..hi, -0.5..runs as f64 - 0.5)
+        .map_err(|_| DrawingAreaErrorKind::LayoutError)?;
+    if lo < 0.0 && hi > 0.0 {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, -0.5), (0.0, runs as f64 - 0.5)],
+                RGBColor(187, 187, 187),
+            )))
+            .map_err(|_| DrawingAreaErrorKind::LayoutError)?;
+    }
+    let grey = (FONT, 8).into_font().color(&RGBColor(119, 119, 119));
+    plot.draw(&Text::new(short(lo), (2, h as i32 - 11), grey.clone()))?;
+    plot.draw(&Text::new(
+        short(hi),
+        (PLOT_W as i32 - 2, h as i32 - 11),
+        grey.pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Right,
+            plotters::style::text_anchor::VPos::Top,
+        )),
+    ))?;
+    for (j, e) in row.values.iter().enumerate() {
+        let Some(e) = (*e).filter(|e| [e.mean, e.lo, e.hi].iter().all(|v| v.is_finite())) else {
+            continue;
+        };
+        let colour = COLOURS[j % COLOURS.len()];
+        // Run 0 on top.
+        let y = (runs - 1 - j) as f64;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(e.lo, y), (e.hi, y)],
+                colour.stroke_width(2),
+            )))
+            .map_err(|_| DrawingAreaErrorKind::LayoutError)?;
+        chart
+            .draw_series(std::iter::once(Circle::new(
+                (e.mean, y),
+                3,
+                colour.filled(),
+            )))
+            .map_err(|_| DrawingAreaErrorKind::LayoutError)?;
+        text.draw(&Text::new(
+            beside(row, j, e.mean),
+            (20, 5 + (LINE_H as usize * j) as i32),
+            (FONT, 11).into_font().color(&colour),
+        ))?;
+    }
+    Ok(())
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    c: &Comparison,
+    legend_h: u32,
+    row_h: u32,
+    group_h: u32,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let bold = (FONT, 13).into_font().style(FontStyle::Bold).color(&BLACK);
+    root.draw(&Text::new(
+        format!(
+            "commons compare: mean and bootstrap 95 % interval per episode; differences from {}",
+            c.runs.first().map(String::as_str).unwrap_or("")
+        ),
+        (10, 4),
+        bold,
+    ))?;
+    for (j, run) in c.runs.iter().enumerate() {
+        let y = 24 + (LINE_H as usize * j) as i32;
+        let colour = COLOURS[j % COLOURS.len()];
+        let pairing = if j == 0 {
+            "reference"
+        } else if c.paired[j] {
+            "paired by seed"
+        } else {
+            "unpaired"
+        };
+        root.draw(&Rectangle::new([(10, y), (20, y + 10)], colour.filled()))?;
+        root.draw(&Text::new(
+            format!("{run} ({pairing})"),
+            (26, y),
+            (FONT, 11).into_font().color(&BLACK),
+        ))?;
+    }
+    let mut y = legend_h as i32 + 10;
+    let mut last_group = "";
+    for row in &c.rows {
+        let group = row.series.split('/').next().unwrap_or("");
+        if group != last_group {
+            y += group_h as i32 - 6;
+            root.draw(&Text::new(
+                group.to_string(),
+                (10, y - 12),
+                (FONT, 12).into_font().style(FontStyle::Bold).color(&BLACK),
+            ))?;
+            root.draw(&PathElement::new(
+                vec![(10, y + 3), (WIDTH as i32 - 10, y + 3)],
+                RGBColor(153, 153, 153),
+            ))?;
+            y += 6;
+            last_group = group;
+        }
+        let area = root.clone().shrink((0, y), (WIDTH, row_h));
+        draw_row(&area, c, row)?;
+        y += row_h as i32;
+    }
+    root.present()
 }
 
 /// Renders `c` as an SVG document.
 pub fn svg(c: &Comparison) -> String {
-    let runs = c.runs.len().max(1);
-    let row_h = LINE_H * runs as f64 + 20.0;
-    let legend_h = 24.0 + LINE_H * runs as f64;
+    let runs = c.runs.len().max(1) as u32;
+    let row_h = LINE_H * runs + 20;
+    let legend_h = 24 + LINE_H * runs;
     let mut groups = 0;
     let mut last_group = "";
     for row in &c.rows {
@@ -42,149 +213,14 @@ pub fn svg(c: &Comparison) -> String {
             last_group = g;
         }
     }
-    let height = legend_h + row_h * c.rows.len() as f64 + 22.0 * groups as f64 + 30.0;
+    let group_h = 22;
+    let height = legend_h + row_h * c.rows.len() as u32 + group_h * groups + 30;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="10" y="16" font-size="13" font-weight="bold">commons compare: mean and bootstrap 95 % interval per episode; differences from {}</text>"#,
-        esc(c.runs.first().map(String::as_str).unwrap_or(""))
-    );
-    for (j, run) in c.runs.iter().enumerate() {
-        let y = 32.0 + LINE_H * j as f64;
-        let colour = COLOURS[j % COLOURS.len()];
-        let pairing = if j == 0 {
-            "reference"
-        } else if c.paired[j] {
-            "paired by seed"
-        } else {
-            "unpaired"
-        };
-        let _ = writeln!(
-            s,
-            r#"<rect x="10" y="{}" width="10" height="10" fill="{colour}"/><text x="26" y="{}">{} ({pairing})</text>"#,
-            y - 9.0,
-            y,
-            esc(run)
-        );
+    {
+        let root = SVGBackend::with_string(&mut s, (WIDTH, height)).into_drawing_area();
+        // Drawing into a string cannot fail for I/O; a layout error leaves a partial but valid SVG.
+        let _ = draw(root, c, legend_h, row_h, group_h);
     }
-    let mut y = legend_h + 10.0;
-    let mut last_group = "";
-    for row in &c.rows {
-        let (group, measure) = row.series.split_once('/').unwrap_or(("", &row.series));
-        if group != last_group {
-            y += 16.0;
-            let _ = writeln!(
-                s,
-                r##"<text x="10" y="{y}" font-size="12" font-weight="bold">{}</text><line x1="10" x2="{}" y1="{}" y2="{}" stroke="#999"/>"##,
-                esc(group),
-                WIDTH - 10.0,
-                y + 3.0,
-                y + 3.0
-            );
-            y += 6.0;
-            last_group = group;
-        }
-        // The panel's scale: all intervals of this series.
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for e in row
-            .values
-            .iter()
-            .flatten()
-            .filter(|e| [e.mean, e.lo, e.hi].iter().all(|v| v.is_finite()))
-        {
-            lo = lo.min(e.lo).min(e.mean);
-            hi = hi.max(e.hi).max(e.mean);
-        }
-        if !lo.is_finite() || !hi.is_finite() {
-            lo = 0.0;
-            hi = 1.0;
-        }
-        if hi - lo <= 1e-12 * (1.0 + lo.abs()) {
-            let pad = (lo.abs() * 0.1).max(1e-9);
-            lo -= pad;
-            hi += pad;
-        }
-        let pad = 0.05 * (hi - lo);
-        let (lo, hi) = (lo - pad, hi + pad);
-        let x = |v: f64| PLOT_X0 + (v - lo) / (hi - lo) * (PLOT_X1 - PLOT_X0);
-        let mid = y + 5.0 + LINE_H * runs as f64 / 2.0;
-        let _ = writeln!(
-            s,
-            r##"<text x="{}" y="{}" text-anchor="end">{}</text><rect x="{PLOT_X0}" y="{}" width="{}" height="{}" fill="#f4f4f4"/>"##,
-            LABEL_W,
-            mid + 4.0,
-            esc(measure),
-            y + 2.0,
-            PLOT_X1 - PLOT_X0,
-            row_h - 4.0
-        );
-        let _ = writeln!(
-            s,
-            r##"<text x="{}" y="{}" font-size="8" fill="#777">{}</text><text x="{}" y="{}" font-size="8" fill="#777" text-anchor="end">{}</text>"##,
-            PLOT_X0 + 2.0,
-            y + row_h - 5.0,
-            short(lo),
-            PLOT_X1 - 2.0,
-            y + row_h - 5.0,
-            short(hi)
-        );
-        if lo < 0.0 && hi > 0.0 {
-            let _ = writeln!(
-                s,
-                r##"<line x1="{0}" x2="{0}" y1="{1}" y2="{2}" stroke="#bbb" stroke-dasharray="2,2"/>"##,
-                x(0.0),
-                y + 2.0,
-                y + row_h - 2.0
-            );
-        }
-        for (j, e) in row.values.iter().enumerate() {
-            let Some(e) = (*e).filter(|e| [e.mean, e.lo, e.hi].iter().all(|v| v.is_finite()))
-            else {
-                continue;
-            };
-            let colour = COLOURS[j % COLOURS.len()];
-            let ly = y + 5.0 + LINE_H * j as f64 + LINE_H / 2.0;
-            let _ = writeln!(
-                s,
-                r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="2"/><circle cx="{}" cy="{ly}" r="3.5" fill="{colour}"><title>{}: {} [{}, {}]</title></circle>"#,
-                x(e.lo),
-                x(e.hi),
-                x(e.mean),
-                esc(&c.runs[j]),
-                short(e.mean),
-                short(e.lo),
-                short(e.hi)
-            );
-            let text = if j == 0 {
-                short(e.mean)
-            } else {
-                match &row.differences[j] {
-                    Some(d) => format!(
-                        "{}   Δ {} [{}, {}]{}",
-                        short(e.mean),
-                        short(d.mean),
-                        short(d.lo),
-                        short(d.hi),
-                        if d.significant() { " *" } else { "" }
-                    ),
-                    None => short(e.mean),
-                }
-            };
-            let _ = writeln!(
-                s,
-                r#"<text x="{TEXT_X}" y="{}" fill="{colour}">{}</text>"#,
-                ly + 4.0,
-                esc(&text)
-            );
-        }
-        y += row_h;
-    }
-    s.push_str("</svg>\n");
     s
 }
 
@@ -213,9 +249,10 @@ mod tests {
         };
         let doc = svg(&compare(&[mk("a<1>", 0.0), mk("b", 1.0)]));
         assert!(doc.starts_with("<svg") && doc.trim_end().ends_with("</svg>"));
+        roxmltree::Document::parse(&doc).expect("well-formed SVG");
         assert_eq!(doc.matches("<circle").count(), 4);
-        assert!(doc.contains("a&lt;1&gt;"));
-        assert!(doc.contains(">impact<") && doc.contains(">token_price<"));
+        assert!(doc.contains("a&lt;1&gt;"), "{doc}");
+        assert!(doc.contains("impact") && doc.contains("token_price"));
         assert!(doc.contains("Δ 0.6667"), "{doc}");
     }
 }

@@ -8,17 +8,8 @@ use super::render::RenderError;
 use super::report::{SideName, StudyReport, Trajectory};
 use crate::ppo::evaluate::DAY_METRICS;
 
-/// Colours of variants, in order (repeats after eight).
-pub const PALETTE: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(255, 127, 14),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
-];
+/// Colours of variants, in order: those of `commons compare`'s runs.
+use crate::compare::plot::COLOURS as PALETTE;
 
 /// One chart: the metric, a title, and the SVG document.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,8 +73,13 @@ fn draw_panel<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc("day")
-        .light_line_style(RGBColor(235, 235, 235))
+        .x_labels(8)
+        .y_labels(6)
+        .max_light_lines(1)
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(225, 225, 225))
         .label_style(("sans-serif", 11))
+        .x_label_formatter(&|v| format!("{v:.0}"))
         .y_label_formatter(&|v| crate::format::short(*v))
         .draw()
         .map_err(|e| err(&e))?;

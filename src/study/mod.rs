@@ -2,7 +2,7 @@
 //! seeds, evaluated on the same held-out seeds, and reported with intervals that include the
 //! variation between training runs.
 //!
-//! * [`file`] — study files (`studies/*.toml`): base files, variants, seeds, steps, validation;
+//! * [`file`](mod@file) — study files (`studies/*.toml`): base files, variants, seeds, steps, validation;
 //! * [`report`] — `study.json`: per variant and side, each series' two-level estimate, differences
 //!   from the baseline (hierarchical bootstrap, [`crate::compare::bootstrap`]), the per-day
 //!   trajectories' bands, and the findings in plain words;

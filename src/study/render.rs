@@ -272,7 +272,7 @@ h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid 
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}\
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}th,td{border:1px solid #ccc;padding:.25rem .45rem;text-align:right;white-space:nowrap}\
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}\
-td.sig{background:#fff3c4;font-weight:600}\
+td.sig{background:#fff3c4;font-weight:600}table.text td,table.text th{text-align:left}\
 figure{margin:1rem 0}figure svg{width:100%;height:auto;max-width:56rem}figcaption{font-size:.85rem;color:#555}\
 li{margin:.3rem 0}code{background:#f3f3f3;padding:0 .2rem}\
 @media print{body{max-width:none;font-size:10pt}.scroll{overflow:visible}figure,table{page-break-inside:avoid}}";
@@ -289,7 +289,7 @@ pub fn html(report: &StudyReport, charts_svg: &[(String, String)]) -> String {
     for line in intro_lines(report) {
         let _ = writeln!(s, "<p>{}</p>", escape(&line).replace('`', ""));
     }
-    let _ = writeln!(s, "<h2>Variants</h2>\n<div class=\"scroll\"><table>\n<tr><th>variant</th><th>overrides</th><th>cells</th></tr>");
+    let _ = writeln!(s, "<h2>Variants</h2>\n<div class=\"scroll\"><table class=\"text\">\n<tr><th>variant</th><th>overrides</th><th>cells</th></tr>");
     for (i, v) in report.variants.iter().enumerate() {
         let _ = writeln!(
             s,

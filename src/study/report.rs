@@ -536,7 +536,7 @@ fn signed(x: f64) -> String {
 /// What a variant changes, for "With …": its own overrides (`curve.exit_tribute = 0.6`).
 pub fn variant_phrase(v: &VariantInfo) -> String {
     if v.overrides.is_empty() {
-        return format!("variant `{}`", v.name);
+        return "the base files".to_string();
     }
     v.overrides
         .iter()
@@ -645,7 +645,7 @@ fn material(row: &Row, d: f64, value: f64, base: f64) -> bool {
 }
 
 /// Every material, significant difference from the baseline as a sentence ([`TwoLevel::significant`]
-/// and [`material`]): per variant, trained agents first, then scripted participants; within each,
+/// and material, see `material`): per variant, trained agents first, then scripted participants; within each,
 /// the largest relative change first.
 pub fn findings(report: &StudyReport) -> Vec<Finding> {
     let mut out = Vec::new();
