@@ -229,6 +229,42 @@ fn set_overrides_scenario_parameters_for_simulate_and_bench() {
     );
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(config.contains("exit_tribute = 0.6"), "{config}");
+    // The same edit in a copy of the file: the same episodes.
+    let edited = dir.path().join("edited.toml");
+    let text = std::fs::read_to_string(&env).unwrap();
+    assert!(text.contains("exit_tribute = 0.35"));
+    std::fs::write(
+        &edited,
+        text.replace("exit_tribute = 0.35", "exit_tribute = 0.6"),
+    )
+    .unwrap();
+    let out2 = dir.path().join("sim2");
+    let same = assert_cmd::Command::cargo_bin("commons")
+        .unwrap()
+        .args([
+            "simulate",
+            "--env",
+            edited.to_str().unwrap(),
+            "--episodes",
+            "2",
+            "--days",
+            "20",
+        ])
+        .args(["--out", out2.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(same.status.success());
+    let episodes = |dir: &std::path::Path| {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        v["episodes"].clone()
+    };
+    assert_eq!(
+        episodes(&out),
+        episodes(&out2),
+        "--set equals the same edit in the file"
+    );
     let bad = run(&["--set", "curve.exit_tribute=7"]);
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(

@@ -399,3 +399,25 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_base_file_changed_mid_study_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let agents = dir.join("agents.toml");
+    std::fs::copy(format!("{ROOT}/agents/mixed.toml"), &agents).unwrap();
+    let text = tiny("[1, 2]", 512).replace(
+        &format!("{ROOT}/agents/mixed.toml"),
+        agents.to_str().unwrap(),
+    );
+    let file = write(dir, "tiny.toml", &text);
+    assert_ok(&study(dir, &file, &["--cell", "0"]));
+    let original = std::fs::read_to_string(&agents).unwrap();
+    std::fs::write(&agents, original.replace("ent_coef = 0.01", "ent_coef = 0.02")).unwrap();
+    assert_fails_naming(
+        &study(dir, &file, &[]),
+        &["agents.toml", "changed since this study started", "base/agents.toml"],
+    );
+    std::fs::write(&agents, original).unwrap();
+    assert_ok(&study(dir, &file, &["--cell", "1"]));
+}

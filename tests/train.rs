@@ -589,3 +589,46 @@ fn bad_overrides_name_the_key() {
         assert!(!dir.path().join("runs/bad").exists());
     }
 }
+
+/// `--set` on train changes the run exactly as the same edit in the scenario file does: the same
+/// weights and the same summary statistics.
+#[test]
+fn train_set_equals_the_same_edit_in_the_scenario_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_ok(&short_commons(
+        d,
+        "set",
+        "2",
+        &["--set", "curve.exit_tribute=0.6"],
+    ));
+    let text = std::fs::read_to_string(format!("{ROOT}/envs/commons.toml")).unwrap();
+    assert!(!text.contains("exit_tribute"), "the edit adds the key");
+    let edited = d.join("edited.toml");
+    std::fs::write(&edited, format!("{text}\n[curve]\nexit_tribute = 0.6\n")).unwrap();
+    let out = Command::cargo_bin("commons")
+        .unwrap()
+        .current_dir(d)
+        .env("RAYON_NUM_THREADS", "2")
+        .args(["train", "--env", edited.to_str().unwrap(), "--agents"])
+        .arg(format!("{ROOT}/agents/mixed.toml"))
+        .args([
+            "--run-name",
+            "edited",
+            "--device",
+            "cpu",
+            "--total-steps",
+            "128",
+        ])
+        .args(["--set", "simulation.days=32", "--set", "train.num_steps=16"])
+        .args(["--set", "train.num_envs=2"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert!(same_checkpoint(
+        &d.join("runs/set/checkpoints/128"),
+        &d.join("runs/edited/checkpoints/128")
+    ));
+    let stats = |run: &str| summary(&d.join(run))["episode_mean_return"].clone();
+    assert_eq!(stats("runs/set"), stats("runs/edited"));
+}

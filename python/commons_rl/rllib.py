@@ -129,10 +129,13 @@ class CommonsCallbacks(RLlibCallback):
         for p, rets in by_personality.items():
             metrics_logger.log_value(f"return/{p}", sum(rets) / len(rets), reduce="mean")
             metrics_logger.log_value(f"agents/{p}", len(rets), reduce="mean")
-        for single in episode.agent_episodes.values():
-            infos = single.get_infos()
-            last = infos[-1] if len(infos) else {}
-            if "metrics" in last:
-                for name, value in last["metrics"].items():
+        # The world's metrics at the episode's last step: from the infos of the agents of that step.
+        try:
+            last = episode.get_infos(-1)
+        except (IndexError, KeyError, ValueError):
+            last = {}
+        for info in (last or {}).values():
+            if isinstance(info, dict) and "metrics" in info:
+                for name, value in info["metrics"].items():
                     metrics_logger.log_value(f"commons/{name}", float(value), reduce="mean")
                 break

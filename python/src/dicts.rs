@@ -58,7 +58,8 @@ pub struct DictApi {
     live: Vec<Option<Py<PyString>>>,
     /// Whether each agent's last action had a masked bin replaced (by world agent id).
     replaced: HashMap<u64, bool>,
-    masks: HashMap<Box<[bool]>, MaskObjects>,
+    /// Interned masks by (policy, mask): a policy's heads decide how the mask splits.
+    masks: HashMap<(usize, Box<[bool]>), MaskObjects>,
 }
 
 /// A Python-style shape, `(3,)` or `(2, 4)`.
@@ -147,7 +148,8 @@ impl DictApi {
 
     /// The interned objects of `mask` (a row of policy `p`).
     fn mask_objects(&mut self, py: Python<'_>, p: usize, mask: &[bool]) -> PyResult<&MaskObjects> {
-        if !self.masks.contains_key(mask) {
+        let key = (p, Box::<[bool]>::from(mask));
+        if !self.masks.contains_key(&key) {
             if self.masks.len() >= 1 << 14 {
                 self.masks.clear(); // patterns are few; never let a pathological run grow without bound
             }
@@ -175,9 +177,9 @@ impl DictApi {
             };
             let flat = read_only(flat.into_pyarray(py).into_any())?;
             self.masks
-                .insert(mask.into(), MaskObjects { observed, flat });
+                .insert(key.clone(), MaskObjects { observed, flat });
         }
-        Ok(&self.masks[mask])
+        Ok(&self.masks[&key])
     }
 
     /// The flat action vector (one bin per head for every row of `out`) from `actions`, a dict of

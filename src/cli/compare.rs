@@ -43,6 +43,7 @@ fn load(dir: &std::path::Path, side: Side) -> anyhow::Result<RunSamples> {
                 super::eval::DEFAULT_EPISODES,
                 super::eval::DEFAULT_SEED,
                 &[],
+                true,
             )?;
         }
         #[cfg(not(feature = "torch"))]

@@ -39,6 +39,7 @@ pub fn evaluate_and_write(
     episodes: u32,
     seed: u64,
     sets: &[Override],
+    announce: bool,
 ) -> anyhow::Result<evaluate::EvalReport> {
     // A training run, and nobody else writing into it (a run still training holds its lock).
     let _folder = run::open(run_dir, Access::ExistingRun)?;
@@ -60,10 +61,12 @@ pub fn evaluate_and_write(
     let env_cfg =
         scenario::env_config_named(&scenario, &cfg.run.env, &run_dir.join("config.toml"))?;
     let dev = device::resolve(cfg.run.device)?;
-    eprintln!(
-        "evaluating {} on {episodes} held-out seeds from {seed} (and the scripted baseline)...",
-        run_dir.display(),
-    );
+    if announce {
+        eprintln!(
+            "evaluating {} on {episodes} held-out seeds from {seed} (and the scripted baseline)...",
+            run_dir.display(),
+        );
+    }
     let texts = sets
         .iter()
         .map(|o| format!("{}={}", o.key, o.text))
@@ -76,7 +79,7 @@ pub fn evaluate_and_write(
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    let report = evaluate_and_write(&args.run_dir, args.episodes, args.seed, &args.set)?;
+    let report = evaluate_and_write(&args.run_dir, args.episodes, args.seed, &args.set, true)?;
     let path = args.run_dir.join("eval.json");
     println!(
         "checkpoint at step {}, {} episodes per side, seeds {}..",

@@ -68,8 +68,13 @@ fn checkpoint_step(dir: &Path) -> Option<u64> {
 }
 
 fn cell_state(dir: &Path, study: &StudyFile) -> anyhow::Result<CellState> {
-    if folder::inspect(dir)? == folder::Found::Missing {
-        return Ok(CellState::New);
+    match folder::inspect(dir)? {
+        folder::Found::Missing | folder::Found::Empty => return Ok(CellState::New),
+        folder::Found::Ours(FolderKind::Train) => {}
+        _ => bail!(
+            "{}: not a training run of this study (written by someone else); move it away and run the study again",
+            dir.display()
+        ),
     }
     let Some(step) = checkpoint_step(dir) else {
         return Ok(CellState::NoCheckpoint);
@@ -95,31 +100,71 @@ fn cell_state(dir: &Path, study: &StudyFile) -> anyhow::Result<CellState> {
 
 /// The file that identifies a study folder's study.
 const STUDY_FILE: &str = "study.toml";
+/// Copies of the base scenario and agents files as they were when the study started.
+const BASE_DIR: &str = "base";
+const BASE_ENV: &str = "env.toml";
+const BASE_AGENTS: &str = "agents.toml";
 
-/// Makes `out` this study's folder: a new or empty folder becomes one (with a copy of the study
-/// file); an existing study folder must hold the same study.
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))
+}
+
+/// Checks that `out` holds this study, or makes it hold it: a new or empty folder becomes one (with a
+/// copy of the study file and of the base files); an existing study folder must hold the same study,
+/// with base files that have not changed since it started (else cells trained before and after the
+/// change would be mixed in one report).
 fn claim(out: &Path, study: &StudyFile, text: &str) -> anyhow::Result<()> {
     folder::open_study(out)?;
     let own = out.join(STUDY_FILE);
-    match std::fs::read_to_string(&own) {
-        Ok(existing) => {
-            let theirs = StudyFile::parse(&existing, &own)
-                .with_context(|| format!("{}: the study folder's own study file", out.display()))?;
-            if !theirs.same_study(study) {
+    let base = out.join(BASE_DIR);
+    let (env_now, agents_now) = (read(&study.env)?, read(&study.agents)?);
+    if own.is_file() {
+        check_same_study(out, study).map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#}; choose another --out, or remove the folder to start this study there"
+            )
+        })?;
+        for (file, copy, now) in [
+            (&study.env, BASE_ENV, &env_now),
+            (&study.agents, BASE_AGENTS, &agents_now),
+        ] {
+            let path = base.join(copy);
+            if !path.exists() {
+                // A folder from before base copies were kept: keep them from now on.
+                std::fs::create_dir_all(&base)
+                    .with_context(|| format!("{}: cannot create", base.display()))?;
+                commons_rl::atomic::write_atomic(&path, now.as_bytes())
+                    .with_context(|| format!("{}: cannot write", path.display()))?;
+                continue;
+            }
+            let then = read(&path)?;
+            if &then != now {
                 bail!(
-                    "{}: belongs to another study ({} differs from {}); choose another --out, or remove the folder to start this study there",
-                    out.display(),
-                    own.display(),
-                    study.path.display()
+                    "{}: changed since this study started (its copy is {}); restore it, or start the changed study in another --out",
+                    file.display(),
+                    base.join(copy).display()
                 );
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            commons_rl::atomic::write_atomic(&own, text.as_bytes())
-                .with_context(|| format!("{}: cannot write", own.display()))?;
-        }
-        Err(e) => bail!("{}: cannot read: {e}", own.display()),
+        return Ok(());
     }
+    // A study folder without its study file: only if nothing was trained in it yet.
+    if out.join("cells").is_dir()
+        && std::fs::read_dir(out.join("cells")).is_ok_and(|mut d| d.next().is_some())
+    {
+        bail!(
+            "{}: a study folder with cells but without its {STUDY_FILE}: which study it holds is unknown; choose another --out",
+            out.display()
+        );
+    }
+    std::fs::create_dir_all(&base).with_context(|| format!("{}: cannot create", base.display()))?;
+    for (copy, now) in [(BASE_ENV, &env_now), (BASE_AGENTS, &agents_now)] {
+        let path = base.join(copy);
+        commons_rl::atomic::write_atomic(&path, now.as_bytes())
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    commons_rl::atomic::write_atomic(&own, text.as_bytes())
+        .with_context(|| format!("{}: cannot write", own.display()))?;
     Ok(())
 }
 
@@ -158,17 +203,20 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
     let cells_dir = out.join("cells");
     let dir_of = |c: &Cell| cells_dir.join(&c.name);
     if args.list {
-        if folder::inspect(&out)? != folder::Found::Missing {
+        let found = folder::inspect(&out)?;
+        if !matches!(found, folder::Found::Missing | folder::Found::Empty) {
             check_is_study(&out)?;
+            check_same_study(&out, &study)?;
         }
         for c in &cells {
-            let state = if out.exists() {
-                cell_state(&dir_of(c), &study)?
+            let state = cell_state(&dir_of(c), &study)?;
+            let busy = if folder::in_use(&dir_of(c)) {
+                ", in use by another process"
             } else {
-                CellState::New
+                ""
             };
             println!(
-                "{:>4}  {:<40} {}",
+                "{:>4}  {:<40} {}{busy}",
                 c.index,
                 c.name,
                 state.describe(study.total_steps)
@@ -190,18 +238,15 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let work_done = |state: CellState| match state {
+        CellState::New | CellState::NoCheckpoint => 0,
+        CellState::Partial(step) => step,
+        CellState::Trained => train_w,
+        CellState::Done => train_w + eval_w,
+    };
     let mut done_before = 0;
-    let states: Vec<CellState> = todo
-        .iter()
-        .map(|c| cell_state(&dir_of(c), &study))
-        .collect::<anyhow::Result<_>>()?;
-    for s in &states {
-        done_before += match s {
-            CellState::New | CellState::NoCheckpoint => 0,
-            CellState::Partial(step) => *step,
-            CellState::Trained => train_w,
-            CellState::Done => train_w + eval_w,
-        };
+    for c in &todo {
+        done_before += work_done(cell_state(&dir_of(c), &study)?);
     }
     bar.set_position(done_before);
     bar.reset_eta();
@@ -210,13 +255,33 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
     let say = |message: String| {
         if bar.is_hidden() {
             eprintln!("{message}");
+        } else {
+            bar.set_message(message);
         }
-        bar.set_message(message);
     };
-    for (i, (cell, state)) in todo.iter().zip(states).enumerate() {
+    let interrupted = |label: &str| {
+        bar.abandon();
+        anyhow::anyhow!(
+            "{label}: interrupted (checkpoints are saved); run the same command again to continue"
+        )
+    };
+    let mut skipped = 0;
+    for (i, cell) in todo.iter().enumerate() {
         let base = i as u64 * (train_w + eval_w);
         let dir = dir_of(cell);
-        let label = format!("cell {}/{} {}", cell.index + 1, cells.len(), cell.name);
+        let label = format!("cell {} {}", cell.index, cell.name);
+        if stop.load(Ordering::SeqCst) {
+            return Err(interrupted(&label));
+        }
+        // Another process (a parallel `--cell` job) works on it: leave it to that one.
+        if folder::in_use(&dir) {
+            say(format!("{label}: in use by another process, skipped"));
+            skipped += 1;
+            continue;
+        }
+        // The state now, not at the start: a parallel job may have advanced it meanwhile.
+        let state = cell_state(&dir, &study)?;
+        bar.set_position(base + work_done(state));
         if matches!(state, CellState::NoCheckpoint) {
             let moved = folder::move_aside(&dir)?;
             say(format!(
@@ -250,15 +315,12 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
             CellState::Trained => {}
         }
         if stop.load(Ordering::SeqCst) {
-            bar.abandon_with_message(format!(
-                "{label}: interrupted (checkpoint saved); run the same command again to continue"
-            ));
-            return Ok(());
+            return Err(interrupted(&label));
         }
         if state != CellState::Done {
             bar.set_position(base + train_w);
             say(format!("{label}: evaluating"));
-            super::eval::evaluate_and_write(&dir, study.eval_episodes, study.eval_seed, &[])
+            super::eval::evaluate_and_write(&dir, study.eval_episodes, study.eval_seed, &[], false)
                 .with_context(|| format!("{label}: evaluating"))?;
         }
         bar.set_position(base + train_w + eval_w);
@@ -271,8 +333,9 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
     let done = states.iter().filter(|s| **s == CellState::Done).count();
     if done < cells.len() {
         println!(
-            "{done} of {} cells done; the report is written when all are (`commons study {} --list` shows them)",
+            "{done} of {} cells done{}; the report is written when all are (`commons study {} --list` shows them)",
             cells.len(),
+            if skipped > 0 { format!(", {skipped} in use by other processes") } else { String::new() },
             args.file.display()
         );
         return Ok(());
@@ -282,6 +345,22 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
     println!("{}", study::render::summary_text(&report));
     for path in written {
         println!("written: {}", path.display());
+    }
+    Ok(())
+}
+
+fn check_same_study(out: &Path, study: &StudyFile) -> anyhow::Result<()> {
+    let own = out.join(STUDY_FILE);
+    if own.is_file() {
+        let theirs = StudyFile::parse(&read(&own)?, &own)?;
+        if !theirs.same_study(study) {
+            bail!(
+                "{}: belongs to another study ({} differs from {})",
+                out.display(),
+                own.display(),
+                study.path.display()
+            );
+        }
     }
     Ok(())
 }

@@ -152,7 +152,8 @@ pub struct EvalDays {
 }
 
 impl EvalDays {
-    /// The CSV text: `side,episode,seed,day,<DAY_METRICS...>` (episode `k` has seed `seed + k`).
+    /// The CSV text: `side,episode,seed,day,<DAY_METRICS...>` (episode `k` has seed `seed + k`; floats in
+    /// the shortest form that reads back exactly).
     pub fn to_csv(&self, seed: u64) -> String {
         let mut out = format!("side,episode,seed,day,{}\n", DAY_METRICS.join(","));
         for (side, episodes) in [("trained", &self.trained), ("scripted", &self.scripted)] {
@@ -160,7 +161,7 @@ impl EvalDays {
                 for (day, m) in days.iter().enumerate() {
                     out.push_str(&format!("{side},{k},{},{day}", seed.wrapping_add(k as u64)));
                     for v in m {
-                        out.push_str(&format!(",{}", crate::format::short(*v)));
+                        out.push_str(&format!(",{v}"));
                     }
                     out.push('\n');
                 }

@@ -172,11 +172,16 @@ pub fn inspect(dir: &Path) -> Result<Found, FolderError> {
     if entries.all(|e| e.is_ok_and(|e| e.file_name() == LOCK)) {
         return Ok(Found::Empty);
     }
-    // Only the files we write: a folder with anything else in it is someone else's.
+    // Only the files we write: a folder with anything else in it is someone else's. (Our own
+    // temporary files count as ours: another process may be creating the folder right now.)
     let names: Vec<String> = std::fs::read_dir(dir)
         .map_err(io(dir))?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| !crate::atomic::is_temporary(n))
         .collect();
+    if names.iter().all(|n| n == LOCK) {
+        return Ok(Found::Empty);
+    }
     let only = |allowed: &dyn Fn(&str) -> bool| names.iter().all(|n| allowed(n));
     let config = std::fs::read_to_string(dir.join("config.toml")).unwrap_or_default();
     let has_run_table = config
@@ -401,6 +406,22 @@ fn write_manifest(dir: &Path, kind: FolderKind) -> Result<(), FolderError> {
         })?;
     json.push('\n');
     crate::atomic::write_atomic(&path, json.as_bytes()).map_err(io(&path))
+}
+
+/// Whether a command holds `dir`'s lock now (it is writing into the folder). Takes nothing: the lock
+/// is tried and released at once.
+pub fn in_use(dir: &Path) -> bool {
+    let Ok(file) = std::fs::OpenOptions::new().read(true).open(dir.join(LOCK)) else {
+        return false;
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(_)) => false,
+    }
 }
 
 /// Takes the OS lock on `dir/.lock` (created if missing) and writes our pid into it. The lock belongs to

@@ -192,7 +192,7 @@ fn intro_lines(report: &StudyReport) -> Vec<String> {
             report.eval_seed + report.eval_episodes as u64 - 1
         ),
         format!(
-            "Each value is the mean over training seeds of the mean over episodes, with a 95 % interval from a hierarchical bootstrap (training seeds, then episodes, resampled). Δ columns are differences from the baseline `{}`, paired by evaluation episode; ★ marks those whose interval excludes zero. Findings are the ★ differences that are also material (at least 1 point for a behaviour rate, 5 points for one action bin, 1 % of the value otherwise), trained agents first, largest relative change first.",
+            "Each value is the mean over training seeds of the mean over episodes, with a 95 % interval: estimate ± Student's t times a standard error from a hierarchical bootstrap (training seeds, then episodes, resampled). Δ columns are differences from the baseline `{}`, paired by evaluation episode; ★ marks those called real: the interval excludes zero and, adjusted for the many comparisons of the report (Benjamini–Hochberg), the false-discovery rate is at most 5 %. Findings are the ★ differences that are also material (at least 1 point for a behaviour rate, 5 points for one action bin, 1 % of the value otherwise), trained agents first, largest relative change first.",
             v[0].name
         ),
     ]
@@ -231,7 +231,7 @@ pub fn markdown(report: &StudyReport, chart_files: &[(String, String)]) -> Strin
     if report.findings.is_empty() {
         let _ = writeln!(
             s,
-            "No difference from the baseline has a 95 % interval that excludes zero.\n"
+            "No material difference from the baseline is called real (see the ★ rule above).\n"
         );
     }
     for f in &report.findings {
@@ -304,7 +304,7 @@ pub fn html(report: &StudyReport, charts_svg: &[(String, String)]) -> String {
     if report.findings.is_empty() {
         let _ = writeln!(
             s,
-            "<p>No difference from the baseline has a 95 % interval that excludes zero.</p>"
+            "<p>No material difference from the baseline is called real (see the ★ rule above).</p>"
         );
     } else {
         let _ = writeln!(s, "<ul>");
@@ -402,7 +402,7 @@ pub fn summary_text(report: &StudyReport) -> String {
         report.variants[0].name
     );
     if report.findings.is_empty() {
-        s.push_str("no difference from the baseline has a 95 % interval that excludes zero\n");
+        s.push_str("no material difference from the baseline is called real\n");
     } else {
         let _ = writeln!(s, "findings ({}):", report.findings.len());
         for f in report.findings.iter().take(15) {

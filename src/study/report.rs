@@ -76,10 +76,12 @@ impl SideName {
 pub struct VariantInfo {
     /// Its name.
     pub name: String,
-    /// Its own overrides, `key=value` (the study's common ones are listed once, in `common`).
+    /// Its own overrides, `key=value` (the study's common ones apply to every variant).
     pub overrides: Vec<String>,
     /// Its cells' folders, relative to the study folder, in seed order.
     pub cells: Vec<String>,
+    /// Its episodes' length (days), from its trajectories.
+    pub days: u64,
 }
 
 /// One series on one side across the variants.
@@ -391,6 +393,7 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
             differences,
         });
     }
+    adjust_for_many_comparisons(&mut rows);
     let mut personalities: Vec<String> = rows
         .iter()
         .filter(|r| r.group != "commons")
@@ -430,17 +433,19 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
             study.variants.iter().position(|v| v.name == t.variant),
         )
     });
-    let baseline_days = days
-        .get(&(SideName::Trained, DAY_METRICS[0].to_string()))
-        .and_then(|v| v[0].iter().map(Vec::len).max())
-        .unwrap_or(1)
-        .saturating_sub(1) as u64;
+    let days_of = |v: usize| {
+        days.get(&(SideName::Trained, DAY_METRICS[0].to_string()))
+            .and_then(|per| per[v].iter().map(Vec::len).max())
+            .unwrap_or(1)
+            .saturating_sub(1) as u64
+    };
+    let baseline_days = days_of(0);
     let mut notes = Vec::new();
     if study.seeds.len() < 2 {
-        notes.push("one training seed per variant: intervals cannot include the variation between training runs, so no difference is called real (add seeds)".to_string());
+        notes.push("one training seed per variant: intervals cannot include the variation between training runs, so only the scripted side's differences (which do not depend on training) can be called real (add seeds)".to_string());
     } else if study.seeds.len() < 5 {
         notes.push(format!(
-            "{} training seeds per variant: a bootstrap over so few runs gives somewhat narrow intervals; more seeds make them trustworthy",
+            "{} training seeds per variant: intervals use t with few degrees of freedom and are wide, so only large differences are called real; more seeds show smaller ones",
             study.seeds.len()
         ));
     }
@@ -469,6 +474,7 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
                     .filter(|c| c.variant == v)
                     .map(|c| format!("cells/{}", c.name))
                     .collect(),
+                days: days_of(v),
             })
             .collect(),
         personalities,
@@ -479,6 +485,30 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
     };
     report.findings = findings(&report);
     Ok(report)
+}
+
+/// Sets every difference's Benjamini–Hochberg q-value over all differences of the report that could
+/// be called real (enough seeds and values): a study tests hundreds of series at once, and without the
+/// adjustment about 5 % of them would look real by chance.
+fn adjust_for_many_comparisons(rows: &mut [Row]) {
+    let eligible = |d: &TwoLevel| {
+        (d.seed_free || d.seeds >= 2) && d.values >= crate::compare::bootstrap::MIN_N
+    };
+    let p: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| r.differences.iter().flatten())
+        .filter(|d| eligible(d))
+        .map(|d| d.p)
+        .collect();
+    let q = crate::compare::bootstrap::benjamini_hochberg(&p);
+    let mut next = q.into_iter();
+    for r in rows.iter_mut() {
+        for d in r.differences.iter_mut().flatten() {
+            if eligible(d) {
+                d.q = next.next();
+            }
+        }
+    }
 }
 
 /// A number for a sentence: three significant digits, plainly written (`0.00166`, `41,400`,
@@ -584,7 +614,7 @@ fn sentence(
         };
         return format!(
             "With {with}, the {metric} at day {} {side}{ratio} ({}{unit} vs {}{unit}; Δ {}, {ci}).",
-            report.days,
+            report.variants[v].days,
             num(value),
             num(base),
             signed(d.mean)
@@ -691,8 +721,13 @@ mod tests {
             mean,
             lo,
             hi,
+            se: (hi - lo) / 4.0,
+            df: 4.0,
+            p: if lo > 0.0 || hi < 0.0 { 0.001 } else { 0.5 },
+            q: None,
             seeds: 3,
             values: 96,
+            seed_free: false,
         }
     }
 
@@ -711,11 +746,13 @@ mod tests {
                     name: "base".into(),
                     overrides: vec![],
                     cells: vec![],
+                    days: 730,
                 },
                 VariantInfo {
                     name: "t60".into(),
                     overrides: vec!["curve.exit_tribute=0.6".into()],
                     cells: vec![],
+                    days: 730,
                 },
             ],
             personalities: vec!["profit-seeker".into()],
