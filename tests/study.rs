@@ -413,10 +413,18 @@ fn a_base_file_changed_mid_study_is_refused() {
     let file = write(dir, "tiny.toml", &text);
     assert_ok(&study(dir, &file, &["--cell", "0"]));
     let original = std::fs::read_to_string(&agents).unwrap();
-    std::fs::write(&agents, original.replace("ent_coef = 0.01", "ent_coef = 0.02")).unwrap();
+    std::fs::write(
+        &agents,
+        original.replace("ent_coef = 0.01", "ent_coef = 0.02"),
+    )
+    .unwrap();
     assert_fails_naming(
         &study(dir, &file, &[]),
-        &["agents.toml", "changed since this study started", "base/agents.toml"],
+        &[
+            "agents.toml",
+            "changed since this study started",
+            "base/agents.toml",
+        ],
     );
     std::fs::write(&agents, original).unwrap();
     assert_ok(&study(dir, &file, &["--cell", "1"]));

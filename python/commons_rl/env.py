@@ -42,7 +42,8 @@ class CommonsParallelEnv(ParallelEnv):
     reward components of the step (``reward_components``, named by ``reward_component_names``) and
     the world's metrics (``metrics``, one dict shared by every info of a step).
 
-    Masks are read-only arrays shared by all agents whose mask is the same (copy one to change it).
+    Masks are read-only arrays shared by the agents of one personality whose mask is the same (copy
+    one to change it).
     With ``flat_masks=True`` (what :mod:`commons_rl.rllib` uses) observations are
     ``{"observations": features, "action_mask": float32 0/1 per bin of every head}`` instead.
 

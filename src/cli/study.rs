@@ -177,14 +177,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("{}: cannot read study file", args.file.display()))?;
     let study = StudyFile::parse(&text, &args.file)?;
-    let stem = args
-        .file
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("study")
-        .chars()
-        .map(|c| if folder::is_name_char(c) { c } else { '_' })
-        .collect::<String>();
+    let stem = train::stem(&args.file);
     let out = args
         .out
         .clone()

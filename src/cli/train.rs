@@ -137,7 +137,7 @@ fn parse_steps(s: &str) -> Result<u64, String> {
 }
 
 /// A file's stem with every character a run name may not hold replaced by `_`.
-fn stem(p: &Path) -> String {
+pub(crate) fn stem(p: &Path) -> String {
     p.file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("run")
