@@ -108,7 +108,6 @@ class CommonsParallelEnv(ParallelEnv):
         self.state_space = spaces.Box(-np.inf, np.inf, shape=(max(len(metrics), 4),), dtype=np.float32)
         #: Names of the entries of each info's ``reward_components`` (empty for CartPole).
         self.reward_component_names: list[str] = self._env.reward_components()
-        self._metric_names = metrics
         self.agents: list[str] = []
         self._seed_rng = np.random.default_rng()
 

@@ -218,7 +218,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     claim(&out, &study, &text)?;
-    let days = study::days_of(&study)?;
+    let days = study.max_days();
     let todo: Vec<&Cell> = match args.cell {
         Some(k) => vec![&cells[k]],
         None => cells.iter().collect(),

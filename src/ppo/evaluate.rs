@@ -441,8 +441,8 @@ pub fn evaluate(
             .collect()
     };
     let days = EvalDays {
-        trained: trained.days.clone(),
-        scripted: baseline.days.clone(),
+        trained: trained.days,
+        scripted: baseline.days,
     };
     let report = EvalReport {
         checkpoint_step: step,

@@ -82,6 +82,8 @@ pub struct Variant {
     pub set: Vec<Override>,
     /// The variant's own overrides only (what the report shows).
     pub own: Vec<Override>,
+    /// Its episodes' length in days (the base scenario with its overrides), set by validation.
+    pub days: u32,
 }
 
 /// One (variant, training seed) cell: a training run and its evaluation.
@@ -318,6 +320,7 @@ impl StudyFile {
                 name: name.clone(),
                 set,
                 own,
+                days: 0,
             });
         }
         if let Some(j) = variants
@@ -335,7 +338,7 @@ impl StudyFile {
                 ),
             ));
         }
-        let study = StudyFile {
+        let mut study = StudyFile {
             path: path.to_path_buf(),
             env: s.env.clone(),
             agents: s.agents.clone(),
@@ -350,8 +353,9 @@ impl StudyFile {
     }
 
     /// Loads the base files and applies every variant's overrides as `commons train` does, so that a
-    /// bad key or value is reported now, naming the study file and the variant.
-    fn check_against_base_files(&self) -> Result<(), StudyError> {
+    /// bad key or value is reported now, naming the study file and the variant; records each
+    /// variant's episode length.
+    fn check_against_base_files(&mut self) -> Result<(), StudyError> {
         let field = |field: &str, message: String| StudyError::Field {
             path: self.path.clone(),
             field: field.to_string(),
@@ -360,6 +364,7 @@ impl StudyFile {
         let scenario = scenario::load(&self.env).map_err(|e| field("study.env", e.to_string()))?;
         let training =
             TrainingFile::load(&self.agents).map_err(|e| field("study.agents", e.to_string()))?;
+        let mut days = Vec::with_capacity(self.variants.len());
         for (i, v) in self.variants.iter().enumerate() {
             let at = format!("variant[{i}].set");
             let (train_sets, scenario_sets): (Vec<Override>, Vec<Override>) =
@@ -394,8 +399,21 @@ impl StudyFile {
                     "not a Commons scenario (studies compare Commons policies)".into(),
                 ));
             }
+            days.push(sc.model.simulation.days);
+        }
+        for (v, d) in self.variants.iter_mut().zip(days) {
+            v.days = d;
         }
         Ok(())
+    }
+
+    /// The longest episode of any variant (days).
+    pub fn max_days(&self) -> u64 {
+        self.variants
+            .iter()
+            .map(|v| v.days as u64)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Every cell, variant-major: cell `k` is variant `k / seeds`, seed `k % seeds`.

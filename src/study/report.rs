@@ -80,7 +80,7 @@ pub struct VariantInfo {
     pub overrides: Vec<String>,
     /// Its cells' folders, relative to the study folder, in seed order.
     pub cells: Vec<String>,
-    /// Its episodes' length (days), from its trajectories.
+    /// Its episodes' length (days).
     pub days: u64,
 }
 
@@ -394,14 +394,13 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
         });
     }
     adjust_for_many_comparisons(&mut rows);
-    let mut personalities: Vec<String> = rows
+    let personalities: Vec<String> = rows
         .iter()
         .filter(|r| r.group != "commons")
         .map(|r| r.group.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
-    personalities.dedup();
-    personalities.sort();
-    personalities.dedup();
     let mut trajectories = Vec::new();
     for ((side, metric), per_variant) in &days {
         for (v, episodes) in per_variant.iter().enumerate() {
@@ -433,13 +432,7 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
             study.variants.iter().position(|v| v.name == t.variant),
         )
     });
-    let days_of = |v: usize| {
-        days.get(&(SideName::Trained, DAY_METRICS[0].to_string()))
-            .and_then(|per| per[v].iter().map(Vec::len).max())
-            .unwrap_or(1)
-            .saturating_sub(1) as u64
-    };
-    let baseline_days = days_of(0);
+    let baseline_days = study.variants[0].days as u64;
     let mut notes = Vec::new();
     if study.seeds.len() < 2 {
         notes.push("one training seed per variant: intervals cannot include the variation between training runs, so only the scripted side's differences (which do not depend on training) can be called real (add seeds)".to_string());
@@ -474,7 +467,7 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
                     .filter(|c| c.variant == v)
                     .map(|c| format!("cells/{}", c.name))
                     .collect(),
-                days: days_of(v),
+                days: variant.days as u64,
             })
             .collect(),
         personalities,
@@ -575,6 +568,15 @@ pub fn variant_phrase(v: &VariantInfo) -> String {
         .join(", ")
 }
 
+/// ` <unit>` after a number, or nothing for a count.
+fn unit_suffix(row: &Row) -> String {
+    if row.unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", row.unit)
+    }
+}
+
 /// Who a row is about, in words.
 fn who(row: &Row) -> String {
     match row.side {
@@ -601,11 +603,7 @@ fn sentence(
             SideName::Trained => "with trained agents",
             SideName::Scripted => "with scripted participants",
         };
-        let unit = if row.unit.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", row.unit)
-        };
+        let unit = unit_suffix(row);
         let metric = row.measure.replace('_', " ");
         let ratio = if base != 0.0 && value / base > 0.0 {
             format!(" is {}× the baseline's", num(value / base))
@@ -647,11 +645,7 @@ fn sentence(
             points(d.hi)
         );
     }
-    let unit = if row.unit.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", row.unit)
-    };
+    let unit = unit_suffix(row);
     format!(
         "With {with}, the {} of {} is {}{unit} (baseline {}{unit}; Δ {}, {ci}).",
         row.label,
