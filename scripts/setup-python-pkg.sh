@@ -20,11 +20,13 @@ if ! "$VENV/bin/python" -c "import maturin, pettingzoo, gymnasium, pandas, pytes
 fi
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   if [ ! -d "$TORCH_VENV" ]; then
-    echo "scripts/setup-python-pkg.sh: no PyTorch at $TORCH_VENV: run scripts/setup-torch.sh first" >&2
-    exit 1
-  fi
-  "$TORCH_VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+    # No libtorch cache (e.g. LIBTORCH was set): RLlib gets its own PyTorch.
+    echo "# no PyTorch at $TORCH_VENV: installing torch==2.11.0 into $VENV for RLlib (one time)" >&2
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "torch==2.11.0" >&2
+  else
+    "$TORCH_VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
     >"$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/zz-commons-rl-torch.pth"
+  fi
 fi
 # The wheel: the extension module commons_rl._native and the Python sources of python/commons_rl.
 rm -rf target/wheels
