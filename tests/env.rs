@@ -340,3 +340,63 @@ fn a_model_error_ends_the_episode_with_its_type() {
     assert!(err.to_string().contains("funding pool only has"), "{err}");
     assert_eq!(env.step(&[]), Err(EnvError::NeedsReset));
 }
+
+/// Block 4's participant is drawn the evening before when agents play: on every day of a seeded
+/// episode the rows shown as asked (`own.asked`, propose unmasked) are exactly the agent the world then
+/// asks, an asked agent that proposes authors the day's proposal, and nobody else's choice can.
+#[test]
+fn the_agents_shown_as_asked_are_those_the_world_asks() {
+    use commons_rl::env::actions::{PROPOSE_BINS, SUPPORT_BINS, TRADE_BINS};
+    use commons_rl::env::observation::names;
+    let asked_at = names().iter().position(|n| n == "own.asked").unwrap();
+    let q = TRADE_BINS + SUPPORT_BINS;
+    let mut env = CommonsEnv::new(commons_cfg(300));
+    let nvec = env.action_spec(0).nvec.clone();
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(4);
+    let mut actions = Vec::new();
+    let (mut asked_days, mut agent_proposals) = (0, 0);
+    env.reset(21).unwrap();
+    while !env.output().info.done {
+        let c = env.commons().unwrap();
+        let world_asks = c.asked();
+        let out = env.output();
+        let mut shown = Vec::new();
+        for (i, r) in out.rows.iter().enumerate() {
+            let flag = out.obs_row(i)[asked_at];
+            let mask = &out.mask_row(i)[q..q + PROPOSE_BINS];
+            if r.live() {
+                assert_eq!(mask, [true, flag == 1.0, flag == 1.0], "row {i}");
+                if flag == 1.0 {
+                    shown.push(r.agent.0);
+                }
+            }
+        }
+        let expected: Vec<u64> = world_asks
+            .filter(|id| out.rows.iter().any(|r| r.live() && r.agent.0 == id.0))
+            .map(|id| id.0)
+            .into_iter()
+            .collect();
+        assert_eq!(shown, expected, "day {}", c.day());
+        random_legal_actions(out, &nvec, &mut rng, &mut actions);
+        // The asked agent proposes small whenever it is shown as asked.
+        for (i, r) in out.rows.iter().enumerate() {
+            if r.live() && shown.contains(&r.agent.0) {
+                actions[i * nvec.len() + 2] = 1;
+            }
+        }
+        let out = env.step(&actions).unwrap();
+        let _ = out;
+        let c = env.commons().unwrap();
+        if let Some(&who) = shown.first() {
+            asked_days += 1;
+            let created = c.events().created.expect("the asked agent proposed");
+            let author = c.proposals()[created.0 as usize].author.unwrap();
+            assert_eq!(author.0, who);
+            agent_proposals += 1;
+        }
+    }
+    assert!(
+        asked_days > 20 && agent_proposals == asked_days,
+        "{asked_days}"
+    );
+}

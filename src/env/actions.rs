@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `trade` (7) | 0 hold · 1/2/3 buy with 1/5/20 % of the wallet · 4/5/6 sell 5/20/50 % of spendable tokens |
 //! | `support` (3 + K) | 0 keep (same split, rescaled to current holdings) · 1 by affinity (the reference's rule) · 2 unstake all · 3+k stake everything on candidate slot k |
-//! | `propose` (3) | 0 no · 1 small (1 % of the funding pool) · 2 large (5 % of the funding pool); used only on days the world asks this participant (block 4) |
+//! | `propose` (3) | 0 no · 1 small (1 % of the funding pool) · 2 large (5 % of the funding pool); allowed only on days the world asks this participant (block 4; observed as `own.asked`) |
 //! | `exit` (2) | 0 stay · 1 leave (burn all tokens) |
 //!
 //! With unlimited wallets (the reference), buys spend 1/5/20 % of `participants.delta_holdings_scale`.

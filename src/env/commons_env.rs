@@ -139,7 +139,12 @@ impl Rows {
         let m = self.out.masks.len();
         self.out.masks.resize(m + MASK_LEN, true);
         if row.live() {
-            observation::mask(p, c.budget_wallets(), &mut self.out.masks[m..]);
+            observation::mask(
+                p,
+                c.budget_wallets(),
+                c.asked() == Some(p.id),
+                &mut self.out.masks[m..],
+            );
         }
         self.out.rows.push(row);
         self.ids.push(p.id);
@@ -331,6 +336,16 @@ impl CommonsEnv {
         &self.rows.parts
     }
 
+    /// Whether the world draws block 4's participant the evening before, so that agents see when they
+    /// are asked: whenever some personality is not scripted. An all-scripted population keeps the
+    /// reference's order of draws (and equals `commons simulate`).
+    fn asks_ahead(&self) -> bool {
+        self.cfg
+            .population
+            .iter()
+            .any(|e| e.controller != ControllerKind::Scripted)
+    }
+
     fn population(&self) -> Population {
         let rest = |f: fn(&ResolvedEntry) -> f64| {
             let used: f64 = self.cfg.population.iter().map(f).sum();
@@ -417,6 +432,9 @@ impl MultiAgentEnv for CommonsEnv {
     fn reset(&mut self, seed: u64) -> Result<&StepOutput, EnvError> {
         let population = self.population();
         let mut c = Commons::with_population(&self.cfg.model, seed, population)?;
+        if self.asks_ahead() {
+            c.ask_ahead();
+        }
         self.done = false;
         let rows = &mut self.rows;
         rows.begin_episode(&c);

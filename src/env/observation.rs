@@ -89,6 +89,8 @@ pub struct OwnInputs {
     pub tenure_days: u32,
     /// Episode length in days.
     pub horizon: f64,
+    /// The world asks it today whether to propose (block 4).
+    pub asked: bool,
 }
 
 /// `x / tokens` clamped to [0, 2] (stale stakes can exceed the holdings); 0 without tokens.
@@ -186,6 +188,14 @@ pub const OWN: &[Feature<OwnInputs>] = &[
         scaling: "`n / 3`, capped at 1",
         doc: "candidate proposals it authored",
         value: |x| (x.authored as f32 / 3.0).min(1.0),
+    },
+    Feature {
+        name: "asked",
+        low: 0.0,
+        high: 1.0,
+        scaling: FLAG,
+        doc: "the world asks it today whether to propose (block 4, drawn the evening before); the `propose` head is masked on other days",
+        value: |x| x.asked as u8 as f32,
     },
 ];
 
@@ -719,6 +729,7 @@ impl Encoder {
             authored: self.facts.iter().filter(|f| f.author == Some(p.id)).count(),
             tenure_days: c.day().saturating_sub(p.joined_day),
             horizon: self.refs.horizon,
+            asked: c.asked() == Some(p.id),
         };
         let (own_out, rest) = out.split_at_mut(COMMONS_START);
         for (o, f) in own_out.iter_mut().zip(OWN) {
@@ -763,9 +774,10 @@ impl Encoder {
 ///
 /// * trade: buys need a wallet of at least 1 DAI (budget wallets); sells need spendable tokens;
 /// * support: "by affinity" needs a candidate, "unstake" needs a stake, slot k needs a k-th candidate;
-/// * propose: always allowed (it only matters on days the world asks this participant);
+/// * propose: small and large only on the day the world asks this participant (`asked`, see
+///   [`crate::model::Commons::ask_ahead`]); "no" always;
 /// * exit: leaving needs at most 0.1 % of the vesting grant still locked.
-pub fn mask(p: &Participant, budget: bool, out: &mut [bool]) {
+pub fn mask(p: &Participant, budget: bool, asked: bool, out: &mut [bool]) {
     debug_assert_eq!(out.len(), MASK_LEN);
     out.fill(true);
     let h = &p.holdings;
@@ -780,7 +792,9 @@ pub fn mask(p: &Participant, budget: bool, out: &mut [bool]) {
     for k in 0..SLOTS {
         out[s + 3 + k] = k < candidates;
     }
-    let e = TRADE_BINS + SUPPORT_BINS + PROPOSE_BINS;
+    let q = TRADE_BINS + SUPPORT_BINS;
+    out[q + 1..q + PROPOSE_BINS].fill(asked);
+    let e = q + PROPOSE_BINS;
     out[e + 1] = h.locked() <= 1e-3 * h.vesting;
 }
 
@@ -792,7 +806,7 @@ mod tests {
     fn the_table_gives_names_bounds_and_length() {
         let f = features();
         assert_eq!(f.len(), OBS_LEN);
-        assert_eq!(OBS_LEN, 50);
+        assert_eq!(OBS_LEN, 51);
         for (i, x) in f.iter().enumerate() {
             assert_eq!(x.index, i);
             assert!(x.low < x.high, "{}", x.name);

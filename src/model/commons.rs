@@ -269,6 +269,10 @@ pub struct Commons {
     labels: LabelPicker,
     events: DayEvents,
     scratch: Scratch,
+    /// Whether block 4's participant is drawn the evening before ([`Commons::ask_ahead`]).
+    ask_ahead: bool,
+    /// The participant block 4 asks on the coming day (ask-ahead mode only).
+    asked: Option<ParticipantId>,
 }
 
 impl Commons {
@@ -374,6 +378,8 @@ impl Commons {
             labels,
             events: DayEvents::default(),
             scratch: Scratch::default(),
+            ask_ahead: false,
+            asked: None,
         };
 
         let p = &cfg.proposals;
@@ -490,7 +496,35 @@ impl Commons {
         }
         self.sync_pools(); // 19
         self.mirrors.sentiment = self.mean_sentiment();
+        if self.ask_ahead {
+            self.draw_asked();
+        }
         Ok(())
+    }
+
+    /// Switches to ask-ahead mode: block 4's participant (the one the world asks whether to propose) is
+    /// drawn at the end of the previous day (now, for day 1), uniformly among that evening's
+    /// participants, from the same stream and with the same one draw per day as the reference's block 4,
+    /// so that agents can see it ([`Commons::asked`]) before they choose. The day's own arrivals are
+    /// therefore never asked on their arrival day (an arriving agent does nothing that day anyway).
+    /// Without it (the default, and the reference), block 4 draws after the day's arrivals.
+    pub fn ask_ahead(&mut self) {
+        if !self.ask_ahead {
+            self.ask_ahead = true;
+            self.draw_asked();
+        }
+    }
+
+    /// The participant the world asks on the coming day in ask-ahead mode (None: nobody, or not in
+    /// ask-ahead mode).
+    pub fn asked(&self) -> Option<ParticipantId> {
+        self.asked
+    }
+
+    /// Draws tomorrow's asked participant: `choice(n)` over the participants, none when there are none.
+    fn draw_asked(&mut self) {
+        self.asked = (!self.participants.is_empty())
+            .then(|| self.participants[self.rng.choice(self.participants.len())].id);
     }
 
     fn rate_error(&self, block: &'static str) -> impl Fn(RngError) -> ModelError {
@@ -591,7 +625,15 @@ impl Commons {
         if self.participants.is_empty() {
             return Ok(());
         }
-        let who = self.rng.choice(self.participants.len());
+        let who = if self.ask_ahead {
+            // Drawn last evening; nobody has left since (exits come in block 17).
+            match self.asked.and_then(|id| self.position(id)) {
+                Some(who) => who,
+                None => return Ok(()),
+            }
+        } else {
+            self.rng.choice(self.participants.len())
+        };
         self.scratch.column.clear();
         let proposals = &self.proposals;
         self.scratch.column.extend(

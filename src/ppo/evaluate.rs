@@ -123,8 +123,8 @@ pub struct PersonalityEval {
     /// What the trained agents did.
     pub behaviour: BehaviourRates,
     /// Share of the trained agents' daily choices per bin of each action head (`trade`, `support`,
-    /// `propose`, `exit`; bins as in docs/environment.md). `propose` is chosen every day but only used
-    /// on days the world asks the agent.
+    /// `propose`, `exit`; bins as in docs/environment.md). `propose` can only be "no" on days the world
+    /// does not ask the agent.
     pub action_shares: BTreeMap<&'static str, Vec<f64>>,
 }
 
