@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::env::personality::{self, PopulationEntry, ResolvedEntry};
+use crate::env::strategy;
 use crate::env::CommonsEnvConfig;
 use crate::model::config::RangeError;
 use crate::model::ModelConfig;
@@ -249,6 +250,13 @@ impl Scenario {
                     field: format!("population[{i}].checkpoint"),
                 });
             }
+            let fixed = e.controller == personality::ControllerKind::Fixed;
+            if fixed != e.strategy.is_some() {
+                return Err(ValidationError::Strategy {
+                    field: format!("population[{i}].strategy"),
+                    fixed,
+                });
+            }
         }
         for (what, total) in [
             (
@@ -291,6 +299,14 @@ pub enum ValidationError {
         /// Dotted path of the field.
         field: String,
     },
+    /// A fixed controller without a strategy, or a strategy for another controller.
+    #[error("field `{field}` {} (controller = \"fixed\" plays a strategy: a built-in name, a file or an inline table; other controllers take none)", if *fixed { "is missing" } else { "is only for controller = \"fixed\"" })]
+    Strategy {
+        /// Dotted path of the field.
+        field: String,
+        /// Whether the controller is `fixed`.
+        fixed: bool,
+    },
     /// The shares of a column add up to more than everybody.
     #[error("fields `{field}` sum to {total} (allowed: at most 1; the rest follow the reference's rules)")]
     SharesAboveOne {
@@ -320,6 +336,10 @@ impl ValidationError {
             ValidationError::SharesAboveOne { field, total } => ValidationError::SharesAboveOne {
                 field: prefix(field),
                 total,
+            },
+            ValidationError::Strategy { field, fixed } => ValidationError::Strategy {
+                field: prefix(field),
+                fixed,
             },
         }
     }
@@ -397,10 +417,33 @@ pub fn env_config_named(
             },
             message: e.to_string(),
         })?;
+        let strategy = match &e.strategy {
+            None => None,
+            Some(spec) => {
+                let located = |message: String| ScenarioError::Parse {
+                    path: source.to_path_buf(),
+                    location: format!("field `population[{i}].strategy`: "),
+                    message,
+                };
+                let s = match spec {
+                    toml::Value::String(name) => strategy::resolve(name, base),
+                    table => strategy::from_value(
+                        table,
+                        &format!("{} population[{i}].strategy", source.display()),
+                        &p.name,
+                    ),
+                }
+                .map_err(|e| located(e.to_string()))?;
+                s.check_observation(p.observation, &source.display().to_string())
+                    .map_err(|e| located(e.to_string()))?;
+                Some(s)
+            }
+        };
         population.push(ResolvedEntry {
             personality: p,
             controller: e.controller.clone(),
             checkpoint: e.checkpoint.clone(),
+            strategy,
             hatchers: e.hatchers,
             arrivals: e.arrivals,
         });
@@ -511,6 +554,60 @@ mod tests {
             e,
             "s.toml: field `population[0].arrivals` = 2 is out of range (allowed: 0 to 1)"
         );
+        let e = pop("[[population]]\npersonality = \"altruist\"\ncontroller = \"fixed\"\n");
+        assert!(e.starts_with("s.toml: field `population[0].strategy` is missing (controller = \"fixed\" plays a strategy"), "{e}");
+        let e = pop("[[population]]\npersonality = \"altruist\"\nstrategy = \"hold\"\n");
+        assert!(
+            e.contains("`population[0].strategy` is only for controller = \"fixed\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn fixed_strategies_resolve_by_name_file_or_inline_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            dir.path().join("mine.toml"),
+            "[strategy]\ntrade = \"sell 5 %\"\n",
+        )
+        .unwrap();
+        let resolve = |rows: &str| {
+            let text = format!("[extensions]\nwallets = \"budget\"\n{rows}");
+            let sc = parse(&text, &path).unwrap();
+            env_config(&sc, &path).map_err(|e| e.to_string())
+        };
+        let entry = |strategy: &str| {
+            format!("[[population]]\npersonality = \"profit-seeker\"\ncontroller = \"fixed\"\nhatchers = 0.5\n{strategy}")
+        };
+        let cfg = resolve(&entry("strategy = \"sell-slices\"\n")).unwrap();
+        assert_eq!(
+            cfg.population[0].strategy.as_ref().unwrap().name,
+            "sell-slices"
+        );
+        let cfg = resolve(&entry("strategy = \"mine.toml\"\n")).unwrap();
+        assert_eq!(
+            cfg.population[0].strategy.as_ref().unwrap().heads[0].default,
+            4
+        );
+        let cfg = resolve(&entry(
+            "[population.strategy]\nname = \"inline\"\nexit = \"leave\"\n",
+        ))
+        .unwrap();
+        let s = cfg.population[0].strategy.as_ref().unwrap();
+        assert_eq!((s.name.as_str(), s.heads[3].default), ("inline", 1));
+        let e = resolve(&entry(
+            "[population.strategy]\nname = \"bad\"\nexit = \"run\"\n",
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("field `population[0].strategy`: ")
+                && e.contains("strategy `bad`, field `exit`: unknown bin"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+        let e = resolve(&entry("strategy = \"nope\"\n")).unwrap_err();
+        assert!(e.contains("unknown strategy (built-ins: hold"), "{e}");
     }
 
     #[test]

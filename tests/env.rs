@@ -400,3 +400,89 @@ fn the_agents_shown_as_asked_are_those_the_world_asks() {
         "{asked_days}"
     );
 }
+
+/// A fixed controller plays its rules from each participant's own observation, inside the environment
+/// (no rows), and never takes a masked action: a masked choice falls back to the head's no-op and is
+/// counted. Here hatchers want to leave from day 1, which the vesting mask forbids until the cliff.
+#[test]
+fn a_fixed_controller_never_takes_a_masked_action() {
+    use commons_rl::env::personality::{ControllerKind, Personality, ResolvedEntry};
+    use commons_rl::env::strategy;
+    let mut cfg = commons_cfg(400);
+    let s = strategy::parse(
+        "[strategy]\nname = \"out\"\nexit = \"leave\"\npropose = \"large\"\ntrade = \"sell 50 %\"\n",
+        "test",
+        "out",
+    )
+    .unwrap();
+    cfg.population = vec![ResolvedEntry {
+        personality: Personality::builtin("profit-seeker").unwrap(),
+        controller: ControllerKind::Fixed,
+        checkpoint: None,
+        strategy: Some(s),
+        hatchers: 0.5,
+        arrivals: 0.5,
+    }];
+    let mut env = CommonsEnv::new(cfg);
+    let out = env.reset(3).unwrap();
+    assert!(out.rows.is_empty(), "fixed participants have no rows");
+    let (mut fixed_left, mut early) = (0, 0);
+    while !env.output().info.done {
+        env.step(&[]).unwrap();
+        let c = env.commons().unwrap();
+        for p in &c.events().departed {
+            if p.personality == 1 {
+                fixed_left += 1;
+                // The exit mask: at most 0.1 % of the grant still locked.
+                if p.holdings.locked() > 1e-3 * p.holdings.vesting {
+                    early += 1;
+                }
+            }
+        }
+    }
+    let fb = env.fixed_fallbacks()[0];
+    assert_eq!(early, 0);
+    assert!(fixed_left > 10, "{fixed_left}");
+    assert!(fb.decisions > 1000 && fb.masked[3] > 0, "{fb:?}");
+    // Proposing is allowed only when asked, so "large" falls back on most days.
+    assert!(fb.masked[2] > fb.decisions / 2, "{fb:?}");
+}
+
+/// `set_fixed_override` plays a policy's agents with a strategy and ignores the actions given.
+#[test]
+fn an_override_replaces_a_policys_actions() {
+    use commons_rl::env::strategy;
+    // Spendable tokens of policy 0's personality (label 1) after 200 days: everybody holds, or policy 0
+    // is played by "sell half daily" while given out-of-range actions (refused if they reached it).
+    let run = |sell: bool| {
+        let mut env = CommonsEnv::new(commons_cfg(200));
+        if sell {
+            let s = strategy::resolve("sell-half-daily", std::path::Path::new(".")).unwrap();
+            env.set_fixed_override(0, Some(s));
+        }
+        env.reset(8).unwrap();
+        while !env.output().info.done {
+            let out = env.output();
+            let mut actions = vec![0u32; out.rows.len() * 4];
+            for (i, r) in out.rows.iter().enumerate() {
+                if sell && r.policy == 0 {
+                    actions[i * 4] = 99;
+                }
+            }
+            env.step(&actions).unwrap();
+        }
+        let held: f64 = env
+            .commons()
+            .unwrap()
+            .participants()
+            .iter()
+            .filter(|p| p.personality == 1)
+            .map(|p| p.holdings.spendable())
+            .sum();
+        (held, env.override_fallbacks()[0])
+    };
+    let ((hold, none), (sold, fb)) = (run(false), run(true));
+    assert_eq!(none.decisions, 0);
+    assert!(fb.decisions > 1000, "{fb:?}");
+    assert!(sold < 0.5 * hold, "{sold} vs {hold}");
+}

@@ -8,6 +8,7 @@ use super::controller::AgentController;
 use super::observation::{self, Encoder, OBS_LEN};
 pub use super::personality::RewardParts;
 use super::personality::{reward_unit, ControllerKind, LastSeen, Personality, ResolvedEntry};
+use super::strategy::{Fallbacks, Strategy};
 use crate::model::commons::Population;
 use crate::model::config::WalletMode;
 use crate::model::metrics::Metrics;
@@ -37,34 +38,60 @@ struct AgentState {
     slots: [Option<ProposalId>; SLOTS],
 }
 
-/// Who is an agent: the policy of each personality label and each policy's personality.
+/// Who is an agent: the policy of each personality label and each policy's personality, and the
+/// labels that fixed strategies play.
 #[derive(Clone, Debug)]
 struct Roster {
-    /// Policy of each personality label (label 0: the reference's participants; None: scripted).
+    /// Policy of each personality label (label 0: the reference's participants; None: scripted or
+    /// fixed).
     label_policy: Vec<Option<PolicyId>>,
+    /// Fixed strategy of each personality label (an index into `fixed`).
+    label_fixed: Vec<Option<usize>>,
     /// Name of each policy.
     names: Vec<String>,
     /// Personality of each policy.
     personalities: Vec<Personality>,
+    /// The fixed strategies of the population, with their personalities.
+    fixed: Vec<(Strategy, Personality)>,
 }
 
 impl Roster {
     fn new(population: &[ResolvedEntry]) -> Self {
         let mut r = Roster {
             label_policy: vec![None],
+            label_fixed: vec![None],
             names: Vec::new(),
             personalities: Vec::new(),
+            fixed: Vec::new(),
         };
         for e in population {
-            if e.controller == ControllerKind::Scripted {
-                r.label_policy.push(None);
-            } else {
-                r.label_policy.push(Some(r.personalities.len() as PolicyId));
-                r.names.push(e.personality.name.clone());
-                r.personalities.push(e.personality.clone());
-            }
+            let (policy, fixed) = match (&e.controller, &e.strategy) {
+                (ControllerKind::Scripted, _) => (None, None),
+                // Checked when the scenario is resolved; without a strategy it does nothing.
+                (ControllerKind::Fixed, s) => {
+                    let s = s
+                        .clone()
+                        .unwrap_or_else(|| Strategy::passive(&e.personality.name));
+                    r.fixed.push((s, e.personality.clone()));
+                    (None, Some(r.fixed.len() - 1))
+                }
+                _ => {
+                    r.names.push(e.personality.name.clone());
+                    r.personalities.push(e.personality.clone());
+                    (Some(r.personalities.len() as PolicyId - 1), None)
+                }
+            };
+            r.label_policy.push(policy);
+            r.label_fixed.push(fixed);
         }
         r
+    }
+
+    fn fixed_of(&self, p: &Participant) -> Option<usize> {
+        self.label_fixed
+            .get(p.personality as usize)
+            .copied()
+            .flatten()
     }
 
     fn policy_of(&self, p: &Participant) -> Option<PolicyId> {
@@ -285,25 +312,120 @@ pub struct CommonsEnv {
     /// Agents that act in the coming step (reused buffer).
     acting: Vec<ParticipantId>,
     done: bool,
+    /// Fixed strategies: what they decide from.
+    fixed: FixedPlay,
+}
+
+/// The state of the fixed strategies: those of the population (played for participants without rows),
+/// and those that replace a policy's actions ([`CommonsEnv::set_fixed_override`]).
+#[derive(Clone, Debug, Default)]
+struct FixedPlay {
+    /// Net worth when each fixed participant was first seen (by id; NaN: not yet), its scale.
+    basis: Vec<f64>,
+    /// Per fixed strategy of the population: masked choices.
+    fallbacks: Vec<Fallbacks>,
+    /// Per policy: the strategy that plays it instead of the actions given, if any.
+    overrides: Vec<Option<Strategy>>,
+    /// Per policy: masked choices of its override.
+    override_fallbacks: Vec<Fallbacks>,
+    obs: Vec<f32>,
+    mask: Vec<bool>,
 }
 
 impl CommonsEnv {
     /// An environment for `cfg`; call [`MultiAgentEnv::reset`] before stepping.
     pub fn new(cfg: CommonsEnvConfig) -> Self {
         let roster = Roster::new(&cfg.population);
-        let agent_labels = roster.label_policy.iter().map(Option::is_some).collect();
+        let agent_labels = roster
+            .label_policy
+            .iter()
+            .zip(&roster.label_fixed)
+            .map(|(p, f)| p.is_some() || f.is_some())
+            .collect();
         let budget = cfg.model.extensions.wallets == WalletMode::Budget;
         CommonsEnv {
             ctl: AgentController::new(agent_labels, budget),
             cfg,
             commons: None,
-            roster,
             rows: Rows {
                 unit: 1.0,
                 ..Rows::default()
             },
             acting: Vec::new(),
             done: true,
+            fixed: FixedPlay {
+                fallbacks: vec![Fallbacks::default(); roster.fixed.len()],
+                overrides: vec![None; roster.names.len()],
+                override_fallbacks: vec![Fallbacks::default(); roster.names.len()],
+                obs: vec![0.0; OBS_LEN],
+                mask: vec![true; MASK_LEN],
+                ..FixedPlay::default()
+            },
+            roster,
+        }
+    }
+
+    /// Plays `policy`'s agents with a fixed strategy instead of the actions given to [`Self::step`]
+    /// (which are then ignored for those rows), from each agent's own observation and mask; None
+    /// restores the given actions. Rows, rewards and everything else stay as they are: this is how
+    /// `commons eval --against-fixed` puts a fixed strategy in a trained personality's place.
+    pub fn set_fixed_override(&mut self, policy: PolicyId, strategy: Option<Strategy>) {
+        if let Some(slot) = self.fixed.overrides.get_mut(policy as usize) {
+            *slot = strategy;
+        }
+    }
+
+    /// How often each policy's override ([`Self::set_fixed_override`]) chose a masked bin and fell back
+    /// to the head's no-op, since the environment was made.
+    pub fn override_fallbacks(&self) -> &[Fallbacks] {
+        &self.fixed.override_fallbacks
+    }
+
+    /// How often each fixed strategy of the population (in population order, fixed entries only) chose
+    /// a masked bin, since the environment was made.
+    pub fn fixed_fallbacks(&self) -> &[Fallbacks] {
+        &self.fixed.fallbacks
+    }
+
+    /// Decides today's actions of the population's fixed participants from their observations of the
+    /// world as it is now (what agents saw at the end of yesterday) and hands them to the controller.
+    /// Today's arrivals are not there yet: like arriving agents, they do nothing on their first day.
+    fn play_fixed(&mut self) {
+        if self.roster.fixed.is_empty() {
+            return;
+        }
+        let Some(c) = self.commons.as_ref() else {
+            return;
+        };
+        let f = &mut self.fixed;
+        for p in c.participants() {
+            let Some(k) = self.roster.fixed_of(p) else {
+                continue;
+            };
+            let i = p.id.0 as usize;
+            if f.basis.len() <= i {
+                f.basis.resize(i + 1, f64::NAN);
+            }
+            if f.basis[i].is_nan() {
+                f.basis[i] = observation::net_worth(c, p).max(1.0);
+            }
+            let (strategy, personality) = &self.roster.fixed[k];
+            let slots =
+                self.rows
+                    .encoder
+                    .encode(c, p, f.basis[i], personality.observation, &mut f.obs);
+            observation::mask(p, c.budget_wallets(), c.asked() == Some(p.id), &mut f.mask);
+            let a = strategy.decide(&f.obs, &f.mask, &mut f.fallbacks[k]);
+            self.ctl.set(
+                p.id,
+                AgentAction {
+                    trade: a[0],
+                    support: a[1],
+                    propose: a[2],
+                    exit: a[3],
+                    slots,
+                },
+            );
         }
     }
 
@@ -383,8 +505,16 @@ impl CommonsEnv {
             if !row.live() {
                 continue;
             }
-            let a = &actions[i * heads..(i + 1) * heads];
             let mask = out.mask_row(i);
+            let decided;
+            let a: &[u32] = match &self.fixed.overrides[row.policy as usize] {
+                Some(s) => {
+                    let fb = &mut self.fixed.override_fallbacks[row.policy as usize];
+                    decided = s.decide(out.obs_row(i), mask, fb);
+                    &decided
+                }
+                None => &actions[i * heads..(i + 1) * heads],
+            };
             let mut offset = 0;
             for (h, (&v, &n)) in a.iter().zip(NVEC.iter()).enumerate() {
                 if v as usize >= n || !mask[offset + v as usize] {
@@ -438,6 +568,7 @@ impl MultiAgentEnv for CommonsEnv {
         self.done = false;
         let rows = &mut self.rows;
         rows.begin_episode(&c);
+        self.fixed.basis.clear();
         rows.clear();
         rows.encoder.prepare(&mut c);
         rows.push_newcomers(&c, 0, false, &self.roster);
@@ -451,6 +582,7 @@ impl MultiAgentEnv for CommonsEnv {
             return Err(EnvError::NeedsReset);
         }
         self.take_actions(actions)?;
+        self.play_fixed();
         let Some(c) = self.commons.as_mut() else {
             return Err(EnvError::NeedsReset); // checked above
         };

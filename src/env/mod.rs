@@ -1,6 +1,6 @@
 //! The gym-like layer: a multi-agent environment API ([`api`]), the Commons environment
 //! ([`commons_env`]) with personalities ([`personality`]), observations and masks ([`observation`]),
-//! actions ([`actions`]), CartPole for validating trainers ([`cartpole`]), parallel vectorised
+//! actions ([`actions`]), fixed strategies ([`strategy`]), CartPole for validating trainers ([`cartpole`]), parallel vectorised
 //! environments ([`vec_env`]) and a generic checker ([`check`]).
 
 pub mod actions;
@@ -12,6 +12,7 @@ pub mod controller;
 pub mod episodes;
 pub mod observation;
 pub mod personality;
+pub mod strategy;
 pub mod vec_env;
 
 pub use api::{

@@ -305,6 +305,9 @@ pub enum ControllerKind {
     Scripted,
     /// A saved policy from another run: actions come from outside (the trainer runs the checkpoint).
     Frozen,
+    /// A fixed strategy (`strategy`: rules on observation features, [`super::strategy`]), played inside
+    /// the environment from each participant's own observation.
+    Fixed,
 }
 
 /// One line of a scenario's population table.
@@ -319,6 +322,10 @@ pub struct PopulationEntry {
     /// For `frozen`: the checkpoint to play.
     #[serde(default)]
     pub checkpoint: Option<PathBuf>,
+    /// For `fixed`: a built-in strategy name, a strategy file (relative to the scenario file, like
+    /// personality files) or an inline strategy table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<toml::Value>,
     /// Share of the hatchers with this personality.
     #[serde(default)]
     pub hatchers: f64,
@@ -336,6 +343,8 @@ pub struct ResolvedEntry {
     pub controller: ControllerKind,
     /// Checkpoint for `frozen`.
     pub checkpoint: Option<PathBuf>,
+    /// The strategy for `fixed`.
+    pub strategy: Option<super::strategy::Strategy>,
     /// Share of hatchers.
     pub hatchers: f64,
     /// Share of arrivals.
