@@ -43,6 +43,7 @@ fn load(dir: &std::path::Path, side: Side) -> anyhow::Result<RunSamples> {
                 super::eval::DEFAULT_EPISODES,
                 super::eval::DEFAULT_SEED,
                 &[],
+                &[],
                 true,
             )?;
         }
@@ -96,6 +97,18 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     }
     let c = compare::compare(&runs);
     print!("{}", compare::render_table(&c));
+    // Best-response checks of the runs that have one (`commons eval --against-fixed`).
+    for (dir, label) in args
+        .runs
+        .iter()
+        .zip(runs.iter().skip(args.scripted as usize).map(|r| &r.label))
+    {
+        if let Some(b) = compare::best_response::BestResponse::read(dir)? {
+            for w in b.warnings() {
+                println!("{label}: {w}");
+            }
+        }
+    }
     if let Some(path) = &args.plot {
         commons_rl::atomic::write_atomic(path, compare::plot::svg(&c).as_bytes())
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

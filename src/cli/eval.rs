@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::Args;
+use commons_rl::compare::best_response::{self, BestResponse};
 use commons_rl::ppo::device;
 use commons_rl::ppo::evaluate;
 use commons_rl::ppo::run_config::RunConfig;
@@ -30,17 +31,36 @@ pub struct EvalArgs {
     /// curve.exit_tribute=0.3`, validated like the file and recorded in eval.json's `overrides`.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = super::parse_override)]
     set: Vec<Override>,
+    /// Also check each learned personality against fixed strategies (a best response check): on the
+    /// same seeds, every agent of the personality played in turn by each strategy, the rest of the
+    /// population as trained; writes best_response.json. DIR: a folder of strategy files (default: the
+    /// built-in library, agents/strategies).
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    against_fixed: Option<Option<PathBuf>>,
+}
+
+/// The strategies of `--against-fixed [DIR]`: the folder's files, or the built-in library.
+pub fn strategies(dir: Option<&Path>) -> anyhow::Result<Vec<commons_rl::env::strategy::Strategy>> {
+    use commons_rl::env::strategy;
+    Ok(match dir {
+        None => strategy::library()?,
+        Some(dir) => strategy::load_folder(dir)?,
+    })
 }
 
 /// Evaluates `run_dir` on `episodes` seeds from `seed` (under the run's scenario with `sets` applied)
-/// and writes `run_dir/eval.json` and `run_dir/eval_days.csv` (each atomically).
+/// and writes `run_dir/eval.json` and `run_dir/eval_days.csv` (each atomically), and with `strategies`
+/// the best-response check, `run_dir/best_response.json` (an earlier one is removed when there are no
+/// strategies: it would describe another evaluation). `announce`: say what is done and show a progress
+/// bar.
 pub fn evaluate_and_write(
     run_dir: &Path,
     episodes: u32,
     seed: u64,
     sets: &[Override],
+    strategies: &[commons_rl::env::strategy::Strategy],
     announce: bool,
-) -> anyhow::Result<evaluate::EvalReport> {
+) -> anyhow::Result<(evaluate::EvalReport, Option<BestResponse>)> {
     // A training run, and nobody else writing into it (a run still training holds its lock).
     let _folder = run::open(run_dir, Access::ExistingRun)?;
     let cfg = RunConfig::load(run_dir)?;
@@ -60,26 +80,125 @@ pub fn evaluate_and_write(
     let scenario = scenario::with_overrides(&cfg.scenario, sets)?;
     let env_cfg =
         scenario::env_config_named(&scenario, &cfg.run.env, &run_dir.join("config.toml"))?;
+    for e in &env_cfg.population {
+        for s in strategies {
+            s.check_observation(e.personality.observation, &format!("strategy `{}`", s.name))
+                .map_err(|err| {
+                    anyhow::anyhow!(
+                        "--against-fixed: {err} (personality {})",
+                        e.personality.name
+                    )
+                })?;
+        }
+    }
     let dev = device::resolve(cfg.run.device)?;
     if announce {
         eprintln!(
-            "evaluating {} on {episodes} held-out seeds from {seed} (and the scripted baseline)...",
+            "evaluating {} on {episodes} held-out seeds from {seed} (and the scripted baseline{})...",
             run_dir.display(),
+            if strategies.is_empty() {
+                String::new()
+            } else {
+                format!(", and {} fixed strategies in each learned personality's place", strategies.len())
+            }
         );
     }
+    let bar = if announce {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} eval [{bar:30}] {pos}/{len} episodes, {elapsed} (ETA {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     let texts = sets
         .iter()
         .map(|o| format!("{}={}", o.key, o.text))
         .collect();
-    let (report, days) =
-        evaluate::evaluate(run_dir, &env_cfg, &cfg.training, episodes, seed, texts, dev)?;
+    let (report, days, fixed) = evaluate::evaluate(
+        run_dir,
+        &env_cfg,
+        &cfg.training,
+        episodes,
+        seed,
+        texts,
+        strategies,
+        dev,
+        &bar,
+    )?;
+    bar.finish_and_clear();
     run::files::write_text(run_dir, evaluate::DAYS_FILE, &days.to_csv(seed))?;
     run::files::write_json(run_dir, run::files::EVAL, &report)?;
-    Ok(report)
+    let best = fixed.map(|samples| {
+        let descriptions = strategies
+            .iter()
+            .map(|s| (s.name.clone(), s.description.clone()))
+            .collect();
+        BestResponse::of(
+            samples,
+            descriptions,
+            report.checkpoint_step,
+            episodes,
+            seed,
+        )
+    });
+    match &best {
+        Some(b) => {
+            run::files::write_json(run_dir, best_response::FILE, b)?;
+        }
+        None => {
+            let old = run_dir.join(best_response::FILE);
+            if old.is_file() {
+                std::fs::remove_file(&old)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", old.display()))?;
+            }
+        }
+    }
+    Ok((report, best))
+}
+
+/// Prints a best-response check: per personality the trained return, the best fixed strategy's and
+/// the gap, then the warnings.
+pub fn print_best_response(b: &BestResponse) {
+    println!(
+        "best response (return per agent; intervals {:.0} % simultaneous over the strategies, paired by seed):",
+        100.0 * b.level
+    );
+    println!(
+        "{:<16} {:>26} {:<26} {:>26} {:>26}",
+        "personality", "trained", "best fixed strategy", "its return", "gap (trained − fixed)"
+    );
+    for (name, c) in &b.personalities {
+        println!(
+            "{name:<16} {:>26} {:<26} {:>26} {:>26}",
+            c.trained.text(),
+            c.best,
+            c.best_fixed.text(),
+            c.gap.text()
+        );
+    }
+    for w in b.warnings() {
+        println!("{w}");
+    }
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    let report = evaluate_and_write(&args.run_dir, args.episodes, args.seed, &args.set, true)?;
+    let strategies = match &args.against_fixed {
+        Some(dir) => strategies(dir.as_deref())?,
+        None => Vec::new(),
+    };
+    let (report, best) = evaluate_and_write(
+        &args.run_dir,
+        args.episodes,
+        args.seed,
+        &args.set,
+        &strategies,
+        true,
+    )?;
     let path = args.run_dir.join("eval.json");
     println!(
         "checkpoint at step {}, {} episodes per side, seeds {}..",
@@ -101,7 +220,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         "per agent", "trained", "scripted", "separated"
     );
     for (name, p) in &report.personalities {
-        for (what, c) in [("DAI gain", &p.net_worth_gain), ("impact", &p.impact)] {
+        for (what, c) in [
+            ("DAI gain", &p.net_worth_gain),
+            ("impact", &p.impact),
+            ("on favourite", &p.stake_on_favourite),
+        ] {
             println!(
                 "{:<16} {:>12.3} ± {:<7.3} {:>12.3} ± {:<7.3} {:>10}",
                 format!("{name} {what}"),
@@ -140,6 +263,15 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             t.mean, t.ci95, b.mean, b.ci95
         );
     }
+    if let Some(b) = &best {
+        print_best_response(b);
+    }
     println!("written: {}", path.display());
+    if best.is_some() {
+        println!(
+            "written: {}",
+            args.run_dir.join(best_response::FILE).display()
+        );
+    }
     Ok(())
 }

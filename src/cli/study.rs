@@ -313,8 +313,15 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
         if state != CellState::Done {
             bar.set_position(base + train_w);
             say(format!("{label}: evaluating"));
-            super::eval::evaluate_and_write(&dir, study.eval_episodes, study.eval_seed, &[], false)
-                .with_context(|| format!("{label}: evaluating"))?;
+            super::eval::evaluate_and_write(
+                &dir,
+                study.eval_episodes,
+                study.eval_seed,
+                &[],
+                &[],
+                false,
+            )
+            .with_context(|| format!("{label}: evaluating"))?;
         }
         bar.set_position(base + train_w + eval_w);
     }

@@ -21,6 +21,13 @@ pub const AGENT_MEASURES: [&str; 3] = ["return", "net_worth_gain", "impact"];
 pub const AGENT_MEASURE_UNITS: [&str; 3] = ["reward", "DAI", "U"];
 /// Unit of the behaviour rates.
 pub const BEHAVIOUR_UNIT: &str = "share of days";
+/// The staking measure of an evaluation (both sides): per episode, the mean over the personality's
+/// agent-days with a stake of the share of its staked tokens on its favourite candidate (the one it
+/// has the highest affinity to, observation slot 0). 1: everything on the favourite; the reference's
+/// "by affinity" rule splits by affinity above a cutoff.
+pub const STAKE_MEASURE: &str = "stake_on_favourite";
+/// Unit of [`STAKE_MEASURE`].
+pub const STAKE_MEASURE_UNIT: &str = "share of own stake";
 
 /// Per action head, per bin: one value per episode (`None` where the episode had no choice).
 pub type HeadShares = BTreeMap<String, Vec<Vec<Option<f64>>>>;
@@ -48,6 +55,21 @@ pub struct EvalSamples {
     pub trained: SideSamples,
     /// Scripted participants in the same roles.
     pub scripted: SideSamples,
+}
+
+/// The per-episode returns behind a best-response check (`commons eval --against-fixed`): every learned
+/// personality replaced in turn by every fixed strategy, on the evaluation's seeds, the rest of the
+/// population as trained. `None` where an episode had no agent of the personality.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct FixedSamples {
+    /// Per personality: the trained policy's per-episode mean return (the trained side's `return`).
+    pub trained: BTreeMap<String, Vec<Option<f64>>>,
+    /// Per personality, per strategy: the per-episode mean return of the personality's agents when
+    /// the strategy plays them.
+    pub fixed: BTreeMap<String, BTreeMap<String, Vec<Option<f64>>>>,
+    /// Per personality, per strategy: `[decisions, masked trade, support, propose, exit]`, the choices
+    /// that the mask forbade and that fell back to the head's no-op.
+    pub fallbacks: BTreeMap<String, BTreeMap<String, [u64; 5]>>,
 }
 
 /// One agent's tally while it lives.

@@ -4,15 +4,21 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use rand::SeedableRng;
+use rayon::prelude::*;
 use serde::Serialize;
 
-use super::trainer::{load_policies, TrainError};
+use super::policy::CpuActor;
+use super::trainer::{load_policies, LoadedPolicy, TrainError};
 use crate::env::actions::{self, BEHAVIOURS, HEADS, NVEC};
+use crate::env::api::PolicyId;
 use crate::env::episodes::{
-    EpisodeTracker, EvalSamples, FinishedAgent, SideSamples, AGENT_MEASURES, COMPONENTS,
+    EpisodeTracker, EvalSamples, FinishedAgent, FixedSamples, SideSamples, AGENT_MEASURES,
+    COMPONENTS, STAKE_MEASURE,
 };
+use crate::env::strategy::{Fallbacks, Strategy};
 use crate::env::{CommonsEnv, CommonsEnvConfig, MultiAgentEnv};
 use crate::model::metrics::{Metrics, METRIC_COUNT, METRIC_NAMES};
+use crate::model::participant::ParticipantId;
 
 /// A mean with its 95 % confidence half-width (1.96 · sd / √n over episodes).
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
@@ -120,6 +126,9 @@ pub struct PersonalityEval {
     pub components: [f64; COMPONENTS],
     /// The same for the baseline.
     pub baseline_components: [f64; COMPONENTS],
+    /// Share of own staked tokens on the favourite candidate ([`STAKE_MEASURE`]), trained against the
+    /// reference's rule in the same roles.
+    pub stake_on_favourite: Comparison,
     /// What the trained agents did.
     pub behaviour: BehaviourRates,
     /// Share of the trained agents' daily choices per bin of each action head (`trade`, `support`,
@@ -212,6 +221,8 @@ struct SideResult {
     bins: Vec<Vec<Vec<usize>>>,
     /// Per episode, per day: the [`DAY_METRICS`].
     days: Vec<Vec<[f64; DAY_METRICS.len()]>>,
+    /// Masked choices of the fixed strategy of a [`Side::Fixed`].
+    fallbacks: Fallbacks,
 }
 
 impl SideResult {
@@ -228,25 +239,116 @@ impl SideResult {
     }
 }
 
-fn play(
-    cfg: &CommonsEnvConfig,
-    policies: Option<&[super::trainer::LoadedPolicy]>,
-    names: &[String],
-    episodes: u32,
-    seed: u64,
-    device: tch::Device,
-) -> Result<SideResult, TrainError> {
-    let n_policies = names.len();
-    let mut env = CommonsEnv::new(cfg.clone());
-    env.set_scripted_baseline(policies.is_none());
-    let heads = env.action_spec(0).nvec.len();
-    let mut res = SideResult {
-        samples: SideSamples::default(),
-        components: vec![([0.0; COMPONENTS], 0); n_policies],
-        behaviour: vec![[0; 6]; n_policies],
-        bins: vec![NVEC.iter().map(|&n| vec![0; n]).collect(); n_policies],
-        days: Vec::with_capacity(episodes as usize),
+/// Who plays the learned personalities in one side of an evaluation.
+#[derive(Clone, Copy)]
+enum Side<'a> {
+    /// The trained policies.
+    Trained,
+    /// The reference's rules, in the same roles.
+    Scripted,
+    /// Policy `policy` played by `strategy`, every other policy as trained.
+    Fixed {
+        /// The policy replaced.
+        policy: usize,
+        /// What plays it.
+        strategy: &'a Strategy,
+    },
+}
+
+/// Something that samples a policy's actions for its rows of an output.
+trait Actor {
+    fn act_rows(
+        &self,
+        k: usize,
+        out: &crate::env::StepOutput,
+        rng: &mut rand_pcg::Pcg32,
+        device: tch::Device,
+        actions: &mut [u32],
+    ) -> Result<usize, TrainError>;
+}
+
+impl Actor for LoadedPolicy {
+    fn act_rows(
+        &self,
+        k: usize,
+        out: &crate::env::StepOutput,
+        rng: &mut rand_pcg::Pcg32,
+        device: tch::Device,
+        actions: &mut [u32],
+    ) -> Result<usize, TrainError> {
+        self.act(k, out, rng, device, actions)
+    }
+}
+
+impl Actor for CpuActor {
+    fn act_rows(
+        &self,
+        k: usize,
+        out: &crate::env::StepOutput,
+        rng: &mut rand_pcg::Pcg32,
+        _device: tch::Device,
+        actions: &mut [u32],
+    ) -> Result<usize, TrainError> {
+        Ok(self.act(k, out, rng, actions))
+    }
+}
+
+/// What one evaluation episode produced.
+struct EpisodeResult {
+    /// Per policy: the agents that finished.
+    done: Vec<Vec<FinishedAgent>>,
+    /// Per policy: action counts (buy, sell, stake, propose, exit, all).
+    counts: Vec<[usize; 6]>,
+    /// Per policy, per head, per bin: choices.
+    bins: Vec<Vec<Vec<usize>>>,
+    /// Per day: the [`DAY_METRICS`].
+    days: Vec<[f64; DAY_METRICS.len()]>,
+    /// The world's metrics at the end.
+    metrics: Option<[f64; METRIC_COUNT]>,
+    /// Per policy: summed daily [`STAKE_MEASURE`] values and the agent-days they cover.
+    favourite: Vec<(f64, usize)>,
+    /// Masked choices of a [`Side::Fixed`]'s strategy.
+    fallbacks: Fallbacks,
+}
+
+/// Share of each live agent's staked tokens on its favourite candidate (highest affinity; ties: the
+/// older), added per policy to `acc` for agents with a stake.
+fn stake_on_favourite(env: &CommonsEnv, acc: &mut [(f64, usize)]) {
+    let Some(c) = env.commons() else {
+        return;
     };
+    for r in env.output().rows.iter().filter(|r| r.live()) {
+        let Some(pos) = c.participant_position(ParticipantId(r.agent.0)) else {
+            continue;
+        };
+        let support = &c.participants()[pos].support;
+        let staked: f64 = support.iter().map(|e| e.tokens).sum();
+        let favourite = support
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.affinity.total_cmp(&b.1.affinity).then(b.0.cmp(&a.0)));
+        if let (true, Some((_, e))) = (staked > 0.0, favourite) {
+            let slot = &mut acc[r.policy as usize];
+            slot.0 += e.tokens / staked;
+            slot.1 += 1;
+        }
+    }
+}
+
+fn play_episode<A: Actor>(
+    cfg: &CommonsEnvConfig,
+    side: Side,
+    policies: &[A],
+    s: u64,
+    device: tch::Device,
+) -> Result<EpisodeResult, TrainError> {
+    let n_policies = policies.len();
+    let mut env = CommonsEnv::new(cfg.clone());
+    env.set_scripted_baseline(matches!(side, Side::Scripted));
+    if let Side::Fixed { policy, strategy } = side {
+        env.set_fixed_override(policy as PolicyId, Some(strategy.clone()));
+    }
+    let heads = NVEC.len();
     let day_index = day_metric_indices();
     let today = |env: &CommonsEnv| {
         env.commons().map(|c| {
@@ -254,73 +356,152 @@ fn play(
             day_index.map(|j| v[j])
         })
     };
-    // Behaviour rates only for trained policies: scripted decisions are not actions.
-    let behaviours: &[&str] = if policies.is_some() { &BEHAVIOURS } else { &[] };
-    for name in names {
-        let m = res.samples.personalities.entry(name.clone()).or_default();
-        for measure in AGENT_MEASURES.iter().chain(behaviours) {
-            m.insert(measure.to_string(), Vec::with_capacity(episodes as usize));
-        }
-    }
-    let mut metrics: Vec<[f64; METRIC_COUNT]> = Vec::new();
-    let mut actions = Vec::new();
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(s ^ 0xe7a1);
+    env.reset(s)?;
     let mut tracker = EpisodeTracker::new(n_policies);
-    for k in 0..episodes {
-        let s = seed.wrapping_add(k as u64);
-        let mut rng = rand_pcg::Pcg32::seed_from_u64(s ^ 0xe7a1);
-        env.reset(s)?;
-        tracker.clear();
-        // Per policy: the agents that finished.
-        let mut done: Vec<Vec<FinishedAgent>> = vec![Vec::new(); n_policies];
-        let mut counts = vec![[0usize; 6]; n_policies];
-        // Per policy, per head, per bin: this episode's choices.
-        let mut episode_bins: Vec<Vec<Vec<usize>>> =
-            vec![NVEC.iter().map(|&n| vec![0; n]).collect(); n_policies];
-        let mut days = Vec::with_capacity(cfg.model.simulation.days as usize + 1);
-        days.extend(today(&env));
-        let mut observe = |env: &CommonsEnv, done: &mut Vec<Vec<FinishedAgent>>| {
+    let mut res = EpisodeResult {
+        done: vec![Vec::new(); n_policies],
+        counts: vec![[0usize; 6]; n_policies],
+        bins: vec![NVEC.iter().map(|&n| vec![0; n]).collect(); n_policies],
+        days: Vec::with_capacity(cfg.model.simulation.days as usize + 1),
+        metrics: None,
+        favourite: vec![(0.0, 0); n_policies],
+        fallbacks: Fallbacks::default(),
+    };
+    res.days.extend(today(&env));
+    let observe =
+        |env: &CommonsEnv, tracker: &mut EpisodeTracker, done: &mut Vec<Vec<FinishedAgent>>| {
             let parts = env.reward_parts();
             for (i, r) in env.output().rows.iter().enumerate() {
                 if let Some(f) = tracker.observe(0, 0, r, parts.get(i)) {
-                    let slot = &mut res.components[f.policy];
-                    for (total, c) in slot.0.iter_mut().zip(f.components) {
-                        *total += c;
-                    }
-                    slot.1 += 1;
                     done[f.policy].push(f);
                 }
             }
         };
-        observe(&env, &mut done);
-        while !env.output().info.done {
-            let out = env.output();
-            actions.clear();
-            actions.resize(out.rows.len() * heads, 0);
-            if let Some(ps) = policies {
-                for (p, pol) in ps.iter().enumerate() {
-                    pol.act(p, out, &mut rng, device, &mut actions)?;
+    observe(&env, &mut tracker, &mut res.done);
+    let mut actions = Vec::new();
+    // Actions are counted for the trained policies only: scripted decisions are not actions, and a
+    // fixed strategy's are made inside the environment.
+    let count = matches!(side, Side::Trained);
+    while !env.output().info.done {
+        let out = env.output();
+        actions.clear();
+        actions.resize(out.rows.len() * heads, 0);
+        if !matches!(side, Side::Scripted) {
+            // Every policy samples (a replaced one too, its actions then ignored), so that the others
+            // draw the same random numbers as in the trained side.
+            for (p, pol) in policies.iter().enumerate() {
+                pol.act_rows(p, out, &mut rng, device, &mut actions)?;
+            }
+        }
+        if count {
+            for (i, r) in out.rows.iter().enumerate().filter(|(_, r)| r.live()) {
+                let a = &actions[i * heads..(i + 1) * heads];
+                let b = &mut res.counts[r.policy as usize];
+                for (c, shown) in b.iter_mut().zip(actions::behaviours(a)) {
+                    *c += shown as usize;
                 }
-                for (i, r) in out.rows.iter().enumerate() {
-                    if r.live() {
-                        let a = &actions[i * heads..(i + 1) * heads];
-                        let b = &mut counts[r.policy as usize];
-                        for (c, shown) in b.iter_mut().zip(actions::behaviours(a)) {
-                            *c += shown as usize;
-                        }
-                        b[5] += 1;
-                        for (h, &v) in a.iter().enumerate() {
-                            res.bins[r.policy as usize][h][v as usize] += 1;
-                            episode_bins[r.policy as usize][h][v as usize] += 1;
-                        }
-                    }
+                b[5] += 1;
+                for (h, &v) in a.iter().enumerate() {
+                    res.bins[r.policy as usize][h][v as usize] += 1;
                 }
             }
-            env.step(&actions)?;
-            observe(&env, &mut done);
-            days.extend(today(&env));
         }
-        res.days.push(days);
-        for (p, agents) in done.into_iter().enumerate() {
+        env.step(&actions)?;
+        observe(&env, &mut tracker, &mut res.done);
+        stake_on_favourite(&env, &mut res.favourite);
+        res.days.extend(today(&env));
+    }
+    res.metrics = env.commons().map(|c| Metrics::of(c).values());
+    if let Side::Fixed { policy, .. } = side {
+        res.fallbacks = env.override_fallbacks()[policy];
+    }
+    Ok(res)
+}
+
+/// Plays `episodes` episodes (seeds `seed + k`) of one side, ticking `bar` once per episode: in
+/// parallel when the policies run on the CPU path ([`CpuActor`]), else one after the other. Each episode
+/// is independent and seeded by its number, so the result does not depend on the thread count.
+#[allow(clippy::too_many_arguments)]
+fn play(
+    cfg: &CommonsEnvConfig,
+    side: Side,
+    policies: &[LoadedPolicy],
+    names: &[String],
+    episodes: u32,
+    seed: u64,
+    device: tch::Device,
+    bar: &indicatif::ProgressBar,
+) -> Result<SideResult, TrainError> {
+    let n_policies = names.len();
+    let cpu: Option<Vec<CpuActor>> = policies
+        .iter()
+        .map(|p| CpuActor::of(&p.net, &p.norm))
+        .collect();
+    let one = |r: Result<EpisodeResult, TrainError>| {
+        bar.inc(1);
+        r
+    };
+    let results: Vec<EpisodeResult> = match &cpu {
+        Some(actors) => (0..episodes)
+            .into_par_iter()
+            .map(|k| {
+                one(play_episode(
+                    cfg,
+                    side,
+                    actors,
+                    seed.wrapping_add(k as u64),
+                    device,
+                ))
+            })
+            .collect::<Result<_, _>>()?,
+        None => (0..episodes)
+            .map(|k| {
+                one(play_episode(
+                    cfg,
+                    side,
+                    policies,
+                    seed.wrapping_add(k as u64),
+                    device,
+                ))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let mut res = SideResult {
+        samples: SideSamples::default(),
+        components: vec![([0.0; COMPONENTS], 0); n_policies],
+        behaviour: vec![[0; 6]; n_policies],
+        bins: vec![NVEC.iter().map(|&n| vec![0; n]).collect(); n_policies],
+        days: Vec::with_capacity(episodes as usize),
+        fallbacks: Fallbacks::default(),
+    };
+    let counted = matches!(side, Side::Trained);
+    let behaviours: &[&str] = if counted { &BEHAVIOURS } else { &[] };
+    for name in names {
+        let m = res.samples.personalities.entry(name.clone()).or_default();
+        for measure in AGENT_MEASURES
+            .iter()
+            .chain(behaviours)
+            .chain(std::iter::once(&STAKE_MEASURE))
+        {
+            m.insert(measure.to_string(), Vec::with_capacity(episodes as usize));
+        }
+    }
+    let mut metrics: Vec<[f64; METRIC_COUNT]> = Vec::new();
+    for e in results {
+        res.days.push(e.days);
+        res.fallbacks.decisions += e.fallbacks.decisions;
+        for (total, m) in res.fallbacks.masked.iter_mut().zip(e.fallbacks.masked) {
+            *total += m;
+        }
+        for (p, agents) in e.done.into_iter().enumerate() {
+            let slot = &mut res.components[p];
+            for f in &agents {
+                for (total, c) in slot.0.iter_mut().zip(f.components) {
+                    *total += c;
+                }
+                slot.1 += 1;
+            }
             let m = res
                 .samples
                 .personalities
@@ -331,34 +512,37 @@ fn play(
                 (!agents.is_empty())
                     .then(|| agents.iter().map(|a| a.measures()[j]).sum::<f64>() / n)
             };
-            let values = [mean(0), mean(1), mean(2)];
-            for (measure, v) in AGENT_MEASURES.iter().zip(values) {
+            for (j, measure) in AGENT_MEASURES.iter().enumerate() {
+                m.get_mut(*measure).expect("inserted").push(mean(j));
+            }
+            let (sum, days) = e.favourite[p];
+            m.get_mut(STAKE_MEASURE)
+                .expect("inserted")
+                .push((days > 0).then(|| sum / days as f64));
+            if !counted {
+                continue;
+            }
+            let c = e.counts[p];
+            for (j, measure) in BEHAVIOURS.iter().enumerate() {
+                let v = (c[5] > 0).then(|| c[j] as f64 / c[5] as f64);
                 m.get_mut(*measure).expect("inserted").push(v);
             }
-            if policies.is_some() {
-                let c = counts[p];
-                for (j, measure) in BEHAVIOURS.iter().enumerate() {
-                    let v = (c[5] > 0).then(|| c[j] as f64 / c[5] as f64);
-                    m.get_mut(*measure).expect("inserted").push(v);
-                }
-                for (total, c) in res.behaviour[p].iter_mut().zip(c) {
+            for (total, c) in res.behaviour[p].iter_mut().zip(c) {
+                *total += c;
+            }
+            let heads = res.samples.shares.entry(names[p].clone()).or_default();
+            for ((h, counts), totals) in HEADS.iter().zip(&e.bins[p]).zip(&mut res.bins[p]) {
+                let n: usize = counts.iter().sum();
+                let per_bin = heads
+                    .entry(h.to_string())
+                    .or_insert_with(|| vec![Vec::new(); counts.len()]);
+                for ((series, &c), total) in per_bin.iter_mut().zip(counts).zip(totals.iter_mut()) {
+                    series.push((n > 0).then(|| c as f64 / n as f64));
                     *total += c;
-                }
-                let heads = res.samples.shares.entry(names[p].clone()).or_default();
-                for (h, counts) in HEADS.iter().zip(&episode_bins[p]) {
-                    let n: usize = counts.iter().sum();
-                    let per_bin = heads
-                        .entry(h.to_string())
-                        .or_insert_with(|| vec![Vec::new(); counts.len()]);
-                    for (series, &c) in per_bin.iter_mut().zip(counts) {
-                        series.push((n > 0).then(|| c as f64 / n as f64));
-                    }
                 }
             }
         }
-        if let Some(c) = env.commons() {
-            metrics.push(Metrics::of(c).values());
-        }
+        metrics.extend(e.metrics);
     }
     for (j, name) in METRIC_NAMES.iter().enumerate() {
         res.samples
@@ -370,7 +554,11 @@ fn play(
 
 /// Evaluates a run's latest checkpoint on `episodes` seeds from `seed`, against the same seeds with the
 /// learned personalities played by the reference's rules; `overrides` (recorded in the report) are
-/// the `--set` texts already applied to `cfg`. Also returns every episode's per-day metrics.
+/// the `--set` texts already applied to `cfg`. Also returns every episode's per-day metrics, and, when
+/// `strategies` is not empty, the best-response check: on the same seeds, each learned personality
+/// played in turn by each strategy, the others as trained. Episodes run in parallel; `bar` ticks once
+/// per episode (`episodes × (2 + personalities × strategies)` in all).
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     run_dir: &Path,
     cfg: &CommonsEnvConfig,
@@ -378,16 +566,72 @@ pub fn evaluate(
     episodes: u32,
     seed: u64,
     overrides: Vec<String>,
+    strategies: &[Strategy],
     device: tch::Device,
-) -> Result<(EvalReport, EvalDays), TrainError> {
+    bar: &indicatif::ProgressBar,
+) -> Result<(EvalReport, EvalDays, Option<FixedSamples>), TrainError> {
     // One intra-op thread, as in training: on a busy two-core machine libtorch's own threads would
     // fight the environment for the cores (15-60x slower).
     tch::set_num_threads(1);
     let probe = CommonsEnv::new(cfg.clone());
     let (policies, step) = load_policies(run_dir, &probe, file, device)?;
     let names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
-    let trained = play(cfg, Some(&policies), &names, episodes, seed, device)?;
-    let baseline = play(cfg, None, &names, episodes, seed, device)?;
+    bar.set_length(episodes as u64 * (2 + (names.len() * strategies.len()) as u64));
+    let trained = play(
+        cfg,
+        Side::Trained,
+        &policies,
+        &names,
+        episodes,
+        seed,
+        device,
+        bar,
+    )?;
+    let baseline = play(
+        cfg,
+        Side::Scripted,
+        &policies,
+        &names,
+        episodes,
+        seed,
+        device,
+        bar,
+    )?;
+    let fixed = if strategies.is_empty() {
+        None
+    } else {
+        let mut out = FixedSamples::default();
+        for (p, name) in names.iter().enumerate() {
+            out.trained.insert(
+                name.clone(),
+                trained.samples.personalities[name]["return"].clone(),
+            );
+            for strategy in strategies {
+                let side = Side::Fixed {
+                    policy: p,
+                    strategy,
+                };
+                let r = play(cfg, side, &policies, &names, episodes, seed, device, bar)?;
+                let returns = r.samples.personalities[name]["return"].clone();
+                out.fixed
+                    .entry(name.clone())
+                    .or_default()
+                    .insert(strategy.name.clone(), returns);
+                let fb = r.fallbacks;
+                out.fallbacks.entry(name.clone()).or_default().insert(
+                    strategy.name.clone(),
+                    [
+                        fb.decisions,
+                        fb.masked[0],
+                        fb.masked[1],
+                        fb.masked[2],
+                        fb.masked[3],
+                    ],
+                );
+            }
+        }
+        Some(out)
+    };
     let mut personalities = BTreeMap::new();
     for (p, name) in names.iter().enumerate() {
         let a = Interval::of(&trained.series(name, "return")?);
@@ -414,6 +658,7 @@ pub fn evaluate(
                 separated: a.separated_from(&b),
                 net_worth_gain: compare("net_worth_gain")?,
                 impact: compare("impact")?,
+                stake_on_favourite: compare(STAKE_MEASURE)?,
                 components: avg(&trained.components[p]),
                 baseline_components: avg(&baseline.components[p]),
                 action_shares: HEADS
@@ -457,5 +702,5 @@ pub fn evaluate(
             scripted: baseline.samples,
         },
     };
-    Ok((report, days))
+    Ok((report, days, fixed))
 }

@@ -188,22 +188,7 @@ pub fn act(
     if !with_values {
         values.clear();
     }
-    let m: usize = net.nvec.iter().sum();
-    let heads = net.nvec.len();
-    let mut actions = Vec::with_capacity(rows.len() * heads);
-    let mut logp = Vec::with_capacity(rows.len());
-    let mut chosen = Vec::with_capacity(heads);
-    for (j, &i) in rows.iter().enumerate() {
-        chosen.clear();
-        logp.push(sampling::sample(
-            &logits[j * m..(j + 1) * m],
-            out.mask_row(i),
-            &net.nvec,
-            rng,
-            &mut chosen,
-        ));
-        actions.extend_from_slice(&chosen);
-    }
+    let (actions, logp) = sample_rows(&logits, out, &rows, &net.nvec, rng);
     Ok(Acted {
         rows,
         obs,
@@ -211,6 +196,84 @@ pub fn act(
         logp,
         values,
     })
+}
+
+/// One masked sample per row from row-major `logits` (one row per entry of `rows`): the bins, `heads`
+/// per row, and their log-probabilities.
+fn sample_rows(
+    logits: &[f32],
+    out: &StepOutput,
+    rows: &[usize],
+    nvec: &[usize],
+    rng: &mut rand_pcg::Pcg32,
+) -> (Vec<u32>, Vec<f32>) {
+    let m: usize = nvec.iter().sum();
+    let mut actions = Vec::with_capacity(rows.len() * nvec.len());
+    let mut logp = Vec::with_capacity(rows.len());
+    let mut chosen = Vec::with_capacity(nvec.len());
+    for (j, &i) in rows.iter().enumerate() {
+        chosen.clear();
+        logp.push(sampling::sample(
+            &logits[j * m..(j + 1) * m],
+            out.mask_row(i),
+            nvec,
+            rng,
+            &mut chosen,
+        ));
+        actions.extend_from_slice(&chosen);
+    }
+    (actions, logp)
+}
+
+/// A policy's parameters and normaliser as plain numbers: what [`act`] computes on the CPU path, without
+/// libtorch, so that it can be shared by threads (evaluation episodes in parallel). It acts exactly like
+/// [`act`] does on the CPU (the same forward, normalisation and sampling).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpuActor {
+    layout: super::cpu::Layout,
+    params: Vec<f32>,
+    nvec: Vec<usize>,
+    norm: RunningNorm,
+}
+
+impl CpuActor {
+    /// The actor of `net` with `norm`, or None when `net` is not on the CPU path (e.g. on CUDA).
+    pub fn of(net: &ActorCritic, norm: &RunningNorm) -> Option<Self> {
+        let layout = net.cpu_layout()?;
+        let params = super::cpu::slice(&net.params)?.to_vec();
+        Some(CpuActor {
+            layout,
+            params,
+            nvec: net.nvec.clone(),
+            norm: norm.clone(),
+        })
+    }
+
+    /// Samples actions for every live row of `out` served by policy `k` into `actions` (`heads` values
+    /// per row) and returns how many rows it acted for.
+    pub fn act(
+        &self,
+        k: usize,
+        out: &StepOutput,
+        rng: &mut rand_pcg::Pcg32,
+        actions: &mut [u32],
+    ) -> usize {
+        let rows = rows_of(out, k);
+        if rows.is_empty() {
+            return 0;
+        }
+        let mut norm = self.norm.clone();
+        let obs = normalised(out, &rows, &mut norm, false);
+        let mut act = super::cpu::Activations::default();
+        super::cpu::forward(&self.params, &self.layout, &obs, rows.len(), &mut act);
+        let (chosen, _) = sample_rows(&act.logits, out, &rows, &self.nvec, rng);
+        let heads = self.nvec.len();
+        for (j, &i) in rows.iter().enumerate() {
+            actions[i * heads..(i + 1) * heads]
+                .copy_from_slice(&chosen[j * heads..(j + 1) * heads]);
+        }
+        rows.len()
+    }
 }
 
 /// The values `V(obs)` of `rows` of `out` under `net` (normalised with a copy of `norm`).
