@@ -486,3 +486,29 @@ fn an_override_replaces_a_policys_actions() {
     assert!(fb.decisions > 1000, "{fb:?}");
     assert!(sold < 0.5 * hold, "{sold} vs {hold}");
 }
+
+/// The `backing` component's shares: every proposal that becomes active is backed by shares of its
+/// conviction that add up to 1 over the participants (those who leave later that day included).
+#[test]
+fn conviction_shares_of_a_funded_proposal_add_up_to_one() {
+    let cfg = commons_cfg(400);
+    let mut c = Commons::new(&cfg.model, 12).unwrap();
+    let mut checked = 0;
+    for _ in 0..400 {
+        c.step(&mut Scripted).unwrap();
+        for id in &c.events().activated {
+            let total: f64 = c
+                .participants()
+                .iter()
+                .chain(&c.events().departed)
+                .filter_map(|p| p.past_edge(*id))
+                .map(|e| e.share)
+                .sum();
+            if c.proposals()[id.0 as usize].conviction > 0.0 {
+                assert!((total - 1.0).abs() < 1e-9, "{total}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10, "{checked}");
+}

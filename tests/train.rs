@@ -632,3 +632,123 @@ fn train_set_equals_the_same_edit_in_the_scenario_file() {
     let stats = |run: &str| summary(&d.join(run))["episode_mean_return"].clone();
     assert_eq!(stats("runs/set"), stats("runs/edited"));
 }
+
+/// `commons eval --against-fixed DIR`: every learned personality against every strategy of the folder
+/// on the same seeds, written to best_response.json; the same result for one thread or two (episodes
+/// run in parallel); bad strategy folders give one-line errors naming the file, the strategy and the
+/// field; compare and a plain eval treat the file as they should.
+#[test]
+fn eval_against_fixed_checks_every_personality_against_every_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = short_commons(dir.path(), "mx", "2", &[]);
+    assert_ok(&out);
+    let lib = dir.path().join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    std::fs::write(
+        lib.join("hold.toml"),
+        "[strategy]\ndescription = \"nothing\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lib.join("dump.toml"),
+        "[strategy]\ndescription = \"sell\"\ntrade = \"sell 50 %\"\npropose = \"small\"\n",
+    )
+    .unwrap();
+    let eval = |threads: &str| {
+        let out = Command::cargo_bin("commons")
+            .unwrap()
+            .current_dir(dir.path())
+            .env("RAYON_NUM_THREADS", threads)
+            .args([
+                "eval",
+                "runs/mx",
+                "--episodes",
+                "3",
+                "--against-fixed",
+                "lib",
+            ])
+            .output()
+            .unwrap();
+        assert_ok(&out);
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            std::fs::read(dir.path().join("runs/mx/best_response.json")).unwrap(),
+            std::fs::read(dir.path().join("runs/mx/eval.json")).unwrap(),
+        )
+    };
+    let (stdout, one, eval_one) = eval("1");
+    let (_, two, eval_two) = eval("2");
+    assert_eq!(one, two, "best_response.json depends on the thread count");
+    assert_eq!(eval_one, eval_two, "eval.json depends on the thread count");
+    assert!(stdout.contains("best response"), "{stdout}");
+    let b: serde_json::Value = serde_json::from_slice(&one).unwrap();
+    let names = ["profit-seeker", "altruist", "balanced", "builder"];
+    for p in names {
+        let c = &b["personalities"][p];
+        assert_eq!(c["strategies"].as_array().unwrap().len(), 2, "{p}: {c}");
+        let gap = c["gap"]["mean"].as_f64().unwrap();
+        let (t, f) = (
+            c["trained"]["mean"].as_f64().unwrap(),
+            c["best_fixed"]["mean"].as_f64().unwrap(),
+        );
+        assert!((gap - (t - f)).abs() < 1e-9, "{p}: {c}");
+        assert!(["hold", "dump"].contains(&c["best"].as_str().unwrap()));
+        for s in ["hold", "dump"] {
+            assert_eq!(b["samples"]["fixed"][p][s].as_array().unwrap().len(), 3);
+        }
+        // "small" is masked on days the agent is not asked: counted as fallbacks.
+        assert!(b["samples"]["fallbacks"][p]["dump"][3].as_u64().unwrap() > 0);
+    }
+    // The trained returns are eval.json's, seed for seed.
+    let e: serde_json::Value = serde_json::from_slice(&eval_one).unwrap();
+    assert_eq!(
+        b["samples"]["trained"]["builder"],
+        e["samples"]["trained"]["personalities"]["builder"]["return"]
+    );
+    // compare still reads the run.
+    assert_ok(&commons_in(
+        dir.path(),
+        &["compare", "runs/mx", "--scripted"],
+    ));
+    // A plain eval removes the check, which would describe another evaluation.
+    assert_ok(&commons_in(
+        dir.path(),
+        &["eval", "runs/mx", "--episodes", "2"],
+    ));
+    assert!(!dir.path().join("runs/mx/best_response.json").exists());
+    // Bad strategies: one line naming the file, the strategy and the field.
+    std::fs::write(lib.join("bad.toml"), "[strategy]\nname = \"oops\"\n[strategy.trade]\nrules = [{ when = \"commons.pirce > 1\", then = \"hold\" }]\n").unwrap();
+    let out = commons_in(
+        dir.path(),
+        &[
+            "eval",
+            "runs/mx",
+            "--episodes",
+            "2",
+            "--against-fixed",
+            "lib",
+        ],
+    );
+    let err = assert_fails_naming(
+        &out,
+        &[
+            "bad.toml",
+            "strategy `oops`",
+            "field `trade.rules[0].when`",
+            "unknown feature `commons.pirce`",
+        ],
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let out = commons_in(
+        dir.path(),
+        &[
+            "eval",
+            "runs/mx",
+            "--episodes",
+            "2",
+            "--against-fixed",
+            "nowhere",
+        ],
+    );
+    assert_fails_naming(&out, &["nowhere", "cannot list strategies"]);
+}

@@ -90,7 +90,9 @@ fn cell_state(dir: &Path, study: &StudyFile) -> anyhow::Result<CellState> {
         && eval["seed"].as_u64() == Some(study.eval_seed)
         && eval["checkpoint_step"].as_u64() == Some(step)
         && eval["overrides"].as_array().is_some_and(|o| o.is_empty())
-        && dir.join(commons_rl::ppo::evaluate::DAYS_FILE).is_file();
+        && dir.join(commons_rl::ppo::evaluate::DAYS_FILE).is_file()
+        && (study.against_fixed.is_none()
+            || dir.join(commons_rl::compare::best_response::FILE).is_file());
     Ok(if matches {
         CellState::Done
     } else {
@@ -168,9 +170,11 @@ fn claim(out: &Path, study: &StudyFile, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Work units of a cell on the study's bar: its training steps, and its evaluation's days.
-fn weights(study: &StudyFile, days: u64) -> (u64, u64) {
-    (study.total_steps, 2 * study.eval_episodes as u64 * days)
+/// Work units of a cell on the study's bar: its training steps, and its evaluation's days (both sides,
+/// and each strategy in each personality's place for the best-response check).
+fn weights(study: &StudyFile, days: u64, strategies: usize) -> (u64, u64) {
+    let sides = 2 + (strategies * study.policies) as u64;
+    (study.total_steps, sides * study.eval_episodes as u64 * days)
 }
 
 pub fn run(args: StudyArgs) -> anyhow::Result<()> {
@@ -217,13 +221,18 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    // The strategies of the best-response check, read before any work is done.
+    let strategies = match &study.against_fixed {
+        Some(dir) => super::eval::strategies(dir.as_deref())?,
+        None => Vec::new(),
+    };
     claim(&out, &study, &text)?;
     let days = study.max_days();
     let todo: Vec<&Cell> = match args.cell {
         Some(k) => vec![&cells[k]],
         None => cells.iter().collect(),
     };
-    let (train_w, eval_w) = weights(&study, days);
+    let (train_w, eval_w) = weights(&study, days, strategies.len());
     let bar = indicatif::ProgressBar::new(todo.len() as u64 * (train_w + eval_w));
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -318,7 +327,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
                 study.eval_episodes,
                 study.eval_seed,
                 &[],
-                &[],
+                &strategies,
                 false,
             )
             .with_context(|| format!("{label}: evaluating"))?;

@@ -28,15 +28,19 @@ pub enum Component {
     Authorship,
     /// Δ own sentiment.
     Sentiment,
+    /// The agent's own part in funding what it values: affinity × funds × its share of the conviction,
+    /// over proposals that became active today / U.
+    Backing,
 }
 
 impl Component {
     /// Every component, in the order of weights files, eval files and sums.
-    pub const ALL: [Component; 4] = [
+    pub const ALL: [Component; 5] = [
         Component::Wealth,
         Component::Impact,
         Component::Authorship,
         Component::Sentiment,
+        Component::Backing,
     ];
 
     /// Its position in [`Component::ALL`] (and in eval files' component arrays).
@@ -51,6 +55,7 @@ impl Component {
             Component::Impact => "impact",
             Component::Authorship => "authorship",
             Component::Sentiment => "sentiment",
+            Component::Backing => "backing",
         }
     }
 
@@ -67,6 +72,11 @@ impl Component {
             }
             Component::Authorship => "funds granted today to the agent's own proposals, / U",
             Component::Sentiment => "`sentiment now − sentiment yesterday`",
+            Component::Backing => {
+                "`Σ affinity · funds requested · own share of the conviction that passed it` over proposals \
+                 that became active today, / U: the agent's own part in funding what it values (its \
+                 stakes' doing; summed over all agents it is at most the impact)"
+            }
         }
     }
 }
@@ -84,6 +94,8 @@ pub struct Components {
     pub authorship: f64,
     /// [`Component::Sentiment`].
     pub sentiment: f64,
+    /// [`Component::Backing`].
+    pub backing: f64,
 }
 
 impl Components {
@@ -94,6 +106,7 @@ impl Components {
             Component::Impact => self.impact,
             Component::Authorship => self.authorship,
             Component::Sentiment => self.sentiment,
+            Component::Backing => self.backing,
         }
     }
 }
@@ -154,6 +167,7 @@ impl RewardParts {
         let ev = c.events();
         let mut impact = 0.0;
         let mut authorship = 0.0;
+        let mut backing = 0.0;
         for id in ev.activated.iter().chain(ev.completed.iter()) {
             let q = &c.proposals()[id.0 as usize];
             if let Some(a) = p.past_affinity(*id) {
@@ -165,6 +179,9 @@ impl RewardParts {
             if q.author == Some(p.id) {
                 authorship += q.funds_requested;
             }
+            if let Some(e) = p.past_edge(*id) {
+                backing += e.affinity * e.share * q.funds_requested;
+            }
         }
         RewardParts {
             components: Components {
@@ -172,6 +189,7 @@ impl RewardParts {
                 impact: impact / unit,
                 authorship: authorship / unit,
                 sentiment: p.sentiment - last.sentiment,
+                backing: backing / unit,
             },
             net_worth: wealth,
         }
@@ -211,12 +229,19 @@ pub struct Builtin {
     pub reward: RewardWeights,
 }
 
-const fn weights(wealth: f64, impact: f64, authorship: f64, sentiment: f64) -> RewardWeights {
+const fn weights(
+    wealth: f64,
+    impact: f64,
+    authorship: f64,
+    sentiment: f64,
+    backing: f64,
+) -> RewardWeights {
     RewardWeights {
         wealth,
         impact,
         authorship,
         sentiment,
+        backing,
     }
 }
 
@@ -225,22 +250,22 @@ pub const BUILTINS: [Builtin; 4] = [
     Builtin {
         name: "profit-seeker",
         observation: ObservationKind::Full,
-        reward: weights(1.0, 0.0, 0.0, 0.0),
+        reward: weights(1.0, 0.0, 0.0, 0.0, 0.0),
     },
     Builtin {
         name: "altruist",
         observation: ObservationKind::Full,
-        reward: weights(0.0, 1.0, 0.0, 0.0),
+        reward: weights(0.0, 1.0, 0.0, 0.0, 0.0),
     },
     Builtin {
         name: "balanced",
         observation: ObservationKind::Full,
-        reward: weights(0.5, 0.5, 0.0, 0.1),
+        reward: weights(0.5, 0.5, 0.0, 0.1, 0.0),
     },
     Builtin {
         name: "builder",
         observation: ObservationKind::Full,
-        reward: weights(0.2, 0.0, 1.0, 0.0),
+        reward: weights(0.2, 0.0, 1.0, 0.0, 0.0),
     },
 ];
 
@@ -427,32 +452,36 @@ mod tests {
 
     #[test]
     fn components_are_named_and_weighed_in_one_order() {
-        let w = weights(1.0, 2.0, 3.0, 4.0);
+        let w = weights(1.0, 2.0, 3.0, 4.0, 5.0);
         let parts = RewardParts {
-            components: weights(10.0, 100.0, 1000.0, 10000.0),
+            components: weights(10.0, 100.0, 1000.0, 10000.0, 100000.0),
             net_worth: 5.0,
         };
-        assert_eq!(parts.total(&w), 10.0 + 200.0 + 3000.0 + 40000.0);
+        assert_eq!(parts.total(&w), 10.0 + 200.0 + 3000.0 + 40000.0 + 500000.0);
         let names: Vec<_> = Component::ALL.map(|c| c.name()).to_vec();
         for (i, c) in Component::ALL.iter().enumerate() {
             assert_eq!(c.index(), i);
         }
-        assert_eq!(names, ["wealth", "impact", "authorship", "sentiment"]);
+        assert_eq!(
+            names,
+            ["wealth", "impact", "authorship", "sentiment", "backing"]
+        );
         // Serialised weights use the same names.
         let toml = toml::to_string(&w).unwrap();
-        for (c, v) in Component::ALL.iter().zip([1.0, 2.0, 3.0, 4.0]) {
+        for (c, v) in Component::ALL.iter().zip([1.0, 2.0, 3.0, 4.0, 5.0]) {
             assert!(toml.contains(&format!("{} = {v:?}", c.name())), "{toml}");
             assert_eq!(w.get(*c), v);
         }
         // A zero weight times a negative component still adds up like the written-out sum.
         let p = Personality::builtin("altruist").unwrap();
         let loss = RewardParts {
-            components: weights(-3.0, 0.0, 0.0, 0.0),
+            components: weights(-3.0, 0.0, 0.0, 0.0, 0.0),
             net_worth: 0.0,
         };
+        let w = p.reward;
         assert_eq!(
             p.reward(&loss).to_bits(),
-            (0.0f64 * -3.0 + 1.0 * 0.0 + 0.0 * 0.0 + 0.0 * 0.0).to_bits()
+            (w.wealth * -3.0 + w.impact * 0.0 + 0.0 * 0.0 + 0.0 * 0.0 + w.backing * 0.0).to_bits()
         );
     }
 

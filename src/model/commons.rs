@@ -11,7 +11,7 @@ use super::arrivals::{arrival_chances, ArrivalChances};
 use super::config::{ArrivalTokens, ModelConfig, WalletMode};
 use super::conviction::{accumulate, passes, trigger_threshold};
 use super::numeric::{pairwise_sum, MedianTracker};
-use super::participant::{affinity_from_uniform, Participant, ParticipantId, Support};
+use super::participant::{affinity_from_uniform, Participant, ParticipantId, PastEdge, Support};
 use super::pools::{speculator_tribute, Overdraft, Pools};
 use super::proposal::{
     creation_rate, resolution_rates, Proposal, ProposalId, ProposalStatus, Stakeholder,
@@ -808,7 +808,16 @@ impl Commons {
         for p in &mut self.participants {
             for &k in passed {
                 let edge = p.support[k];
-                p.retire_edge(self.candidates[k], edge.affinity);
+                let total = self.proposals[self.candidates[k].0 as usize].conviction;
+                p.retire_edge(PastEdge {
+                    proposal: self.candidates[k],
+                    affinity: edge.affinity,
+                    share: if total > 0.0 {
+                        edge.conviction / total
+                    } else {
+                        0.0
+                    },
+                });
                 if edge.is_author || edge.tokens > 0.0 {
                     let q = &mut self.proposals[self.candidates[k].0 as usize];
                     q.stakeholders.push(Stakeholder {
@@ -1061,7 +1070,7 @@ impl Commons {
                 for e in &p.support {
                     median.remove(e.affinity);
                 }
-                for &(_, a) in &p.past {
+                for a in p.past.iter().map(|e| e.affinity) {
                     median.remove(a);
                 }
                 departed.push(std::mem::replace(p, placeholder_participant()));

@@ -60,9 +60,21 @@ pub struct Participant {
     /// Support edges to the candidate proposals, aligned with the Commons' candidate list
     /// (every participant supports every candidate).
     pub support: Vec<Support>,
-    /// Edges to proposals that are no longer candidates, as (proposal, affinity), sorted by proposal; their
-    /// affinities still count in the median affinity until the participant leaves.
-    pub past: Vec<(ProposalId, f64)>,
+    /// Edges to proposals that are no longer candidates, sorted by proposal; their affinities still
+    /// count in the median affinity until the participant leaves.
+    pub past: Vec<PastEdge>,
+}
+
+/// An edge to a proposal that stopped being a candidate (it became active).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PastEdge {
+    /// The proposal.
+    pub proposal: ProposalId,
+    /// The participant's affinity to it.
+    pub affinity: f64,
+    /// The participant's share of the proposal's total conviction when it passed
+    /// (`edge conviction / Σ conviction`; 0 when the total was 0).
+    pub share: f64,
 }
 
 impl Participant {
@@ -73,16 +85,21 @@ impl Participant {
 
     /// Affinity to a proposal that is no longer a candidate (None if there is no edge).
     pub fn past_affinity(&self, proposal: ProposalId) -> Option<f64> {
+        self.past_edge(proposal).map(|e| e.affinity)
+    }
+
+    /// The retired edge to a proposal, if it has one.
+    pub fn past_edge(&self, proposal: ProposalId) -> Option<PastEdge> {
         self.past
-            .binary_search_by_key(&proposal, |&(id, _)| id)
+            .binary_search_by_key(&proposal, |e| e.proposal)
             .ok()
-            .map(|i| self.past[i].1)
+            .map(|i| self.past[i])
     }
 
     /// Records the edge to a proposal that stopped being a candidate.
-    pub fn retire_edge(&mut self, proposal: ProposalId, affinity: f64) {
-        let at = self.past.partition_point(|&(id, _)| id < proposal);
-        self.past.insert(at, (proposal, affinity));
+    pub fn retire_edge(&mut self, edge: PastEdge) {
+        let at = self.past.partition_point(|e| e.proposal < edge.proposal);
+        self.past.insert(at, edge);
     }
 
     /// Sum of the tokens currently staked on candidates.

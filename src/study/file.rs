@@ -9,6 +9,8 @@
 //! total_steps = 200000               # training steps (days, all environments) per cell
 //! eval_episodes = 32                 # held-out episodes per side (the same seeds for every cell)
 //! eval_seed = 1000000                # optional: seed of the first eval episode
+//! against_fixed = true               # optional: also the best-response check of every cell (true: the
+//!                                    # built-in strategies; or a folder of strategy files)
 //! set = { "simulation.days" = 365 }  # optional: overrides for every variant
 //!
 //! [[variant]]                        # the first variant is the baseline
@@ -116,6 +118,11 @@ pub struct StudyFile {
     pub eval_episodes: u32,
     /// Seed of the first evaluation episode (episode k: `eval_seed + k`, in every cell).
     pub eval_seed: u64,
+    /// The best-response check of every cell (`commons eval --against-fixed`): None: no check; Some(None):
+    /// the built-in strategies; Some(Some(dir)): the strategy files of a folder.
+    pub against_fixed: Option<Option<PathBuf>>,
+    /// The most personalities played by policies in any variant (set during validation).
+    pub policies: usize,
     /// Variants; the first is the baseline.
     pub variants: Vec<Variant>,
 }
@@ -136,6 +143,7 @@ struct RawStudy {
     total_steps: i64,
     eval_episodes: Option<i64>,
     eval_seed: Option<i64>,
+    against_fixed: Option<toml::Value>,
     #[serde(default)]
     set: toml::Table,
 }
@@ -271,6 +279,17 @@ impl StudyFile {
                 format!("{eval_seed} is out of range (allowed: 0 to {})", i64::MAX),
             ));
         }
+        let against_fixed = match &s.against_fixed {
+            None | Some(toml::Value::Boolean(false)) => None,
+            Some(toml::Value::Boolean(true)) => Some(None),
+            Some(toml::Value::String(dir)) if !dir.is_empty() => Some(Some(PathBuf::from(dir))),
+            Some(other) => return Err(field(
+                "study.against_fixed",
+                format!(
+                    "{other} is not allowed (allowed: true, false, or a folder of strategy files)"
+                ),
+            )),
+        };
         if raw.variant.is_empty() {
             return Err(field(
                 "variant",
@@ -346,6 +365,8 @@ impl StudyFile {
             total_steps: s.total_steps as u64,
             eval_episodes: eval_episodes as u32,
             eval_seed: eval_seed as u64,
+            against_fixed,
+            policies: 0,
             variants,
         };
         study.check_against_base_files()?;
@@ -400,6 +421,20 @@ impl StudyFile {
                 ));
             }
             days.push(sc.model.simulation.days);
+            let policies = t
+                .population
+                .as_ref()
+                .unwrap_or(&sc.population)
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e.controller,
+                        crate::env::personality::ControllerKind::Learned
+                            | crate::env::personality::ControllerKind::Frozen
+                    )
+                })
+                .count();
+            self.policies = self.policies.max(policies);
         }
         for (v, d) in self.variants.iter_mut().zip(days) {
             v.days = d;

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::file::StudyFile;
+use crate::compare::best_response::BestResponse;
 use crate::compare::bootstrap::{hierarchical_difference_ci, hierarchical_mean_ci, TwoLevel};
 use crate::compare::samples::{
     RunSamples, SamplesError, Side, AGENT_MEASURES, AGENT_MEASURE_UNITS, BEHAVIOURS,
@@ -434,6 +435,18 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
     });
     let baseline_days = study.variants[0].days as u64;
     let mut notes = Vec::new();
+    // Best-response checks of the cells (study `against_fixed`): a fixed strategy that beats a trained
+    // personality makes "the agents did X" a statement about the trainer.
+    for cell in &cells {
+        let dir = out.join("cells").join(&cell.name);
+        let check = BestResponse::read(&dir).map_err(|source| ReportError::Samples {
+            cell: cell.name.clone(),
+            source,
+        })?;
+        for w in check.iter().flat_map(|b| b.warnings()) {
+            notes.push(format!("{}: {w}", cell.name));
+        }
+    }
     if study.seeds.len() < 2 {
         notes.push("one training seed per variant: intervals cannot include the variation between training runs, so only the scripted side's differences (which do not depend on training) can be called real (add seeds)".to_string());
     } else if study.seeds.len() < 5 {
