@@ -75,6 +75,26 @@ fn run_folder_md_holds_the_metrics_table() {
     }
 }
 
+#[test]
+fn strategies_md_holds_the_library_table() {
+    let path = root().join("docs/strategies.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let want = splice(
+        &text,
+        "library",
+        &commons_rl::env::strategy::markdown().unwrap(),
+    );
+    if bless() {
+        std::fs::write(&path, &want).unwrap();
+    } else {
+        assert!(
+            text == want,
+            "docs/strategies.md disagrees with agents/strategies; run \
+             `COMMONS_RL_BLESS=1 cargo test --test docs_tables` and review the diff"
+        );
+    }
+}
+
 #[cfg(feature = "torch")]
 #[test]
 fn training_md_holds_the_settings_table() {

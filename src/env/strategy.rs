@@ -100,6 +100,43 @@ pub const LIBRARY: [(&str, &str); 14] = [
     ),
 ];
 
+/// The library as a Markdown table (docs/strategies.md holds exactly this text): name, what it does,
+/// and each head's rule in short.
+pub fn markdown() -> Result<String, StrategyError> {
+    let names = observation::names();
+    let mut out = String::from("| strategy | what it does | trade | support | propose | exit |\n|---|---|---|---|---|---|\n");
+    for s in library()? {
+        out.push_str(&format!("| `{}` | {} |", s.name, s.description));
+        for (h, head) in s.heads.iter().enumerate() {
+            let mut parts: Vec<String> = head
+                .rules
+                .iter()
+                .map(|r| {
+                    let when: Vec<String> = r
+                        .when
+                        .iter()
+                        .map(|c| format!("{} {} {}", names[c.feature], c.op.symbol(), c.value))
+                        .collect();
+                    format!(
+                        "{} if {}",
+                        BIN_LABELS[h][r.then as usize],
+                        when.join(" and ")
+                    )
+                })
+                .collect();
+            let default = BIN_LABELS[h][head.default as usize];
+            parts.push(if head.rules.is_empty() {
+                default.to_string()
+            } else {
+                format!("else {default}")
+            });
+            out.push_str(&format!(" {} |", parts.join("; ")));
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 /// A comparison operator of a condition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
@@ -126,6 +163,15 @@ impl Op {
         ("<", Op::Lt),
         (">", Op::Gt),
     ];
+
+    /// How it is written.
+    pub fn symbol(self) -> &'static str {
+        Op::ALL
+            .iter()
+            .find(|(_, o)| *o == self)
+            .map(|(s, _)| *s)
+            .unwrap_or("?")
+    }
 
     /// `x op v`.
     pub fn holds(self, x: f32, v: f32) -> bool {

@@ -283,12 +283,14 @@ impl StudyFile {
             None | Some(toml::Value::Boolean(false)) => None,
             Some(toml::Value::Boolean(true)) => Some(None),
             Some(toml::Value::String(dir)) if !dir.is_empty() => Some(Some(PathBuf::from(dir))),
-            Some(other) => return Err(field(
-                "study.against_fixed",
-                format!(
+            Some(other) => {
+                return Err(field(
+                    "study.against_fixed",
+                    format!(
                     "{other} is not allowed (allowed: true, false, or a folder of strategy files)"
                 ),
-            )),
+                ))
+            }
         };
         if raw.variant.is_empty() {
             return Err(field(
