@@ -255,12 +255,14 @@ pub const BUILTINS: [Builtin; 4] = [
     Builtin {
         name: "altruist",
         observation: ObservationKind::Full,
-        reward: weights(0.0, 1.0, 0.0, 0.0, 0.0),
+        // `backing` credits the agent's own stakes: with `impact` alone its stake choice stayed at random
+        // (BENCHMARKS.md, issue #13); 10 × makes its own part count next to the shared outcome.
+        reward: weights(0.0, 1.0, 0.0, 0.0, 10.0),
     },
     Builtin {
         name: "balanced",
         observation: ObservationKind::Full,
-        reward: weights(0.5, 0.5, 0.0, 0.1, 0.0),
+        reward: weights(0.5, 0.5, 0.0, 0.1, 5.0),
     },
     Builtin {
         name: "builder",

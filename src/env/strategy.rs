@@ -44,7 +44,7 @@ use super::actions::{BIN_LABELS, HEADS, NVEC};
 use super::observation::{self, ObservationKind, SLOTS_START};
 
 /// The built-in library (`agents/strategies/*.toml`), by name.
-pub const LIBRARY: [(&str, &str); 14] = [
+pub const LIBRARY: [(&str, &str); 15] = [
     ("hold", include_str!("../../agents/strategies/hold.toml")),
     (
         "sell-slices",
@@ -93,6 +93,10 @@ pub const LIBRARY: [(&str, &str); 14] = [
     (
         "propose-small-and-back-own",
         include_str!("../../agents/strategies/propose-small-and-back-own.toml"),
+    ),
+    (
+        "propose-large-and-back-own",
+        include_str!("../../agents/strategies/propose-large-and-back-own.toml"),
     ),
     (
         "leave-at-the-cliff",
