@@ -429,3 +429,62 @@ fn a_base_file_changed_mid_study_is_refused() {
     std::fs::write(&agents, original).unwrap();
     assert_ok(&study(dir, &file, &["--cell", "1"]));
 }
+
+/// `against_fixed`: every cell gets its best-response check (a cell without one is not done), and a
+/// cell whose trained personality a fixed strategy beats is a note in the report.
+#[test]
+fn a_study_with_against_fixed_checks_every_cell_and_reports_beaten_personalities() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("lib")).unwrap();
+    write(
+        &dir.join("lib"),
+        "dump.toml",
+        "[strategy]\ndescription = \"sell\"\ntrade = \"sell 50 %\"\n",
+    );
+    let text = tiny("[1]", 512).replace(
+        "eval_episodes = 6",
+        "eval_episodes = 4\nagainst_fixed = \"lib\"",
+    );
+    let file = write(dir, "fixed.toml", &text);
+    assert_ok(&study(dir, &file, &[]));
+    let cell = dir.join("out/cells/base__seed1");
+    let check = cell.join("best_response.json");
+    let b = json(&check);
+    assert_eq!(
+        b["personalities"].as_object().unwrap().len(),
+        4,
+        "every learned personality is checked"
+    );
+    // Without its check a cell is not done: the next run evaluates it again.
+    std::fs::remove_file(&check).unwrap();
+    let listed = assert_ok(&study(dir, &file, &["--list"]));
+    assert_eq!(listed.matches(" done").count(), 1, "{listed}");
+    assert_ok(&study(dir, &file, &[]));
+    assert!(check.is_file());
+    // A beaten personality becomes a note of the report, in the warning's words.
+    let mut b = json(&check);
+    let c = &mut b["personalities"]["builder"];
+    c["beaten"] = serde_json::Value::Bool(true);
+    c["gap"]["hi"] = serde_json::json!(-0.5);
+    std::fs::write(&check, serde_json::to_vec(&b).unwrap()).unwrap();
+    assert_ok(&study(dir, &file, &[]));
+    let md = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
+    assert!(
+        md.contains(
+            "base__seed1: warning: trained builder agents are beaten by the fixed strategy `dump`"
+        ),
+        "{md}"
+    );
+    // A bad value names the field.
+    let bad = write(
+        dir,
+        "bad.toml",
+        &text.replace("against_fixed = \"lib\"", "against_fixed = 3"),
+    );
+    let out = study(dir, &bad, &[]);
+    assert_fails_naming(
+        &out,
+        &["study.against_fixed", "allowed: true, false, or a folder"],
+    );
+}
