@@ -434,7 +434,7 @@ pub fn env_config_named(
                     ),
                 }
                 .map_err(|e| located(e.to_string()))?;
-                s.check_observation(p.observation, &source.display().to_string())
+                s.check_observation(p.observation)
                     .map_err(|e| located(e.to_string()))?;
                 Some(s)
             }

@@ -423,7 +423,7 @@ fn a_fixed_controller_never_takes_a_masked_action() {
         hatchers: 0.5,
         arrivals: 0.5,
     }];
-    let mut env = CommonsEnv::new(cfg);
+    let mut env = CommonsEnv::new(cfg.clone());
     let out = env.reset(3).unwrap();
     assert!(out.rows.is_empty(), "fixed participants have no rows");
     let (mut fixed_left, mut early) = (0, 0);
@@ -446,6 +446,14 @@ fn a_fixed_controller_never_takes_a_masked_action() {
     assert!(fb.decisions > 1000 && fb.masked[3] > 0, "{fb:?}");
     // Proposing is allowed only when asked, so "large" falls back on most days.
     assert!(fb.masked[2] > fb.decisions / 2, "{fb:?}");
+    // The scripted baseline replaces policies' agents only: the fixed strategy keeps playing.
+    let mut env = CommonsEnv::new(cfg);
+    env.set_scripted_baseline(true);
+    env.reset(3).unwrap();
+    for _ in 0..30 {
+        env.step(&[]).unwrap();
+    }
+    assert!(env.fixed_fallbacks()[0].decisions > 100);
 }
 
 /// `set_fixed_override` plays a policy's agents with a strategy and ignores the actions given.

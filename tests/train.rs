@@ -633,7 +633,7 @@ fn train_set_equals_the_same_edit_in_the_scenario_file() {
     assert_eq!(stats("runs/set"), stats("runs/edited"));
 }
 
-/// `commons eval --against-fixed DIR`: every learned personality against every strategy of the folder
+/// `commons eval --against-fixed=DIR`: every learned personality against every strategy of the folder
 /// on the same seeds, written to best_response.json; the same result for one thread or two (episodes
 /// run in parallel); bad strategy folders give one-line errors naming the file, the strategy and the
 /// field; compare and a plain eval treat the file as they should.
@@ -659,14 +659,7 @@ fn eval_against_fixed_checks_every_personality_against_every_strategy() {
             .unwrap()
             .current_dir(dir.path())
             .env("RAYON_NUM_THREADS", threads)
-            .args([
-                "eval",
-                "runs/mx",
-                "--episodes",
-                "3",
-                "--against-fixed",
-                "lib",
-            ])
+            .args(["eval", "runs/mx", "--episodes", "3", "--against-fixed=lib"])
             .output()
             .unwrap();
         assert_ok(&out);
@@ -720,14 +713,7 @@ fn eval_against_fixed_checks_every_personality_against_every_strategy() {
     std::fs::write(lib.join("bad.toml"), "[strategy]\nname = \"oops\"\n[strategy.trade]\nrules = [{ when = \"commons.pirce > 1\", then = \"hold\" }]\n").unwrap();
     let out = commons_in(
         dir.path(),
-        &[
-            "eval",
-            "runs/mx",
-            "--episodes",
-            "2",
-            "--against-fixed",
-            "lib",
-        ],
+        &["eval", "runs/mx", "--episodes", "2", "--against-fixed=lib"],
     );
     let err = assert_fails_naming(
         &out,
@@ -746,9 +732,14 @@ fn eval_against_fixed_checks_every_personality_against_every_strategy() {
             "runs/mx",
             "--episodes",
             "2",
-            "--against-fixed",
-            "nowhere",
+            "--against-fixed=nowhere",
         ],
     );
     assert_fails_naming(&out, &["nowhere", "cannot list strategies"]);
+    // One episode is no interval.
+    let out = commons_in(
+        dir.path(),
+        &["eval", "runs/mx", "--episodes", "1", "--against-fixed"],
+    );
+    assert_fails_naming(&out, &["--episodes 1", "at least 2 episodes"]);
 }

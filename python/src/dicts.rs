@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use commons_rl::env::episodes::COMPONENTS;
 use commons_rl::env::personality::Component;
 use commons_rl::env::StepOutput;
 use numpy::{IntoPyArray, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArrayMethods};
@@ -292,7 +293,7 @@ impl DictApi {
         &mut self,
         py: Python<'py>,
         out: &StepOutput,
-        parts: Option<&[[f64; 4]]>,
+        parts: Option<&[[f64; COMPONENTS]]>,
         metrics: &Bound<'py, PyDict>,
         dicts: &[Bound<'py, PyDict>; 5],
     ) -> PyResult<()> {

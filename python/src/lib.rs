@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use commons_rl::env::cartpole::CartPole;
+use commons_rl::env::episodes::COMPONENTS;
 use commons_rl::env::personality::{Component, PopulationEntry};
 use commons_rl::env::{CommonsEnv, EnvError, MultiAgentEnv, StepOutput};
 use commons_rl::model::metrics::{Metrics, METRIC_NAMES};
@@ -329,7 +330,7 @@ impl Env {
         let dicts: [Bound<'py, PyDict>; 5] = std::array::from_fn(|_| PyDict::new(py));
         loop {
             let metrics = self.metrics_dict(py)?;
-            let parts: Option<Vec<[f64; 4]>> = match &self.world {
+            let parts: Option<Vec<[f64; COMPONENTS]>> = match &self.world {
                 World::Commons(e) => Some(
                     e.reward_parts()
                         .iter()

@@ -104,8 +104,24 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         .zip(runs.iter().skip(args.scripted as usize).map(|r| &r.label))
     {
         if let Some(b) = compare::best_response::BestResponse::read(dir)? {
-            for w in b.warnings() {
-                println!("{label}: {w}");
+            let eval: serde_json::Value = std::fs::read(dir.join("eval.json"))
+                .ok()
+                .and_then(|t| serde_json::from_slice(&t).ok())
+                .unwrap_or_default();
+            let current = eval["checkpoint_step"]
+                .as_u64()
+                .zip(eval["episodes"].as_u64())
+                .zip(eval["seed"].as_u64());
+            match current {
+                Some(((step, episodes), seed)) if b.matches(step, episodes as u32, seed) => {
+                    for w in b.warnings() {
+                        println!("{label}: {w}");
+                    }
+                }
+                _ => println!(
+                    "{label}: best_response.json is from another evaluation than eval.json: run `commons eval {} --against-fixed` again",
+                    dir.display()
+                ),
             }
         }
     }

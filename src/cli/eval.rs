@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use clap::Args;
 use commons_rl::compare::best_response::{self, BestResponse};
+use commons_rl::env::personality::ControllerKind;
 use commons_rl::ppo::device;
 use commons_rl::ppo::evaluate;
 use commons_rl::ppo::run_config::RunConfig;
@@ -33,13 +34,13 @@ pub struct EvalArgs {
     set: Vec<Override>,
     /// Also check each learned personality against fixed strategies (a best response check): on the
     /// same seeds, every agent of the personality played in turn by each strategy, the rest of the
-    /// population as trained; writes best_response.json. DIR: a folder of strategy files (default: the
-    /// built-in library, agents/strategies).
-    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    /// population as trained; writes best_response.json. `--against-fixed=DIR`: the strategy files of a
+    /// folder (default: the built-in library, agents/strategies). Needs at least 2 episodes.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true)]
     against_fixed: Option<Option<PathBuf>>,
 }
 
-/// The strategies of `--against-fixed [DIR]`: the folder's files, or the built-in library.
+/// The strategies of `--against-fixed[=DIR]`: the folder's files, or the built-in library.
 pub fn strategies(dir: Option<&Path>) -> anyhow::Result<Vec<commons_rl::env::strategy::Strategy>> {
     use commons_rl::env::strategy;
     Ok(match dir {
@@ -80,9 +81,19 @@ pub fn evaluate_and_write(
     let scenario = scenario::with_overrides(&cfg.scenario, sets)?;
     let env_cfg =
         scenario::env_config_named(&scenario, &cfg.run.env, &run_dir.join("config.toml"))?;
-    for e in &env_cfg.population {
+    if !strategies.is_empty() && episodes < 2 {
+        bail!("--episodes {episodes}: the best-response check (--against-fixed) needs at least 2 episodes for its intervals");
+    }
+    // Only the personalities played by policies are replaced by the strategies.
+    let played = env_cfg.population.iter().filter(|e| {
+        matches!(
+            e.controller,
+            ControllerKind::Learned | ControllerKind::Frozen
+        )
+    });
+    for e in played {
         for s in strategies {
-            s.check_observation(e.personality.observation, &format!("strategy `{}`", s.name))
+            s.check_observation(e.personality.observation)
                 .map_err(|err| {
                     anyhow::anyhow!(
                         "--against-fixed: {err} (personality {})",

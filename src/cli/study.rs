@@ -91,8 +91,7 @@ fn cell_state(dir: &Path, study: &StudyFile) -> anyhow::Result<CellState> {
         && eval["checkpoint_step"].as_u64() == Some(step)
         && eval["overrides"].as_array().is_some_and(|o| o.is_empty())
         && dir.join(commons_rl::ppo::evaluate::DAYS_FILE).is_file()
-        && (study.against_fixed.is_none()
-            || dir.join(commons_rl::compare::best_response::FILE).is_file());
+        && (study.against_fixed.is_none() || checked(dir, study, step));
     Ok(if matches {
         CellState::Done
     } else {
@@ -106,6 +105,22 @@ const STUDY_FILE: &str = "study.toml";
 const BASE_DIR: &str = "base";
 const BASE_ENV: &str = "env.toml";
 const BASE_AGENTS: &str = "agents.toml";
+
+/// Whether the cell's best-response check is of its evaluation (same checkpoint, episodes and seeds)
+/// with the study's strategies.
+fn checked(dir: &Path, study: &StudyFile, step: u64) -> bool {
+    let Ok(Some(b)) = commons_rl::compare::best_response::BestResponse::read(dir) else {
+        return false;
+    };
+    use std::collections::BTreeSet;
+    let names: Option<BTreeSet<String>> = study.against_fixed.as_ref().and_then(|dir| {
+        super::eval::strategies(dir.as_deref())
+            .ok()
+            .map(|s| s.into_iter().map(|s| s.name).collect())
+    });
+    let have: BTreeSet<String> = b.strategies.keys().cloned().collect();
+    b.matches(step, study.eval_episodes, study.eval_seed) && names.is_some_and(|n| n == have)
+}
 
 fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))

@@ -6,8 +6,9 @@
 //! as trained, `f_k`. The **gap** of S is the mean of `d_k = t_k − f_k` (paired by seed) with the
 //! interval `mean(d) ± t(1 − α/2m, n − 1) · sd(d) / √n`: Bonferroni over the m strategies, so the m
 //! intervals hold together with probability ≥ 1 − α (95 %) and picking the best strategy afterwards does
-//! not make warnings more likely. The **best fixed** strategy is the one with the highest mean return;
-//! the trained policy is **beaten** when the best's gap interval lies below zero.
+//! not make warnings more likely. The **best fixed** strategy is the one with the smallest gap (the
+//! highest return on the paired episodes); the trained policy is **beaten** when some strategy's gap
+//! interval lies below zero. At least two paired episodes are needed for an interval.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -39,19 +40,15 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// `mean ± t(1 − a/2, n − 1) · sd / √n` of `values` (a point for one value, None for none).
+    /// `mean ± t(1 − a/2, n − 1) · sd / √n` of `values` (None for fewer than two).
     pub fn of(values: &[f64], a: f64) -> Option<Self> {
         let n = values.len();
-        if n == 0 {
+        if n < 2 {
             return None;
         }
         let mean = values.iter().sum::<f64>() / n as f64;
-        let half = if n > 1 {
-            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-            student_t_quantile(1.0 - a / 2.0, (n - 1) as f64) * (var / n as f64).sqrt()
-        } else {
-            0.0
-        };
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let half = student_t_quantile(1.0 - a / 2.0, (n - 1) as f64) * (var / n as f64).sqrt();
         Some(Estimate {
             mean,
             lo: mean - half,
@@ -78,26 +75,31 @@ pub struct StrategyResult {
     pub strategy: String,
     /// Its mean return per episode (at the simultaneous level).
     pub fixed: Estimate,
+    /// The trained policy on the same (paired) episodes.
+    pub trained: Estimate,
     /// Trained − fixed, paired by episode.
     pub gap: Estimate,
-    /// Share of its choices that the mask forbade and that fell back to the no-op.
-    pub fallback_share: f64,
+    /// Per head (trade, support, propose, exit): the share of its choices that the mask forbade and
+    /// that fell back to the no-op.
+    pub fallback_shares: [f64; 4],
 }
 
 /// One personality's check.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PersonalityCheck {
-    /// The trained policy's mean return per episode.
+    /// The trained policy's mean return per episode, on the best strategy's paired episodes.
     pub trained: Estimate,
-    /// The strategy with the highest mean return.
+    /// The strategy with the smallest gap.
     pub best: String,
     /// Its result.
     pub best_fixed: Estimate,
     /// Trained − best fixed.
     pub gap: Estimate,
-    /// Whether the gap's interval lies below zero: a fixed strategy does better than the policy.
+    /// Whether some strategy's gap interval lies below zero: it does better than the policy.
     pub beaten: bool,
-    /// Every strategy, best first.
+    /// The strategies whose gap interval lies below zero, best first.
+    pub beaten_by: Vec<String>,
+    /// Every strategy, best (smallest gap) first.
     pub strategies: Vec<StrategyResult>,
 }
 
@@ -142,9 +144,14 @@ impl BestResponse {
                     .zip(values)
                     .filter_map(|(t, f)| Some(((*t)?, (*f)?)))
                     .collect();
+                let t: Vec<f64> = paired.iter().map(|p| p.0).collect();
                 let f: Vec<f64> = paired.iter().map(|p| p.1).collect();
                 let d: Vec<f64> = paired.iter().map(|p| p.0 - p.1).collect();
-                let (Some(fixed), Some(gap)) = (Estimate::of(&f, a), Estimate::of(&d, a)) else {
+                let (Some(trained), Some(fixed), Some(gap)) = (
+                    Estimate::of(&t, a),
+                    Estimate::of(&f, a),
+                    Estimate::of(&d, a),
+                ) else {
                     continue;
                 };
                 let fb = samples
@@ -157,23 +164,29 @@ impl BestResponse {
                 rows.push(StrategyResult {
                     strategy: strategy.clone(),
                     fixed,
+                    trained,
                     gap,
-                    fallback_share: fb[1..].iter().sum::<u64>() as f64 / decisions,
+                    fallback_shares: [1, 2, 3, 4].map(|h| fb[h] as f64 / decisions),
                 });
             }
-            rows.sort_by(|x, y| y.fixed.mean.total_cmp(&x.fixed.mean));
-            let t: Vec<f64> = trained.iter().flatten().copied().collect();
-            let (Some(best), Some(trained)) = (rows.first(), Estimate::of(&t, a)) else {
+            rows.sort_by(|x, y| x.gap.mean.total_cmp(&y.gap.mean));
+            let Some(best) = rows.first() else {
                 continue;
             };
+            let beaten_by: Vec<String> = rows
+                .iter()
+                .filter(|r| r.gap.hi < 0.0)
+                .map(|r| r.strategy.clone())
+                .collect();
             personalities.insert(
                 name.clone(),
                 PersonalityCheck {
-                    trained,
+                    trained: best.trained,
                     best: best.strategy.clone(),
                     best_fixed: best.fixed,
                     gap: best.gap,
-                    beaten: best.gap.hi < 0.0,
+                    beaten: !beaten_by.is_empty(),
+                    beaten_by,
                     strategies: rows,
                 },
             );
@@ -198,6 +211,12 @@ impl BestResponse {
             .collect()
     }
 
+    /// Whether it checked the evaluation `eval` describes (`checkpoint_step`, `episodes`, `seed` of an
+    /// eval.json) — else it is left over from another one.
+    pub fn matches(&self, checkpoint_step: u64, episodes: u32, seed: u64) -> bool {
+        (self.checkpoint_step, self.episodes, self.seed) == (checkpoint_step, episodes, seed)
+    }
+
     /// Reads `dir/best_response.json`, or None when the run has none.
     pub fn read(dir: &Path) -> Result<Option<Self>, SamplesError> {
         let path = dir.join(FILE);
@@ -217,13 +236,23 @@ impl BestResponse {
     }
 }
 
-/// The warning for a beaten personality (the one text eval, compare and study reports print).
+/// The warning for a beaten personality (the one text eval, compare and study reports print): the
+/// strategy that beats it by most, and how many others do.
 pub fn warning(personality: &str, c: &PersonalityCheck) -> String {
+    let by = c
+        .strategies
+        .iter()
+        .find(|r| r.gap.hi < 0.0)
+        .unwrap_or(&c.strategies[0]);
+    let others = match c.beaten_by.len() {
+        0 | 1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
     format!(
-        "warning: trained {personality} agents are beaten by the fixed strategy `{}` by {} return per agent (trained − fixed {}, 95 % simultaneous over {} strategies): train longer or change the reward",
-        c.best,
-        short(-c.gap.mean),
-        c.gap.text(),
+        "warning: trained {personality} agents are beaten by the fixed strategy `{}`{others} by {} return per agent (trained − fixed {}, 95 % simultaneous over {} strategies): train longer or change the reward",
+        by.strategy,
+        short(-by.gap.mean),
+        by.gap.text(),
         c.strategies.len()
     )
 }
@@ -261,11 +290,17 @@ mod tests {
             "the unpaired intervals overlap"
         );
         assert!(!c.beaten && b.warnings().is_empty());
-        // Missing episodes on either side are left out of the pairs.
+        // Missing episodes on either side are left out of the pairs, the trained side's too.
         let mut s = samples(vec![1.0, 2.0, 3.0], vec![("s", vec![0.0, 0.0, 0.0])]);
         s.fixed.get_mut("p").unwrap().get_mut("s").unwrap()[1] = None;
         let c = BestResponse::of(s, BTreeMap::new(), 0, 3, 0).personalities["p"].clone();
-        assert_eq!((c.gap.n, c.gap.mean), (2, 2.0));
+        assert_eq!((c.gap.n, c.gap.mean, c.trained.mean), (2, 2.0, 2.0));
+        assert_eq!(c.gap.mean, c.trained.mean - c.best_fixed.mean);
+        // One paired episode is no interval: no check, rather than a false warning.
+        let mut s = samples(vec![1.0, 2.0], vec![("s", vec![5.0, 5.0])]);
+        s.fixed.get_mut("p").unwrap().get_mut("s").unwrap()[1] = None;
+        let b = BestResponse::of(s, BTreeMap::new(), 0, 2, 0);
+        assert!(b.personalities.is_empty() && b.warnings().is_empty());
     }
 
     #[test]

@@ -342,9 +342,10 @@ impl CommonsEnv {
             .zip(&roster.label_fixed)
             .map(|(p, f)| p.is_some() || f.is_some())
             .collect();
+        let policy_labels = roster.label_policy.iter().map(Option::is_some).collect();
         let budget = cfg.model.extensions.wallets == WalletMode::Budget;
         CommonsEnv {
-            ctl: AgentController::new(agent_labels, budget),
+            ctl: AgentController::new(agent_labels, policy_labels, budget),
             cfg,
             commons: None,
             rows: Rows {
@@ -439,9 +440,9 @@ impl CommonsEnv {
         &self.cfg
     }
 
-    /// Baseline mode: agents keep their rows and rewards but follow the reference's rules (their
-    /// actions are validated, then ignored). Used to compare trained policies with scripted
-    /// participants in the same roles.
+    /// Baseline mode: policies' agents keep their rows and rewards but follow the reference's rules
+    /// (their actions are validated, then ignored; fixed strategies keep playing). Used to compare
+    /// trained policies with scripted participants in the same roles.
     pub fn set_scripted_baseline(&mut self, on: bool) {
         self.ctl.set_shadow(on);
     }
@@ -459,13 +460,12 @@ impl CommonsEnv {
     }
 
     /// Whether the world draws block 4's participant the evening before, so that agents see when they
-    /// are asked: whenever some personality is not scripted. An all-scripted population keeps the
-    /// reference's order of draws (and equals `commons simulate`).
+    /// are asked: whenever some personality that is not scripted has a share of hatchers or arrivals.
+    /// An all-scripted world keeps the reference's order of draws (and equals `commons simulate`).
     fn asks_ahead(&self) -> bool {
-        self.cfg
-            .population
-            .iter()
-            .any(|e| e.controller != ControllerKind::Scripted)
+        self.cfg.population.iter().any(|e| {
+            e.controller != ControllerKind::Scripted && (e.hatchers > 0.0 || e.arrivals > 0.0)
+        })
     }
 
     fn population(&self) -> Population {

@@ -16,8 +16,10 @@ use crate::rng::{ModelRng, RngError};
 pub struct AgentController {
     /// Action per participant id (None: no action today).
     actions: Vec<Option<AgentAction>>,
-    /// Whether each personality label is played by agents.
+    /// Whether each personality label is played by agents (policies or fixed strategies).
     agent_labels: Vec<bool>,
+    /// Whether each personality label is played by a policy (what the scripted baseline replaces).
+    policy_labels: Vec<bool>,
     /// Budget wallets (else buys are fractions of `delta_holdings_scale`).
     budget: bool,
     /// Agents follow the reference's rules instead of their actions (baselines: same roles, scripted).
@@ -25,17 +27,20 @@ pub struct AgentController {
 }
 
 impl AgentController {
-    /// A controller for the given labels.
-    pub fn new(agent_labels: Vec<bool>, budget: bool) -> Self {
+    /// A controller for the given labels: those played by agents (policies or fixed strategies), and
+    /// among them those played by policies.
+    pub fn new(agent_labels: Vec<bool>, policy_labels: Vec<bool>, budget: bool) -> Self {
         AgentController {
             actions: Vec::new(),
             agent_labels,
+            policy_labels,
             budget,
             shadow: false,
         }
     }
 
-    /// Makes agents follow the reference's rules (their actions are ignored); rewards are still computed.
+    /// Makes policies' agents follow the reference's rules (their actions are ignored; fixed strategies
+    /// keep playing); rewards are still computed.
     pub fn set_shadow(&mut self, on: bool) {
         self.shadow = on;
     }
@@ -64,7 +69,8 @@ impl AgentController {
 
     /// The agent's action (PASSIVE if it has none today), or None for a scripted participant.
     fn action(&self, p: &Participant) -> Option<AgentAction> {
-        if self.shadow || !self.is_agent(p) {
+        let label = p.personality as usize;
+        if !self.is_agent(p) || (self.shadow && self.policy_labels.get(label) == Some(&true)) {
             return None;
         }
         Some(

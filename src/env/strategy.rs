@@ -244,6 +244,8 @@ pub struct Strategy {
     pub name: String,
     /// What it does, in words.
     pub description: String,
+    /// Where it was read from (a file, or a population entry), for messages.
+    pub origin: String,
     /// Rules per head, in [`HEADS`] order.
     pub heads: [HeadRules; 4],
 }
@@ -263,6 +265,7 @@ impl Strategy {
         Strategy {
             name: name.to_string(),
             description: "does nothing".to_string(),
+            origin: String::new(),
             heads: Default::default(),
         }
     }
@@ -286,12 +289,9 @@ impl Strategy {
     }
 
     /// Checks that the strategy can act for a personality observing with `kind`: no rule on a feature,
-    /// and no `support` slot bin, that `market-only` zeroes. `origin` names the file in the message.
-    pub fn check_observation(
-        &self,
-        kind: ObservationKind,
-        origin: &str,
-    ) -> Result<(), StrategyError> {
+    /// and no `support` slot bin, that `market-only` zeroes.
+    pub fn check_observation(&self, kind: ObservationKind) -> Result<(), StrategyError> {
+        let origin = self.origin.as_str();
         if kind != ObservationKind::MarketOnly {
             return Ok(());
         }
@@ -539,6 +539,7 @@ pub fn from_value(
     Ok(Strategy {
         name,
         description,
+        origin: origin.to_string(),
         heads,
     })
 }
@@ -695,7 +696,7 @@ struct MaskNeed {
     why: &'static str,
 }
 
-const MASK_NEEDS: [MaskNeed; 4] = [
+const MASK_NEEDS: [MaskNeed; 8] = [
     MaskNeed {
         head: "propose",
         bins: 1..=2,
@@ -719,10 +720,38 @@ const MASK_NEEDS: [MaskNeed; 4] = [
     },
     MaskNeed {
         head: "support",
+        bins: 2..=2,
+        feature: "own.staked_share",
+        allowed: |x| x > 0.0,
+        why: "unstaking is masked without a stake (own.staked_share = 0)",
+    },
+    MaskNeed {
+        head: "support",
         bins: 3..=3,
         feature: "slot0.present",
         allowed: |x| x == 1.0,
         why: "staking on slot 1 is masked when the slot is empty (slot0.present = 0)",
+    },
+    MaskNeed {
+        head: "support",
+        bins: 4..=4,
+        feature: "slot1.present",
+        allowed: |x| x == 1.0,
+        why: "staking on slot 2 is masked when the slot is empty (slot1.present = 0)",
+    },
+    MaskNeed {
+        head: "support",
+        bins: 5..=5,
+        feature: "slot2.present",
+        allowed: |x| x == 1.0,
+        why: "staking on slot 3 is masked when the slot is empty (slot2.present = 0)",
+    },
+    MaskNeed {
+        head: "support",
+        bins: 6..=6,
+        feature: "slot3.present",
+        allowed: |x| x == 1.0,
+        why: "staking on slot 4 is masked when the slot is empty (slot3.present = 0)",
     },
 ];
 
@@ -744,12 +773,14 @@ fn masked_whenever(h: usize, r: &Rule) -> Option<String> {
         }
         // Probe the feature's range at its bounds and around every number the conditions name.
         let (lo, hi) = (spec.low[f], spec.high[f]);
-        let mut probes = vec![lo, hi, (lo + hi) / 2.0];
-        for c in &conds {
-            for d in [-1e-3, 0.0, 1e-3] {
-                probes.push((c.value + d).clamp(lo, hi));
-            }
-        }
+        let mut probes = vec![lo, hi];
+        probes.extend(conds.iter().map(|c| c.value.clamp(lo, hi)));
+        probes.sort_by(f32::total_cmp);
+        let mids: Vec<f32> = probes
+            .windows(2)
+            .map(|w| w[0] + (w[1] - w[0]) / 2.0)
+            .collect();
+        probes.extend(mids);
         let feasible = probes
             .iter()
             .any(|&x| conds.iter().all(|c| c.op.holds(x, c.value)) && (need.allowed)(x));
@@ -884,6 +915,10 @@ rules = [{ when = "own.asked == 1", then = "small" }]
                 "field `trade.rules[0].then`: `sell 5 %` is masked whenever",
             ),
             (
+                "[strategy]\nname = \"x\"\n[strategy.support]\nrules = [{ when = \"slot1.present < 1\", then = \"slot 2\" }]\n",
+                "field `support.rules[0].then`: `slot 2` is masked whenever",
+            ),
+            (
                 "[strategy]\nname = \"x\"\n[strategy.trade]\nrules = [{ when = \"commons.price >> 1\", then = 1 }]\n",
                 "field `trade.rules[0].when`: \"commons.price >> 1\": unknown operator",
             ),
@@ -898,22 +933,24 @@ rules = [{ when = "own.asked == 1", then = "small" }]
             assert!(e.contains(want), "{e}\nwanted: {want}");
             assert!(!e.contains('\n'), "{e}");
         }
+        // A narrow but possible range is not an error.
+        assert!(one("[strategy]\n[strategy.trade]\nrules = [{ when = \"own.spendable_share < 0.0005\", then = \"sell 5 %\" }]\n").is_ok());
         let e = err("[strategy\n");
         assert!(e.starts_with("s.toml: ") && !e.contains('\n'), "{e}");
         // A slot feature or a slot bin for a market-only personality.
         let s = one("[strategy]\nname = \"x\"\nsupport = \"slot 1\"\n").unwrap();
         let e = s
-            .check_observation(ObservationKind::MarketOnly, "s.toml")
+            .check_observation(ObservationKind::MarketOnly)
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("strategy `x`, field `support`: `slot 1` stakes on a slot"),
+            e.starts_with("s.toml: strategy `x`, field `support`: `slot 1` stakes on a slot"),
             "{e}"
         );
-        assert!(s.check_observation(ObservationKind::Full, "s.toml").is_ok());
+        assert!(s.check_observation(ObservationKind::Full).is_ok());
         let s = one("[strategy]\nname = \"x\"\n[strategy.trade]\nrules = [{ when = \"slot0.affinity > 0.5\", then = 1 }]\n").unwrap();
         let e = s
-            .check_observation(ObservationKind::MarketOnly, "s.toml")
+            .check_observation(ObservationKind::MarketOnly)
             .unwrap_err()
             .to_string();
         assert!(

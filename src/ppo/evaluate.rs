@@ -122,7 +122,7 @@ pub struct PersonalityEval {
     /// proposals that became active or completed while it was there, / 10 % of the initial funding pool.
     pub impact: Comparison,
     /// Mean per-agent reward components summed over each agent's life (trained), in
-    /// [`crate::env::personality::Component::ALL`] order: wealth, impact, authorship, sentiment.
+    /// [`crate::env::personality::Component::ALL`] order: wealth, impact, authorship, sentiment, backing.
     pub components: [f64; COMPONENTS],
     /// The same for the baseline.
     pub baseline_components: [f64; COMPONENTS],
