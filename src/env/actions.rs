@@ -139,6 +139,20 @@ pub struct AgentAction {
 }
 
 impl AgentAction {
+    /// The action of bins `[trade, support, propose, exit]` with the slots the agent saw.
+    pub fn from_bins(
+        bins: &[u32],
+        slots: [Option<crate::model::proposal::ProposalId>; SLOTS],
+    ) -> Self {
+        AgentAction {
+            trade: bins[0],
+            support: bins[1],
+            propose: bins[2],
+            exit: bins[3],
+            slots,
+        }
+    }
+
     /// Does nothing: hold, keep, no proposal, stay (what an agent does on the day it arrives).
     pub const PASSIVE: AgentAction = AgentAction {
         trade: 0,

@@ -417,16 +417,7 @@ impl CommonsEnv {
                     .encode(c, p, f.basis[i], personality.observation, &mut f.obs);
             observation::mask(p, c.budget_wallets(), c.asked() == Some(p.id), &mut f.mask);
             let a = strategy.decide(&f.obs, &f.mask, &mut f.fallbacks[k]);
-            self.ctl.set(
-                p.id,
-                AgentAction {
-                    trade: a[0],
-                    support: a[1],
-                    propose: a[2],
-                    exit: a[3],
-                    slots,
-                },
-            );
+            self.ctl.set(p.id, AgentAction::from_bins(&a, slots));
         }
     }
 
@@ -532,16 +523,7 @@ impl CommonsEnv {
                 .agent_state(id)
                 .map(|s| s.slots)
                 .unwrap_or([None; SLOTS]);
-            self.ctl.set(
-                id,
-                AgentAction {
-                    trade: a[0],
-                    support: a[1],
-                    propose: a[2],
-                    exit: a[3],
-                    slots,
-                },
-            );
+            self.ctl.set(id, AgentAction::from_bins(a, slots));
             self.acting.push(id);
         }
         Ok(())
