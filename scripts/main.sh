@@ -2,7 +2,8 @@
 # The main job on a fresh machine: installs libtorch once (PyTorch 2.11.0 from PyPI, cached outside the
 # clone), builds commons-rl in release mode and trains the four built-in personalities together on the
 # default RL scenario (about 6 minutes on 2 cores), then evaluates the trained policies against scripted
-# participants in the same roles on held-out seeds (`eval.json`) and draws the comparison
+# participants in the same roles on held-out seeds (`eval.json`), checks each trained personality against
+# the built-in fixed strategies (`best_response.json`, docs/strategies.md) and draws the comparison
 # (`compare.svg`). Results appear under runs/; watch the curves with `tensorboard --logdir runs`.
 # Extra arguments are passed to `commons train`, e.g. `--total-steps 100000`.
 set -euo pipefail
@@ -14,6 +15,6 @@ commons=target/release/commons
 # The run just written is the one whose latest checkpoint is newest.
 latest=$(ls -td runs/*/checkpoints/latest | head -n 1)
 run=${latest%/checkpoints/latest}
-"$commons" eval "$run"
+"$commons" eval "$run" --against-fixed
 "$commons" compare "$run" --scripted --plot "$run/compare.svg"
-echo "results: $run (eval.json, compare.svg, summary.json); curves: tensorboard --logdir runs"
+echo "results: $run (eval.json, best_response.json, compare.svg, summary.json); curves: tensorboard --logdir runs"

@@ -183,7 +183,7 @@ impl TrainerState {
             for (what, v) in [("mean", &norm.mean), ("var", &norm.var)] {
                 if v.len() != want {
                     return Err(bad(format!(
-                        "field `policies[{k}].normalizer.{what}` has {} entries, the observation has {want} (corrupt checkpoint state, or another scenario)",
+                        "field `policies[{k}].normalizer.{what}` has {} entries, the observation has {want} (corrupt checkpoint state, another scenario, or a run trained before `own.asked` joined the observation: retrain it)",
                         v.len()
                     )));
                 }
