@@ -488,3 +488,53 @@ fn a_study_with_against_fixed_checks_every_cell_and_reports_beaten_personalities
         &["study.against_fixed", "allowed: true, false, or a folder"],
     );
 }
+
+/// A strategy that cannot act for a personality the study trains (a slot stake for a market-only
+/// observer) is refused before any cell is trained, naming the field, the strategy, the personality and
+/// the variant.
+#[test]
+fn a_strategy_that_cannot_replace_a_trained_personality_is_refused_before_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("lib")).unwrap();
+    write(
+        &dir.join("lib"),
+        "back-slot.toml",
+        "[strategy]\ndescription = \"stake on slot 1\"\nsupport = 3\n",
+    );
+    let trader = write(
+        dir,
+        "trader.toml",
+        "[personality]\nname = \"trader\"\nobservation = \"market-only\"\n[personality.reward]\nwealth = 1.0\n",
+    );
+    let mixed = std::fs::read_to_string(format!("{ROOT}/agents/mixed.toml")).unwrap();
+    let agents = write(
+        dir,
+        "agents.toml",
+        &mixed.replace(
+            "personality = \"builder\"",
+            &format!("personality = {:?}", trader.display().to_string()),
+        ),
+    );
+    let text = tiny("[1]", 512)
+        .replace(
+            &format!("{ROOT}/agents/mixed.toml"),
+            &agents.display().to_string(),
+        )
+        .replace(
+            "eval_episodes = 6",
+            "eval_episodes = 4\nagainst_fixed = \"lib\"",
+        );
+    let file = write(dir, "fixed.toml", &text);
+    let out = study(dir, &file, &[]);
+    assert_fails_naming(
+        &out,
+        &[
+            "study.against_fixed",
+            "back-slot",
+            "market-only",
+            "personality trader in variant base",
+        ],
+    );
+    assert!(!dir.join("out").exists(), "nothing is written");
+}

@@ -241,6 +241,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
         Some(dir) => super::eval::strategies(dir.as_deref())?,
         None => Vec::new(),
     };
+    study.check_strategies(&strategies)?;
     claim(&out, &study, &text)?;
     let days = study.max_days();
     let todo: Vec<&Cell> = match args.cell {

@@ -31,6 +31,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::env::observation::ObservationKind;
+use crate::env::personality::ControllerKind;
+use crate::env::strategy::Strategy;
 use crate::ppo::config::{TrainingFile, MAX_TOTAL_STEPS};
 use crate::run::folder::is_name_char;
 use crate::scenario::{self, Override};
@@ -86,6 +89,17 @@ pub struct Variant {
     pub own: Vec<Override>,
     /// Its episodes' length in days (the base scenario with its overrides), set by validation.
     pub days: u32,
+    /// The personalities its policies play (learned or frozen), in population order, set by validation.
+    pub played: Vec<Played>,
+}
+
+/// A personality played by a policy in a variant: what the best-response check replaces.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Played {
+    /// The personality's name.
+    pub name: String,
+    /// What it observes (a fixed strategy in its place must be able to act on it).
+    pub observation: ObservationKind,
 }
 
 /// One (variant, training seed) cell: a training run and its evaluation.
@@ -342,6 +356,7 @@ impl StudyFile {
                 set,
                 own,
                 days: 0,
+                played: Vec::new(),
             });
         }
         if let Some(j) = variants
@@ -388,6 +403,7 @@ impl StudyFile {
         let training =
             TrainingFile::load(&self.agents).map_err(|e| field("study.agents", e.to_string()))?;
         let mut days = Vec::with_capacity(self.variants.len());
+        let mut played_all = Vec::with_capacity(self.variants.len());
         for (i, v) in self.variants.iter().enumerate() {
             let at = format!("variant[{i}].set");
             let (train_sets, scenario_sets): (Vec<Override>, Vec<Override>) =
@@ -423,23 +439,57 @@ impl StudyFile {
                 ));
             }
             days.push(sc.model.simulation.days);
-            let policies = t
+            // The population as training resolves it (the agents file's, if it has one), so that a
+            // bad personality or strategy is reported before any cell is trained.
+            let source = if t.population.is_some() {
+                &self.agents
+            } else {
+                &self.env
+            };
+            let mut sc = sc;
+            if let Some(pop) = &t.population {
+                sc.population = pop.clone();
+            }
+            let env_cfg = scenario::env_config_named(&sc, &self.env, source)
+                .map_err(|e| field(&at, e.to_string()))?;
+            let played: Vec<Played> = env_cfg
                 .population
-                .as_ref()
-                .unwrap_or(&sc.population)
                 .iter()
                 .filter(|e| {
                     matches!(
                         e.controller,
-                        crate::env::personality::ControllerKind::Learned
-                            | crate::env::personality::ControllerKind::Frozen
+                        ControllerKind::Learned | ControllerKind::Frozen
                     )
                 })
-                .count();
-            self.policies = self.policies.max(policies);
+                .map(|e| Played {
+                    name: e.personality.name.clone(),
+                    observation: e.personality.observation,
+                })
+                .collect();
+            self.policies = self.policies.max(played.len());
+            played_all.push(played);
         }
-        for (v, d) in self.variants.iter_mut().zip(days) {
+        for ((v, d), p) in self.variants.iter_mut().zip(days).zip(played_all) {
             v.days = d;
+            v.played = p;
+        }
+        Ok(())
+    }
+
+    /// Checks, before any cell is trained, that every strategy of the best-response check can act in the
+    /// place of every personality a variant's policies play (see [`Strategy::check_observation`]).
+    pub fn check_strategies(&self, strategies: &[Strategy]) -> Result<(), StudyError> {
+        for v in &self.variants {
+            for p in &v.played {
+                for s in strategies {
+                    s.check_observation(p.observation)
+                        .map_err(|e| StudyError::Field {
+                            path: self.path.clone(),
+                            field: "study.against_fixed".into(),
+                            message: format!("{e} (personality {} in variant {})", p.name, v.name),
+                        })?;
+                }
+            }
         }
         Ok(())
     }

@@ -14,4 +14,4 @@ pub mod file;
 pub mod render;
 pub mod report;
 
-pub use file::{Cell, StudyError, StudyFile, Variant};
+pub use file::{Cell, Played, StudyError, StudyFile, Variant};
