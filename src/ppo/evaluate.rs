@@ -571,8 +571,11 @@ pub fn evaluate(
     bar: &indicatif::ProgressBar,
 ) -> Result<(EvalReport, EvalDays, Option<FixedSamples>), TrainError> {
     // One intra-op thread, as in training: on a busy two-core machine libtorch's own threads would
-    // fight the environment for the cores (15-60x slower).
+    // fight the environment for the cores (15-60x slower). The setting is per thread, and episodes are
+    // played on rayon's workers, whose matrix products go through libtorch's BLAS (OpenMP): set it on
+    // every worker too.
     tch::set_num_threads(1);
+    rayon::broadcast(|_| tch::set_num_threads(1));
     let probe = CommonsEnv::new(cfg.clone());
     let (policies, step) = load_policies(run_dir, &probe, file, device)?;
     let names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
