@@ -154,6 +154,29 @@ def test_bad_files_and_overrides_are_config_errors_naming_file_and_key(tmp_path)
     assert isinstance(ConfigError("x"), ValueError)
 
 
+def test_fixed_strategies_play_inside_the_world_and_bad_ones_are_config_errors(tmp_path):
+    # Participants with controller = "fixed" act by their rules inside the environment, like scripted
+    # ones: only the learned personality has agents.
+    agents = tmp_path / "fixed.toml"
+    agents.write_text('[[population]]\npersonality = "profit-seeker"\ncontroller = "learned"\n'
+                      "hatchers = 0.5\narrivals = 0.5\n"
+                      '[[population]]\npersonality = "altruist"\ncontroller = "fixed"\n'
+                      'strategy = "stake-by-affinity"\nhatchers = 0.5\narrivals = 0.5\n')
+    env = commons_rl.parallel_env(COMMONS, str(agents), set=SHORT)
+    assert all(a.startswith("profit-seeker_") for a in env.possible_agents)
+    obs, _ = env.reset(seed=5)
+    rng = np.random.default_rng(0)
+    seen = set()
+    while env.agents:
+        seen |= set(env.agents)
+        obs, *_ = env.step(masked_random_actions(env, obs, rng))
+    assert seen and all(a.startswith("profit-seeker_") for a in seen)
+    agents.write_text(agents.read_text().replace("stake-by-affinity", "stake-by-nothing"))
+    with pytest.raises(ConfigError, match="strategy") as e:
+        commons_rl.parallel_env(COMMONS, str(agents))
+    assert "fixed.toml" in str(e.value) and "stake-by-nothing" in str(e.value) and "\n" not in str(e.value)
+
+
 def test_render_and_state():
     env = short_env(render_mode="ansi")
     env.reset(seed=5)
