@@ -188,7 +188,7 @@ fn claim(out: &Path, study: &StudyFile, text: &str) -> anyhow::Result<()> {
 /// Work units of a cell on the study's bar: its training steps, and its evaluation's days (both sides,
 /// and each strategy in each personality's place for the best-response check).
 fn weights(study: &StudyFile, days: u64, strategies: usize) -> (u64, u64) {
-    let sides = 2 + (strategies * study.policies) as u64;
+    let sides = 2 + (strategies * study.policies()) as u64;
     (study.total_steps, sides * study.eval_episodes as u64 * days)
 }
 

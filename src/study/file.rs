@@ -135,8 +135,6 @@ pub struct StudyFile {
     /// The best-response check of every cell (`commons eval --against-fixed`): None: no check; Some(None):
     /// the built-in strategies; Some(Some(dir)): the strategy files of a folder.
     pub against_fixed: Option<Option<PathBuf>>,
-    /// The most personalities played by policies in any variant (set during validation).
-    pub policies: usize,
     /// Variants; the first is the baseline.
     pub variants: Vec<Variant>,
 }
@@ -383,7 +381,6 @@ impl StudyFile {
             eval_episodes: eval_episodes as u32,
             eval_seed: eval_seed as u64,
             against_fixed,
-            policies: 0,
             variants,
         };
         study.check_against_base_files()?;
@@ -466,7 +463,6 @@ impl StudyFile {
                     observation: e.personality.observation,
                 })
                 .collect();
-            self.policies = self.policies.max(played.len());
             played_all.push(played);
         }
         for ((v, d), p) in self.variants.iter_mut().zip(days).zip(played_all) {
@@ -492,6 +488,15 @@ impl StudyFile {
             }
         }
         Ok(())
+    }
+
+    /// The most personalities played by policies in any variant.
+    pub fn policies(&self) -> usize {
+        self.variants
+            .iter()
+            .map(|v| v.played.len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// The longest episode of any variant (days).
