@@ -6,8 +6,13 @@ use commons_rl::env::cartpole::CartPole;
 use commons_rl::env::check::{check_env, random_legal_actions};
 use commons_rl::env::vec_env::VecEnv;
 use commons_rl::env::{CommonsEnv, CommonsEnvConfig, MultiAgentEnv};
+use commons_rl::model::commons::ProposalChoice;
+use commons_rl::model::config::{ConvictionConfig, ParticipantConfig};
+use commons_rl::model::participant::Participant;
+use commons_rl::model::proposal::ProposalId;
 use commons_rl::model::Metrics;
-use commons_rl::model::{Commons, Scripted};
+use commons_rl::model::{Commons, Controller, Scripted};
+use commons_rl::rng::{ModelRng, RngError};
 use commons_rl::scenario;
 use rand::SeedableRng;
 
@@ -398,6 +403,97 @@ fn the_agents_shown_as_asked_are_those_the_world_asks() {
     assert!(
         asked_days > 20 && agent_proposals == asked_days,
         "{asked_days}"
+    );
+}
+
+/// Proposes whenever the world asks, ignoring the creation rate (what an agent may do).
+struct AlwaysPropose;
+
+impl Controller for AlwaysPropose {
+    fn propose(
+        &mut self,
+        _: &Participant,
+        _rate: f64,
+        _pool: f64,
+        _: &mut ModelRng,
+    ) -> Result<ProposalChoice, RngError> {
+        Ok(ProposalChoice::Drawn)
+    }
+    fn vote(
+        &mut self,
+        who: &mut Participant,
+        candidates: &[ProposalId],
+        cfg: &ConvictionConfig,
+        rng: &mut ModelRng,
+        scratch: &mut Vec<(f64, usize)>,
+    ) -> Result<(), RngError> {
+        Scripted.vote(who, candidates, cfg, rng, scratch)
+    }
+    fn buy(
+        &mut self,
+        w: &Participant,
+        c: &ParticipantConfig,
+        r: &mut ModelRng,
+    ) -> Result<f64, RngError> {
+        Scripted.buy(w, c, r)
+    }
+    fn sell(
+        &mut self,
+        w: &Participant,
+        c: &ParticipantConfig,
+        r: &mut ModelRng,
+    ) -> Result<f64, RngError> {
+        Scripted.sell(w, c, r)
+    }
+    fn exit(
+        &mut self,
+        w: &Participant,
+        c: &ParticipantConfig,
+        r: &mut ModelRng,
+    ) -> Result<bool, RngError> {
+        Scripted.exit(w, c, r)
+    }
+}
+
+/// Proposals created over two-year episodes of seeds 0..n.
+fn proposals_created(ask_ahead: bool, ctl: &mut impl Controller, seeds: u64) -> u32 {
+    let cfg = commons_cfg(730);
+    let mut created = 0;
+    for seed in 0..seeds {
+        let mut c = Commons::new(&cfg.model, seed).unwrap();
+        if ask_ahead {
+            c.ask_ahead().unwrap();
+        }
+        for _ in 0..730 {
+            c.step(ctl).unwrap();
+            created += u32::from(c.events().created.is_some());
+        }
+    }
+    created
+}
+
+/// Asking the evening before keeps the reference's creation gate: with scripted participants the world
+/// creates about as many proposals as the reference, and a participant that proposes every time it is
+/// asked (as an agent may) does not create more, because the gate is drawn by the world with the
+/// question, not by the participant.
+#[test]
+fn asking_ahead_keeps_the_references_proposal_rate_even_for_eager_proposers() {
+    let seeds = 40;
+    let reference = f64::from(proposals_created(false, &mut Scripted, seeds));
+    let ahead = f64::from(proposals_created(true, &mut Scripted, seeds));
+    let eager = f64::from(proposals_created(true, &mut AlwaysPropose, seeds));
+    let eager_without_question = f64::from(proposals_created(false, &mut AlwaysPropose, seeds));
+    assert!(reference > 200.0, "{reference}");
+    for (what, n) in [("scripted", ahead), ("eager", eager)] {
+        assert!(
+            (n / reference - 1.0).abs() < 0.15,
+            "{what}: {n} proposals against the reference's {reference}"
+        );
+    }
+    // Without the world's gate an eager proposer creates many more (the test can tell them apart).
+    assert!(
+        eager_without_question > 3.0 * reference,
+        "{eager_without_question}"
     );
 }
 

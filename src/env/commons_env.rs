@@ -545,7 +545,7 @@ impl MultiAgentEnv for CommonsEnv {
         let population = self.population();
         let mut c = Commons::with_population(&self.cfg.model, seed, population)?;
         if self.asks_ahead() {
-            c.ask_ahead();
+            c.ask_ahead()?;
         }
         self.done = false;
         let rows = &mut self.rows;

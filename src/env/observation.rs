@@ -194,7 +194,7 @@ pub const OWN: &[Feature<OwnInputs>] = &[
         low: 0.0,
         high: 1.0,
         scaling: FLAG,
-        doc: "the world asks it today whether to propose (block 4, drawn the evening before); the `propose` head is masked on other days",
+        doc: "the world asks it today whether to propose and it has an idea (block 4: drawn with the creation gate the evening before); the `propose` head is masked on other days",
         value: |x| x.asked as u8 as f32,
     },
 ];

@@ -497,34 +497,72 @@ impl Commons {
         self.sync_pools(); // 19
         self.mirrors.sentiment = self.mean_sentiment();
         if self.ask_ahead {
-            self.draw_asked();
+            self.draw_asked()?;
         }
         Ok(())
     }
 
-    /// Switches to ask-ahead mode: block 4's participant (the one the world asks whether to propose) is
-    /// drawn at the end of the previous day (now, for day 1), uniformly among that evening's
-    /// participants, from the same stream and with the same one draw per day as the reference's block 4,
-    /// so that agents can see it ([`Commons::asked`]) before they choose. The day's own arrivals are
-    /// therefore never asked on their arrival day (an arriving agent does nothing that day anyway).
-    /// Without it (the default, and the reference), block 4 draws after the day's arrivals.
-    pub fn ask_ahead(&mut self) {
+    /// Switches to ask-ahead mode: block 4's question (may this participant propose today?) is settled
+    /// at the end of the previous day (now, for day 1), so that agents can see it ([`Commons::asked`])
+    /// before they choose. The participant is drawn uniformly among that evening's participants with
+    /// the reference's one `choice` a day, then the reference's creation gate `Bern(rate)` is drawn with
+    /// the evening's rate ([`creation_rate`]: median affinity, candidates' requests and the funding pool
+    /// as block 19 leaves them). Only a participant for whom both fire is asked, so agents propose at
+    /// most as often as the reference's participants do. The day's own arrivals are never asked on
+    /// their arrival day (an arriving agent does nothing that day anyway). Without it (the default, and
+    /// the reference), block 4 draws both after the day's arrivals.
+    pub fn ask_ahead(&mut self) -> Result<(), ModelError> {
         if !self.ask_ahead {
             self.ask_ahead = true;
-            self.draw_asked();
+            self.draw_asked()?;
         }
+        Ok(())
     }
 
-    /// The participant the world asks on the coming day in ask-ahead mode (None: nobody, or not in
-    /// ask-ahead mode).
+    /// The participant the world asks on the coming day in ask-ahead mode: drawn and with an idea (None:
+    /// nobody today, or not in ask-ahead mode).
     pub fn asked(&self) -> Option<ParticipantId> {
         self.asked
     }
 
-    /// Draws tomorrow's asked participant: `choice(n)` over the participants, none when there are none.
-    fn draw_asked(&mut self) {
-        self.asked = (!self.participants.is_empty())
-            .then(|| self.participants[self.rng.choice(self.participants.len())].id);
+    /// Draws tomorrow's asked participant: `choice(n)` over the participants, then `Bern(rate)` with
+    /// the evening's creation rate; none when there are no participants or the gate does not fire.
+    fn draw_asked(&mut self) -> Result<(), ModelError> {
+        self.asked = None;
+        if self.participants.is_empty() {
+            return Ok(());
+        }
+        let who = self.participants[self.rng.choice(self.participants.len())].id;
+        let rate = self.creation_rate_now()?;
+        let err = self.rate_error("proposal creation");
+        if self.rng.probability(rate).map_err(err)? {
+            self.asked = Some(who);
+        }
+        Ok(())
+    }
+
+    /// Block 4's creation rate with the current state: [`creation_rate`] of the median support affinity,
+    /// the DAI all candidates request and the mirrored funding pool.
+    fn creation_rate_now(&mut self) -> Result<f64, ModelError> {
+        self.scratch.column.clear();
+        let proposals = &self.proposals;
+        self.scratch.column.extend(
+            self.candidates
+                .iter()
+                .map(|c| proposals[c.0 as usize].funds_requested),
+        );
+        let total_requested = pairwise_sum(&self.scratch.column);
+        let median = match self.median.median() {
+            Some(m) => m,
+            None if self.legacy => return Err(ModelError::NoSupportEdges { day: self.day }),
+            // Nobody supports anything (everybody left): no proposal today.
+            None => 0.0,
+        };
+        Ok(creation_rate(
+            median,
+            total_requested,
+            self.mirrors.funding_pool,
+        ))
     }
 
     fn rate_error(&self, block: &'static str) -> impl Fn(RngError) -> ModelError {
@@ -625,31 +663,17 @@ impl Commons {
         if self.participants.is_empty() {
             return Ok(());
         }
-        let who = if self.ask_ahead {
-            // Drawn last evening; nobody has left since (exits come in block 17).
+        let (who, rate) = if self.ask_ahead {
+            // Drawn last evening, gate included; nobody has left since (exits come in block 17).
             match self.asked.and_then(|id| self.position(id)) {
-                Some(who) => who,
+                Some(who) => (who, 1.0),
                 None => return Ok(()),
             }
         } else {
-            self.rng.choice(self.participants.len())
-        };
-        self.scratch.column.clear();
-        let proposals = &self.proposals;
-        self.scratch.column.extend(
-            self.candidates
-                .iter()
-                .map(|c| proposals[c.0 as usize].funds_requested),
-        );
-        let total_requested = pairwise_sum(&self.scratch.column);
-        let median = match self.median.median() {
-            Some(m) => m,
-            None if self.legacy => return Err(ModelError::NoSupportEdges { day: self.day }),
-            // Nobody supports anything (everybody left): no proposal today.
-            None => 0.0,
+            let who = self.rng.choice(self.participants.len());
+            (who, self.creation_rate_now()?)
         };
         let pool = self.mirrors.funding_pool;
-        let rate = creation_rate(median, total_requested, pool);
         let err = self.rate_error("proposal creation");
         let choice = ctl
             .propose(&self.participants[who], rate, pool, &mut self.rng)

@@ -16,7 +16,9 @@ use crate::rng::{ModelRng, RngError};
 /// Decides for participants where the reference asks them.
 pub trait Controller {
     /// Block 4: the randomly chosen participant `who` (index in node order) may create a proposal; the
-    /// reference's rate is `median affinity / (1 + candidates' requested funds / funding pool)`.
+    /// reference's rate is `median affinity / (1 + candidates' requested funds / funding pool)`. In
+    /// ask-ahead mode ([`crate::model::Commons::ask_ahead`]) the world drew that gate the evening before
+    /// and only asks a participant for whom it fired, with `rate` 1.
     fn propose(
         &mut self,
         who: &Participant,
