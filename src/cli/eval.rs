@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use clap::Args;
 use commons_rl::compare::best_response::{self, BestResponse};
-use commons_rl::env::personality::ControllerKind;
 use commons_rl::ppo::device;
 use commons_rl::ppo::evaluate;
 use commons_rl::ppo::run_config::RunConfig;
@@ -85,12 +84,10 @@ pub fn evaluate_and_write(
         bail!("--episodes {episodes}: the best-response check (--against-fixed) needs at least 2 episodes for its intervals");
     }
     // Only the personalities played by policies are replaced by the strategies.
-    let played = env_cfg.population.iter().filter(|e| {
-        matches!(
-            e.controller,
-            ControllerKind::Learned | ControllerKind::Frozen
-        )
-    });
+    let played = env_cfg
+        .population
+        .iter()
+        .filter(|e| e.controller.is_policy());
     for e in played {
         for s in strategies {
             s.check_observation(e.personality.observation)

@@ -337,6 +337,14 @@ pub enum ControllerKind {
     Fixed,
 }
 
+impl ControllerKind {
+    /// Whether a policy decides (`learned` or `frozen`): these participants are the environment's
+    /// agents (rows), and what the scripted baseline and the best-response check replace.
+    pub fn is_policy(&self) -> bool {
+        matches!(self, ControllerKind::Learned | ControllerKind::Frozen)
+    }
+}
+
 /// One line of a scenario's population table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

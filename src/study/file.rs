@@ -32,7 +32,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::env::observation::ObservationKind;
-use crate::env::personality::ControllerKind;
 use crate::env::strategy::Strategy;
 use crate::ppo::config::{TrainingFile, MAX_TOTAL_STEPS};
 use crate::run::folder::is_name_char;
@@ -452,12 +451,7 @@ impl StudyFile {
             let played: Vec<Played> = env_cfg
                 .population
                 .iter()
-                .filter(|e| {
-                    matches!(
-                        e.controller,
-                        ControllerKind::Learned | ControllerKind::Frozen
-                    )
-                })
+                .filter(|e| e.controller.is_policy())
                 .map(|e| Played {
                     name: e.personality.name.clone(),
                     observation: e.personality.observation,
