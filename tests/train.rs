@@ -306,6 +306,14 @@ fn eval_compares_trained_policies_with_scripted_roles() {
             "{k}: {c}"
         );
     }
+    // Overlapping return intervals get a note that says how to narrow them, and only then.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let note = "note: the return intervals of altruist overlap at 2 episodes; with --episodes 8";
+    assert_eq!(
+        stdout.contains(note),
+        p["separated"] == false,
+        "{stdout}\n{p}"
+    );
     let samples = &e["samples"]["trained"]["personalities"]["altruist"];
     assert_eq!(samples["impact"].as_array().unwrap().len(), 2);
     assert_eq!(samples["sell"].as_array().unwrap().len(), 2);

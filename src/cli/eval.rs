@@ -223,6 +223,21 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             p.mean_return, p.ci95, p.baseline_mean_return, p.baseline_ci95, p.separated, b.buy, b.sell, b.stake, b.propose, b.exit
         );
     }
+    let overlapping: Vec<&str> = report
+        .personalities
+        .iter()
+        .filter(|(_, p)| !p.separated)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !overlapping.is_empty() {
+        // Half-widths shrink as 1/sqrt(episodes): four times the episodes halves them.
+        println!(
+            "note: the return intervals of {} overlap at {} episodes; with --episodes {} they would be about half as wide",
+            overlapping.join(", "),
+            report.episodes,
+            report.episodes.saturating_mul(4)
+        );
+    }
     println!(
         "{:<16} {:>22} {:>22} {:>10}",
         "per agent", "trained", "scripted", "separated"
