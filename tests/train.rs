@@ -667,7 +667,15 @@ fn eval_against_fixed_checks_every_personality_against_every_strategy() {
             .unwrap()
             .current_dir(dir.path())
             .env("RAYON_NUM_THREADS", threads)
-            .args(["eval", "runs/mx", "--episodes", "3", "--against-fixed=lib"])
+            .args([
+                "eval",
+                "runs/mx",
+                "--episodes",
+                "4",
+                "--check-episodes",
+                "3",
+                "--against-fixed=lib",
+            ])
             .output()
             .unwrap();
         assert_ok(&out);
@@ -700,17 +708,43 @@ fn eval_against_fixed_checks_every_personality_against_every_strategy() {
         // "small" is masked on days the agent is not asked: counted as fallbacks.
         assert!(b["samples"]["fallbacks"][p]["dump"][3].as_u64().unwrap() > 0);
     }
-    // The trained returns are eval.json's, seed for seed.
+    // The check played the first 3 of the evaluation's 4 seeds: its trained returns are eval.json's,
+    // seed for seed.
     let e: serde_json::Value = serde_json::from_slice(&eval_one).unwrap();
     assert_eq!(
-        b["samples"]["trained"]["builder"],
-        e["samples"]["trained"]["personalities"]["builder"]["return"]
+        (e["episodes"].as_u64(), b["episodes"].as_u64()),
+        (Some(4), Some(3))
     );
-    // compare still reads the run.
-    assert_ok(&commons_in(
-        dir.path(),
-        &["compare", "runs/mx", "--scripted"],
-    ));
+    assert_eq!(
+        b["samples"]["trained"]["builder"],
+        serde_json::json!(
+            e["samples"]["trained"]["personalities"]["builder"]["return"]
+                .as_array()
+                .unwrap()[..3]
+        )
+    );
+    // compare still reads the run, and takes the check for this evaluation's.
+    let out = commons_in(dir.path(), &["compare", "runs/mx", "--scripted"]);
+    assert_ok(&out);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(!table.contains("another evaluation"), "{table}");
+    // The check's episodes: 2 to --episodes, and only with --against-fixed.
+    for (episodes, check, against) in [("2", "3", true), ("4", "1", true), ("4", "2", false)] {
+        let mut args = vec![
+            "eval",
+            "runs/mx",
+            "--episodes",
+            episodes,
+            "--check-episodes",
+            check,
+        ];
+        if against {
+            args.push("--against-fixed=lib");
+        }
+        let out = commons_in(dir.path(), &args);
+        let err = assert_fails_naming(&out, &["--check-episodes"]);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
     // A plain eval removes the check, which would describe another evaluation.
     assert_ok(&commons_in(
         dir.path(),

@@ -41,6 +41,7 @@ fn load(dir: &std::path::Path, side: Side) -> anyhow::Result<RunSamples> {
             super::eval::evaluate_and_write(
                 dir,
                 super::eval::DEFAULT_EPISODES,
+                super::eval::DEFAULT_CHECK_EPISODES,
                 super::eval::DEFAULT_SEED,
                 &[],
                 &[],

@@ -11,8 +11,12 @@ use commons_rl::ppo::run_config::RunConfig;
 use commons_rl::run::{self, Access};
 use commons_rl::scenario::{self, EnvKind, Override};
 
-/// Default number of evaluation episodes per side.
-pub const DEFAULT_EPISODES: u32 = 32;
+/// Default number of evaluation episodes per side (trained and scripted): two sides are cheap, and a
+/// personality with few agents per episode needs this many to separate a small difference.
+pub const DEFAULT_EPISODES: u32 = 128;
+/// Default number of episodes of the best-response check (the first of the evaluation's seeds): it plays
+/// every episode once per learned personality and strategy.
+pub const DEFAULT_CHECK_EPISODES: u32 = 32;
 /// Default seed of the first evaluation episode: far from anything training uses.
 pub const DEFAULT_SEED: u64 = 1_000_000;
 
@@ -24,6 +28,10 @@ pub struct EvalArgs {
     /// Episodes per side (trained and scripted baseline).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_EPISODES, allow_hyphen_values = true, value_parser = super::positive_u32)]
     episodes: u32,
+    /// Episodes of the best-response check (`--against-fixed`): the first N of the evaluation's seeds,
+    /// 2 to --episodes [default: 32, or --episodes if smaller].
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = super::positive_u32)]
+    check_episodes: Option<u32>,
     /// Seed of the first episode; the default is far from anything training used.
     #[arg(long, value_name = "S", default_value_t = DEFAULT_SEED, value_parser = super::seed_u64)]
     seed: u64,
@@ -50,12 +58,14 @@ pub fn strategies(dir: Option<&Path>) -> anyhow::Result<Vec<commons_rl::env::str
 
 /// Evaluates `run_dir` on `episodes` seeds from `seed` (under the run's scenario with `sets` applied)
 /// and writes `run_dir/eval.json` and `run_dir/eval_days.csv` (each atomically), and with `strategies`
-/// the best-response check, `run_dir/best_response.json` (an earlier one is removed when there are no
-/// strategies: it would describe another evaluation). `announce`: say what is done and show a progress
-/// bar.
+/// the best-response check on the first `check_episodes` of those seeds (2 to `episodes`),
+/// `run_dir/best_response.json` (an earlier one is removed when there are no strategies: it would
+/// describe another evaluation). `announce`: say what is done and show a progress bar.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate_and_write(
     run_dir: &Path,
     episodes: u32,
+    check_episodes: u32,
     seed: u64,
     sets: &[Override],
     strategies: &[commons_rl::env::strategy::Strategy],
@@ -83,6 +93,9 @@ pub fn evaluate_and_write(
     if !strategies.is_empty() && episodes < 2 {
         bail!("--episodes {episodes}: the best-response check (--against-fixed) needs at least 2 episodes for its intervals");
     }
+    if !strategies.is_empty() && !(2..=episodes).contains(&check_episodes) {
+        bail!("--check-episodes {check_episodes}: out of range (allowed: 2 to --episodes, {episodes}); the check plays the first of the evaluation's seeds");
+    }
     // Only the personalities played by policies are replaced by the strategies.
     let played = env_cfg
         .population
@@ -107,7 +120,10 @@ pub fn evaluate_and_write(
             if strategies.is_empty() {
                 String::new()
             } else {
-                format!(", and {} fixed strategies in each learned personality's place", strategies.len())
+                format!(
+                    ", and on the first {check_episodes} {} fixed strategies in each learned personality's place",
+                    strategies.len()
+                )
             }
         );
     }
@@ -132,6 +148,7 @@ pub fn evaluate_and_write(
         &env_cfg,
         &cfg.training,
         episodes,
+        check_episodes,
         seed,
         texts,
         strategies,
@@ -150,7 +167,7 @@ pub fn evaluate_and_write(
             samples,
             descriptions,
             report.checkpoint_step,
-            episodes,
+            check_episodes,
             seed,
         )
     });
@@ -199,9 +216,16 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         Some(dir) => strategies(dir.as_deref())?,
         None => Vec::new(),
     };
+    let check_episodes = args
+        .check_episodes
+        .unwrap_or(DEFAULT_CHECK_EPISODES.min(args.episodes));
+    if args.check_episodes.is_some() && args.against_fixed.is_none() {
+        bail!("--check-episodes: only with --against-fixed (it sets the best-response check's episodes)");
+    }
     let (report, best) = evaluate_and_write(
         &args.run_dir,
         args.episodes,
+        check_episodes,
         args.seed,
         &args.set,
         &strategies,

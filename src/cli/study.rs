@@ -106,8 +106,8 @@ const BASE_DIR: &str = "base";
 const BASE_ENV: &str = "env.toml";
 const BASE_AGENTS: &str = "agents.toml";
 
-/// Whether the cell's best-response check is of its evaluation (same checkpoint, episodes and seeds)
-/// with the study's strategies.
+/// Whether the cell's best-response check is of its evaluation (same checkpoint, episodes and seeds: a
+/// study checks on all its evaluation episodes) with the study's strategies.
 fn checked(dir: &Path, study: &StudyFile, step: u64) -> bool {
     let Ok(Some(b)) = commons_rl::compare::best_response::BestResponse::read(dir) else {
         return false;
@@ -119,7 +119,9 @@ fn checked(dir: &Path, study: &StudyFile, step: u64) -> bool {
             .map(|s| s.into_iter().map(|s| s.name).collect())
     });
     let have: BTreeSet<String> = b.strategies.keys().cloned().collect();
-    b.matches(step, study.eval_episodes, study.eval_seed) && names.is_some_and(|n| n == have)
+    b.matches(step, study.eval_episodes, study.eval_seed)
+        && b.episodes == study.eval_episodes
+        && names.is_some_and(|n| n == have)
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
@@ -340,6 +342,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
             say(format!("{label}: evaluating"));
             super::eval::evaluate_and_write(
                 &dir,
+                study.eval_episodes,
                 study.eval_episodes,
                 study.eval_seed,
                 &[],

@@ -108,7 +108,8 @@ pub struct PersonalityCheck {
 pub struct BestResponse {
     /// Checkpoint evaluated (its global step).
     pub checkpoint_step: u64,
-    /// Episodes per strategy (episode k has seed `seed + k`, as in eval.json).
+    /// Episodes per strategy (episode k has seed `seed + k`, as in eval.json): the first of the
+    /// evaluation's episodes (`commons eval --check-episodes`).
     pub episodes: u32,
     /// Seed of the first episode.
     pub seed: u64,
@@ -212,9 +213,9 @@ impl BestResponse {
     }
 
     /// Whether it checked the evaluation `eval` describes (`checkpoint_step`, `episodes`, `seed` of an
-    /// eval.json) — else it is left over from another one.
+    /// eval.json): the same checkpoint, on the first of its seeds — else it is left over from another one.
     pub fn matches(&self, checkpoint_step: u64, episodes: u32, seed: u64) -> bool {
-        (self.checkpoint_step, self.episodes, self.seed) == (checkpoint_step, episodes, seed)
+        (self.checkpoint_step, self.seed) == (checkpoint_step, seed) && self.episodes <= episodes
     }
 
     /// Reads `dir/best_response.json`, or None when the run has none.
@@ -274,6 +275,17 @@ mod tests {
                 .insert(name.into(), v.into_iter().map(Some).collect());
         }
         s
+    }
+
+    #[test]
+    fn a_check_matches_an_evaluation_whose_first_seeds_it_played() {
+        let b = BestResponse::of(samples(vec![1.0, 2.0], vec![]), BTreeMap::new(), 512, 32, 7);
+        assert!(b.matches(512, 32, 7) && b.matches(512, 128, 7));
+        assert!(
+            !b.matches(512, 16, 7),
+            "the check played seeds the evaluation did not"
+        );
+        assert!(!b.matches(1024, 128, 7) && !b.matches(512, 128, 8));
     }
 
     #[test]

@@ -555,15 +555,17 @@ fn play(
 /// Evaluates a run's latest checkpoint on `episodes` seeds from `seed`, against the same seeds with the
 /// learned personalities played by the reference's rules; `overrides` (recorded in the report) are
 /// the `--set` texts already applied to `cfg`. Also returns every episode's per-day metrics, and, when
-/// `strategies` is not empty, the best-response check: on the same seeds, each learned personality
-/// played in turn by each strategy, the others as trained. Episodes run in parallel; `bar` ticks once
-/// per episode (`episodes × (2 + personalities × strategies)` in all).
+/// `strategies` is not empty, the best-response check: on the first `check_episodes` of those seeds
+/// (at most `episodes`), each learned personality played in turn by each strategy, the others as
+/// trained. Episodes run in parallel; `bar` ticks once per episode (`2 × episodes + check_episodes ×
+/// personalities × strategies` in all).
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     run_dir: &Path,
     cfg: &CommonsEnvConfig,
     file: &super::config::TrainingFile,
     episodes: u32,
+    check_episodes: u32,
     seed: u64,
     overrides: Vec<String>,
     strategies: &[Strategy],
@@ -579,7 +581,10 @@ pub fn evaluate(
     let probe = CommonsEnv::new(cfg.clone());
     let (policies, step) = load_policies(run_dir, &probe, file, device)?;
     let names: Vec<String> = policies.iter().map(|p| p.name.clone()).collect();
-    bar.set_length(episodes as u64 * (2 + (names.len() * strategies.len()) as u64));
+    let check_episodes = check_episodes.min(episodes);
+    bar.set_length(
+        2 * episodes as u64 + check_episodes as u64 * (names.len() * strategies.len()) as u64,
+    );
     let trained = play(
         cfg,
         Side::Trained,
@@ -605,16 +610,25 @@ pub fn evaluate(
     } else {
         let mut out = FixedSamples::default();
         for (p, name) in names.iter().enumerate() {
-            out.trained.insert(
-                name.clone(),
-                trained.samples.personalities[name]["return"].clone(),
-            );
+            // The check's seeds are the first `check_episodes` of the evaluation's, in order.
+            let mut paired = trained.samples.personalities[name]["return"].clone();
+            paired.truncate(check_episodes as usize);
+            out.trained.insert(name.clone(), paired);
             for strategy in strategies {
                 let side = Side::Fixed {
                     policy: p,
                     strategy,
                 };
-                let r = play(cfg, side, &policies, &names, episodes, seed, device, bar)?;
+                let r = play(
+                    cfg,
+                    side,
+                    &policies,
+                    &names,
+                    check_episodes,
+                    seed,
+                    device,
+                    bar,
+                )?;
                 let returns = r.samples.personalities[name]["return"].clone();
                 out.fixed
                     .entry(name.clone())
