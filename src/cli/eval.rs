@@ -121,7 +121,7 @@ pub fn evaluate_and_write(
                 String::new()
             } else {
                 format!(
-                    ", and on the first {check_episodes} {} fixed strategies in each learned personality's place",
+                    ", and on the first {check_episodes} of them {} fixed strategies in each learned personality's place",
                     strategies.len()
                 )
             }
