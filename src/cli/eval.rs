@@ -40,9 +40,10 @@ pub struct EvalArgs {
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = super::parse_override)]
     set: Vec<Override>,
     /// Also check each learned personality against fixed strategies (a best response check): on the
-    /// same seeds, every agent of the personality played in turn by each strategy, the rest of the
-    /// population as trained; writes best_response.json. `--against-fixed=DIR`: the strategy files of a
-    /// folder (default: the built-in library, agents/strategies). Needs at least 2 episodes.
+    /// first --check-episodes of the seeds, every agent of the personality played in turn by each
+    /// strategy, the rest of the population as trained; writes best_response.json.
+    /// `--against-fixed=DIR`: the strategy files of a folder (default: the built-in library,
+    /// agents/strategies). Needs at least 2 episodes.
     #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true)]
     against_fixed: Option<Option<PathBuf>>,
 }
