@@ -39,11 +39,11 @@ pub mod compare;
 pub mod env;
 pub mod format;
 pub mod model;
-#[cfg(feature = "torch")]
 pub mod ppo;
 pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod simulate;
+pub mod stats;
 #[cfg(feature = "torch")]
 pub mod study;

@@ -348,20 +348,6 @@ fn failed_episode(seed: u64, error: String) -> EpisodeSummary {
     }
 }
 
-/// Mean and sample standard deviation (0 for a single value).
-pub fn mean_std(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    if values.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let mean = values.iter().sum::<f64>() / n;
-    if values.len() < 2 {
-        return (mean, 0.0);
-    }
-    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0);
-    (mean, var.sqrt())
-}
-
 /// The table `commons simulate` prints: mean ± std of every final metric and of the score.
 pub fn format_table(summary: &RunSummary) -> String {
     let mut out = String::new();
@@ -395,7 +381,8 @@ pub fn format_table(summary: &RunSummary) -> String {
             let _ = writeln!(out, "{name:<22} {:>16}", "n/a");
             continue;
         }
-        let (mean, std) = mean_std(&values);
+        let m = crate::stats::MeanSd::sample(&values);
+        let (mean, std) = (m.mean, m.sd());
         let min = values.iter().copied().fold(f64::INFINITY, f64::min);
         let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let _ = writeln!(

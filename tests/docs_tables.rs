@@ -103,14 +103,14 @@ fn training_md_holds_the_settings_table() {
     let want = splice(
         &text,
         "settings",
-        &commons_rl::ppo::config::settings_markdown(),
+        &commons_rl::run::training::settings_markdown(),
     );
     if bless() {
         std::fs::write(&path, &want).unwrap();
     } else {
         assert!(
             text == want,
-            "docs/training.md disagrees with ppo::config::SETTINGS; run \
+            "docs/training.md disagrees with run::training::SETTINGS; run \
              `COMMONS_RL_BLESS=1 cargo test --test docs_tables` and review the diff"
         );
     }

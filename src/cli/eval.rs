@@ -7,7 +7,7 @@ use clap::Args;
 use commons_rl::compare::best_response::{self, BestResponse};
 use commons_rl::ppo::device;
 use commons_rl::ppo::evaluate;
-use commons_rl::ppo::run_config::RunConfig;
+use commons_rl::run::config::RunConfig;
 use commons_rl::run::{self, Access};
 use commons_rl::scenario::{self, EnvKind, Override};
 
@@ -80,7 +80,7 @@ pub fn evaluate_and_write(
     }
     if let Some(o) = sets
         .iter()
-        .find(|o| commons_rl::ppo::config::TrainingFile::owns(o))
+        .find(|o| commons_rl::run::training::TrainingFile::owns(o))
     {
         bail!(
             "--set {}: eval changes only the scenario (the policies are the run's); allowed: scenario keys such as curve.exit_tribute",

@@ -10,11 +10,11 @@ use clap::Args;
 use commons_rl::env::cartpole::CartPole;
 use commons_rl::env::personality::ControllerKind;
 use commons_rl::env::CommonsEnv;
-use commons_rl::ppo::config::{TrainingFile, MAX_NUM_ENVS, MAX_TOTAL_STEPS};
 use commons_rl::ppo::device::{self, DeviceRequest};
 use commons_rl::ppo::log::ProgressView;
-use commons_rl::ppo::run_config::{RunConfig, RunInfo};
 use commons_rl::ppo::trainer::{self, TrainSettings};
+use commons_rl::run::config::{RunConfig, RunInfo};
+use commons_rl::run::training::{TrainingFile, MAX_NUM_ENVS, MAX_TOTAL_STEPS};
 use commons_rl::run::{self, check_run_name, folder, memory, Access};
 use commons_rl::scenario::{self, EnvKind, Override};
 
@@ -54,7 +54,7 @@ pub struct TrainArgs {
     ignore_memory_limit: bool,
     /// Override one parameter without editing a file (repeatable): `train.*`, `ppo.*`,
     /// `policies.<name>.*` or a scenario key, e.g. `--set ppo.learning_rate=1e-4`.
-    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = super::parse_override, long_help = commons_rl::ppo::config::set_help())]
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = super::parse_override, long_help = commons_rl::run::training::set_help())]
     set: Vec<Override>,
     /// Stop this invocation once it has taken N environment steps, saving a checkpoint as on Ctrl-C
     /// (the schedule still runs to the total; continue with --resume). For time-limited jobs.

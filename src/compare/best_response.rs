@@ -15,7 +15,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::bootstrap::student_t_quantile;
 use super::samples::SamplesError;
 use crate::env::episodes::FixedSamples;
 use crate::format::short;
@@ -26,47 +25,7 @@ pub const FILE: &str = "best_response.json";
 /// Family-wise error rate of the intervals of one personality.
 pub const ALPHA: f64 = 0.05;
 
-/// A mean with an interval.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    /// Mean.
-    pub mean: f64,
-    /// Lower end.
-    pub lo: f64,
-    /// Upper end.
-    pub hi: f64,
-    /// Episodes.
-    pub n: usize,
-}
-
-impl Estimate {
-    /// `mean ± t(1 − a/2, n − 1) · sd / √n` of `values` (None for fewer than two).
-    pub fn of(values: &[f64], a: f64) -> Option<Self> {
-        let n = values.len();
-        if n < 2 {
-            return None;
-        }
-        let mean = values.iter().sum::<f64>() / n as f64;
-        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        let half = student_t_quantile(1.0 - a / 2.0, (n - 1) as f64) * (var / n as f64).sqrt();
-        Some(Estimate {
-            mean,
-            lo: mean - half,
-            hi: mean + half,
-            n,
-        })
-    }
-
-    /// `mean [lo, hi]`, short numbers.
-    pub fn text(&self) -> String {
-        format!(
-            "{} [{}, {}]",
-            short(self.mean),
-            short(self.lo),
-            short(self.hi)
-        )
-    }
-}
+pub use crate::stats::Estimate;
 
 /// One strategy against the trained policy of one personality.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,9 +108,9 @@ impl BestResponse {
                 let f: Vec<f64> = paired.iter().map(|p| p.1).collect();
                 let d: Vec<f64> = paired.iter().map(|p| p.0 - p.1).collect();
                 let (Some(trained), Some(fixed), Some(gap)) = (
-                    Estimate::of(&t, a),
-                    Estimate::of(&f, a),
-                    Estimate::of(&d, a),
+                    Estimate::t_interval(&t, a),
+                    Estimate::t_interval(&f, a),
+                    Estimate::t_interval(&d, a),
                 ) else {
                     continue;
                 };

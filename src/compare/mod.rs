@@ -9,13 +9,12 @@
 //! draws the same as an SVG.
 
 pub mod best_response;
-pub mod bootstrap;
 pub mod plot;
 pub mod samples;
 
 use serde::Serialize;
 
-use bootstrap::Estimate;
+use crate::stats::{bootstrap, Estimate};
 pub use samples::{RunSamples, SamplesError, Side};
 
 /// One series across runs.

@@ -1,19 +1,7 @@
-//! Choosing where tensors live: `--device auto|cpu|cuda`.
+//! Choosing where tensors live: a [`DeviceRequest`] (`--device auto|cpu|cuda`) resolved to a libtorch
+//! device.
 
-use serde::{Deserialize, Serialize};
-
-/// A device request as users write it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceRequest {
-    /// CUDA if libtorch sees a GPU, else CPU.
-    #[default]
-    Auto,
-    /// Always the CPU.
-    Cpu,
-    /// The first CUDA GPU; an error if there is none.
-    Cuda,
-}
+pub use crate::run::config::DeviceRequest;
 
 /// CUDA was asked for but libtorch sees no GPU.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

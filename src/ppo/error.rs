@@ -13,7 +13,7 @@ pub enum TrainError {
     Torch(tch::TchError),
     /// A run folder's configuration could not be read.
     #[error(transparent)]
-    RunConfig(#[from] super::run_config::RunConfigError),
+    RunConfig(#[from] crate::run::config::RunConfigError),
     /// An evaluation series that should exist does not (a bug).
     #[error("internal: evaluation series `{0}` is missing")]
     MissingSeries(String),

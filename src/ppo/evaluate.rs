@@ -563,7 +563,7 @@ fn play(
 pub fn evaluate(
     run_dir: &Path,
     cfg: &CommonsEnvConfig,
-    file: &super::config::TrainingFile,
+    file: &crate::run::training::TrainingFile,
     episodes: u32,
     check_episodes: u32,
     seed: u64,

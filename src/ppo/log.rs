@@ -184,8 +184,9 @@ impl Logger {
             .iter()
             .zip(&self.latest_episode_mean)
             .map(|(p, latest)| {
-                let r =
-                    latest.unwrap_or_else(|| mean_std(p.stats.returns.iter().map(|&r| r as f64)).0);
+                let r = latest.unwrap_or_else(|| {
+                    crate::stats::MeanSd::population(p.stats.returns.iter().map(|&r| r as f64)).mean
+                });
                 format!("{} {}", p.name, crate::format::short(r))
             })
             .collect();
@@ -207,14 +208,4 @@ impl Logger {
         }
         self.writer.flush();
     }
-}
-
-/// Mean and (population) standard deviation; NaN for no values.
-pub fn mean_std(x: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
-    let n = x.clone().count() as f64;
-    if n == 0.0 {
-        return (f64::NAN, f64::NAN);
-    }
-    let m = x.clone().sum::<f64>() / n;
-    (m, (x.map(|v| (v - m).powi(2)).sum::<f64>() / n).sqrt())
 }

@@ -10,7 +10,7 @@
 
 use tch::{Kind, Tensor};
 
-use super::config::PpoConfig;
+use crate::run::training::PpoConfig;
 
 /// What the loss needs of the rollout for one minibatch (all `[n]`).
 pub struct Minibatch {

@@ -7,12 +7,12 @@ use tch::{Device, Tensor};
 
 use super::adam::Adam;
 use super::checkpoint::PolicyState;
-use super::config::PpoConfig;
 use super::error::TrainError;
 use super::net::ActorCritic;
 use super::normalizer::RunningNorm;
 use super::sampling;
 use crate::env::StepOutput;
+use crate::run::training::PpoConfig;
 
 /// How many agent returns and environment-episode means the statistics keep.
 const LAST_RETURNS: usize = 100;

@@ -15,14 +15,12 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use super::checkpoint::{self, PolicyFiles, PolicyState, TrainerState, STATE_VERSION};
-use super::config::TrainingFile;
 pub use super::error::TrainError;
 use super::error::{bad_file, file_err};
-use super::log::{mean_std, Logger};
+use super::log::Logger;
 use super::net::ActorCritic;
 use super::normalizer::RunningNorm;
 use super::policy::{act, rows_of, Policy};
@@ -31,6 +29,9 @@ use super::schedule::LrSchedule;
 use super::update::{update, UpdateStats};
 use crate::env::vec_env::{episode_seed, VecEnv};
 use crate::env::MultiAgentEnv;
+pub use crate::run::summary::{EpisodeMeanStats, ReturnStats, TrainSummary};
+use crate::run::training::TrainingFile;
+use crate::stats::MeanSd;
 
 /// Settings of one run.
 pub struct TrainSettings {
@@ -54,48 +55,6 @@ pub struct TrainSettings {
     /// Policies played from another run's checkpoint and never updated: (personality, run folder or
     /// checkpoint folder).
     pub frozen: Vec<(String, PathBuf)>,
-}
-
-/// Episodic-return statistics of one policy in `summary.json`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct ReturnStats {
-    /// Mean of the last 100 episodic returns.
-    pub last_100_mean: f64,
-    /// Standard deviation of the last 100.
-    pub last_100_std: f64,
-    /// Episodes finished.
-    pub episodes: u64,
-}
-
-/// Per-environment-episode mean returns of one policy in `summary.json`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct EpisodeMeanStats {
-    /// Mean over the last 10 finished environment episodes of the policy's mean agent return.
-    pub last_10_mean: f64,
-    /// Standard deviation of those 10.
-    pub last_10_std: f64,
-    /// Environment episodes finished with agents of this policy.
-    pub episodes: u64,
-}
-
-/// `summary.json` of a training run.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct TrainSummary {
-    /// Environment steps taken.
-    pub global_step: u64,
-    /// Wall-clock seconds of this invocation.
-    pub wall_seconds: f64,
-    /// Environment steps per second.
-    pub sps: f64,
-    /// Per policy.
-    pub episodic_return: std::collections::BTreeMap<String, ReturnStats>,
-    /// Per policy: the mean return of its agents per finished environment episode (what `commons eval`
-    /// compares; in the Commons far steadier than `episodic_return`).
-    pub episode_mean_return: std::collections::BTreeMap<String, EpisodeMeanStats>,
-    /// Agent steps taken.
-    pub agent_steps: u64,
-    /// Whether the run stopped early (Ctrl-C).
-    pub interrupted: bool,
 }
 
 /// The per-update, per-policy random stream `purpose` (0: rollout sampling, 1: minibatch shuffles).
@@ -361,7 +320,8 @@ fn summary(
         episodic_return: policies
             .iter()
             .map(|p| {
-                let (m, sd) = mean_std(p.stats.returns.iter().map(|&r| r as f64));
+                let s = MeanSd::population(p.stats.returns.iter().map(|&r| r as f64));
+                let (m, sd) = (s.mean, s.sd());
                 (
                     p.name.clone(),
                     ReturnStats {
@@ -375,7 +335,8 @@ fn summary(
         episode_mean_return: policies
             .iter()
             .map(|p| {
-                let (m, sd) = mean_std(p.stats.episode_means.iter().copied());
+                let s = MeanSd::population(p.stats.episode_means.iter().copied());
+                let (m, sd) = (s.mean, s.sd());
                 (
                     p.name.clone(),
                     EpisodeMeanStats {
@@ -455,7 +416,7 @@ pub fn load_frozen(
     let state = checkpoint::read_state(&state_path, 1)?;
     state.validate(&state_path, None)?;
     // The network's width is the one that run trained with.
-    let hidden = super::run_config::RunConfig::load(&run_dir)?
+    let hidden = crate::run::config::RunConfig::load(&run_dir)?
         .training
         .ppo_for(name)
         .hidden;

@@ -1,12 +1,18 @@
-//! Run folders: which command owns which output folder ([`folder`]: manifest, lock, safe names), the
-//! files a run writes besides checkpoints and events ([`files`]: config snapshot, summary, eval), and
-//! memory guards before a command allocates ([`memory`]).
+//! Run folders and the files of a run, below the trainer: which command owns which output folder
+//! ([`folder`]: manifest, lock, safe names), the files a run writes besides checkpoints and events
+//! ([`files`]: config snapshot, summary, eval), training files ([`training`]: `agents/*.toml`), the
+//! run's own settings ([`config`]: `config.toml`, `--device`), its training summary ([`summary`]:
+//! `summary.json`) and memory guards before a command allocates ([`memory`]).
 //!
-//! Dependency direction: the CLI opens a folder here before anything below writes into it.
+//! Nothing here uses libtorch: the folder, its configuration and its summary are read by evaluation,
+//! comparison and studies with or without the `torch` feature.
 
+pub mod config;
 pub mod files;
 pub mod folder;
 pub mod memory;
+pub mod summary;
+pub mod training;
 
 pub use folder::{
     check_access, check_run_name, open, open_study, Access, FolderError, FolderKind, OpenFolder,

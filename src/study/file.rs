@@ -33,8 +33,8 @@ use serde::Deserialize;
 
 use crate::env::observation::ObservationKind;
 use crate::env::strategy::Strategy;
-use crate::ppo::config::{TrainingFile, MAX_TOTAL_STEPS};
 use crate::run::folder::is_name_char;
+use crate::run::training::{TrainingFile, MAX_TOTAL_STEPS};
 use crate::scenario::{self, Override};
 
 /// Most evaluation episodes per side a study may ask for.

@@ -4,7 +4,7 @@
 //!
 //! * [`file`](mod@file) — study files (`studies/*.toml`): base files, variants, seeds, steps, validation;
 //! * [`report`] — `study.json`: per variant and side, each series' two-level estimate, differences
-//!   from the baseline (hierarchical bootstrap, [`crate::compare::bootstrap`]), the per-day
+//!   from the baseline (hierarchical bootstrap, [`crate::stats::bootstrap`]), the per-day
 //!   trajectories' bands, and the findings in plain words;
 //! * [`render`] — `report.md` and `report.html` (self-contained, charts inline), with
 //!   [`charts`] drawn by plotters.

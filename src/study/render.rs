@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::charts;
 use super::report::{variant_phrase, Row, SideName, StudyReport};
-use crate::compare::bootstrap::TwoLevel;
 use crate::compare::samples::SHARE_PREFIX;
 use crate::run::files::{self, WriteError};
+use crate::stats::bootstrap::TwoLevel;
 
 /// `study.json`.
 pub const STUDY_JSON: &str = "study.json";

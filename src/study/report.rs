@@ -5,7 +5,7 @@
 //! Commons' final metrics), side (trained policies, or scripted participants in the same roles) and
 //! variant: the two-level estimate (mean over training seeds of the mean over the shared evaluation
 //! episodes) with its hierarchical bootstrap interval, and the difference from the baseline variant
-//! with its own ([`crate::compare::bootstrap::hierarchical_difference_ci`]). Findings are sentences
+//! with its own ([`crate::stats::bootstrap::hierarchical_difference_ci`]). Findings are sentences
 //! generated only for differences that are [`TwoLevel::significant`], each quoting its numbers.
 
 use std::collections::BTreeMap;
@@ -15,7 +15,6 @@ use serde::Serialize;
 
 use super::file::StudyFile;
 use crate::compare::best_response::BestResponse;
-use crate::compare::bootstrap::{hierarchical_difference_ci, hierarchical_mean_ci, TwoLevel};
 use crate::compare::samples::{
     RunSamples, SamplesError, Side, AGENT_MEASURES, AGENT_MEASURE_UNITS, BEHAVIOURS,
     BEHAVIOUR_UNIT, SHARE_PREFIX,
@@ -23,6 +22,7 @@ use crate::compare::samples::{
 use crate::env::actions::{BIN_LABELS, HEADS};
 use crate::model::metrics::{METRIC_NAMES, METRIC_UNITS};
 use crate::ppo::evaluate::{DAYS_FILE, DAY_METRICS};
+use crate::stats::bootstrap::{hierarchical_difference_ci, hierarchical_mean_ci, TwoLevel};
 
 /// Why a study's report cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -497,16 +497,15 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
 /// be called real (enough seeds and values): a study tests hundreds of series at once, and without the
 /// adjustment about 5 % of them would look real by chance.
 fn adjust_for_many_comparisons(rows: &mut [Row]) {
-    let eligible = |d: &TwoLevel| {
-        (d.seed_free || d.seeds >= 2) && d.values >= crate::compare::bootstrap::MIN_N
-    };
+    let eligible =
+        |d: &TwoLevel| (d.seed_free || d.seeds >= 2) && d.values >= crate::stats::bootstrap::MIN_N;
     let p: Vec<f64> = rows
         .iter()
         .flat_map(|r| r.differences.iter().flatten())
         .filter(|d| eligible(d))
         .map(|d| d.p)
         .collect();
-    let q = crate::compare::bootstrap::benjamini_hochberg(&p);
+    let q = crate::stats::benjamini_hochberg(&p);
     let mut next = q.into_iter();
     for r in rows.iter_mut() {
         for d in r.differences.iter_mut().flatten() {

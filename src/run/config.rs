@@ -4,8 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::config::TrainingFile;
-use super::device::DeviceRequest;
+use super::training::TrainingFile;
 use crate::scenario::{Scenario, ValidationError};
 
 /// `config.toml` of a run: enough to repeat, resume or evaluate it.
@@ -28,6 +27,19 @@ pub struct RunInfo {
     pub agents: PathBuf,
     /// Requested device.
     pub device: DeviceRequest,
+}
+
+/// A device request as users write it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceRequest {
+    /// CUDA if libtorch sees a GPU, else CPU.
+    #[default]
+    Auto,
+    /// Always the CPU.
+    Cpu,
+    /// The first CUDA GPU; an error if there is none.
+    Cuda,
 }
 
 /// A run folder's `config.toml` could not be used.

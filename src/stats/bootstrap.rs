@@ -16,41 +16,18 @@
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use super::student_t::{student_t_cdf, student_t_quantile};
+use super::{Estimate, MeanSd};
+
 /// Resamples per interval.
 pub const RESAMPLES: usize = 2000;
-
-/// A point estimate with its bootstrap 95 % interval.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Estimate {
-    /// Mean of the sample (or difference of means).
-    pub mean: f64,
-    /// 2.5th percentile of the resampled means.
-    pub lo: f64,
-    /// 97.5th percentile of the resampled means.
-    pub hi: f64,
-    /// Number of values (pairs, for a paired difference; the smaller sample otherwise).
-    pub n: usize,
-}
 
 /// Fewest values for which a difference is called significant: below this a percentile bootstrap's
 /// interval is too narrow to trust (with one value it has zero width).
 pub const MIN_N: usize = 5;
 
-impl Estimate {
-    /// Whether the interval excludes zero.
-    pub fn excludes_zero(&self) -> bool {
-        self.lo > 0.0 || self.hi < 0.0
-    }
-
-    /// Whether a difference is called real: its interval excludes zero and it rests on at least
-    /// [`MIN_N`] values.
-    pub fn significant(&self) -> bool {
-        self.n >= MIN_N && self.excludes_zero()
-    }
-}
-
 fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
+    MeanSd::sample(v).mean
 }
 
 fn resampled_mean(v: &[f64], rng: &mut rand_pcg::Pcg64) -> f64 {
@@ -209,15 +186,6 @@ fn draw(n: usize, rng: &mut rand_pcg::Pcg64, out: &mut Vec<usize>) {
     out.extend((0..n).map(|_| rng.random_range(0..n)));
 }
 
-/// Sample standard deviation (n − 1).
-fn sd(v: &[f64]) -> f64 {
-    if v.len() < 2 {
-        return 0.0;
-    }
-    let m = mean(v);
-    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
-}
-
 /// The estimate with interval `mean ± t(df) · se`, `se` the bootstrap spread scaled by `√(k/(k−1))`.
 #[allow(clippy::too_many_arguments)]
 fn t_interval(
@@ -234,7 +202,13 @@ fn t_interval(
     } else {
         1.0
     };
-    let se = sd(resampled) * scale;
+    // Fewer than two resampled means: no spread measured.
+    let spread = if resampled.len() < 2 {
+        0.0
+    } else {
+        MeanSd::sample(resampled).sd()
+    };
+    let se = spread * scale;
     let df = df.max(1.0);
     let half = student_t_quantile(0.975, df) * se;
     let p = if se > 0.0 {
@@ -322,115 +296,6 @@ pub fn hierarchical_difference_ci(
         (values, values as f64 - 1.0)
     };
     Some(t_interval(mean, &diffs, k, df, seeds, values, free))
-}
-
-/// Benjamini–Hochberg adjusted p-values (the false-discovery-rate q-values) of `p`, in its order.
-pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
-    let m = p.len();
-    let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by(|&i, &j| p[i].total_cmp(&p[j]));
-    let mut q = vec![1.0; m];
-    let mut running = 1.0f64;
-    for (rank, &i) in order.iter().enumerate().rev() {
-        running = running.min(p[i] * m as f64 / (rank + 1) as f64);
-        q[i] = running.min(1.0);
-    }
-    q
-}
-
-/// The regularized incomplete beta function `I_x(a, b)` (continued fraction, Lentz's method).
-fn incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
-    if x <= 0.0 {
-        return 0.0;
-    }
-    if x >= 1.0 {
-        return 1.0;
-    }
-    let ln_beta = ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b);
-    let front = (a * x.ln() + b * (1.0 - x).ln() - ln_beta).exp();
-    // The continued fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry otherwise.
-    if x > (a + 1.0) / (a + b + 2.0) {
-        return 1.0 - incomplete_beta(1.0 - x, b, a);
-    }
-    let tiny = 1e-300;
-    let (mut c, mut d) = (1.0, 1.0 - (a + b) * x / (a + 1.0));
-    if d.abs() < tiny {
-        d = tiny;
-    }
-    d = 1.0 / d;
-    let mut f = d;
-    for m in 1..300 {
-        let m = m as f64;
-        for num in [
-            m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m)),
-            -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0)),
-        ] {
-            d = 1.0 + num * d;
-            if d.abs() < tiny {
-                d = tiny;
-            }
-            c = 1.0 + num / c;
-            if c.abs() < tiny {
-                c = tiny;
-            }
-            d = 1.0 / d;
-            f *= d * c;
-        }
-        if (d * c - 1.0).abs() < 1e-15 {
-            break;
-        }
-    }
-    front * f / a
-}
-
-/// `ln Γ(x)` for `x > 0` (Lanczos approximation, g = 7).
-fn ln_gamma(x: f64) -> f64 {
-    const G: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        // Reflection.
-        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut sum = G[0];
-    for (i, g) in G.iter().enumerate().skip(1) {
-        sum += g / (x + i as f64);
-    }
-    let t = x + 7.5;
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
-}
-
-/// Student's t cumulative distribution function with `df` degrees of freedom.
-pub fn student_t_cdf(t: f64, df: f64) -> f64 {
-    let tail = 0.5 * incomplete_beta(df / (df + t * t), df / 2.0, 0.5);
-    if t >= 0.0 {
-        1.0 - tail
-    } else {
-        tail
-    }
-}
-
-/// The `p` quantile (0.5 < p < 1) of Student's t with `df` degrees of freedom (bisection).
-pub fn student_t_quantile(p: f64, df: f64) -> f64 {
-    let (mut lo, mut hi) = (0.0, 1e4);
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if student_t_cdf(mid, df) < p {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    0.5 * (lo + hi)
 }
 
 #[cfg(test)]
@@ -575,27 +440,5 @@ mod tests {
         let d = hierarchical_difference_ci(&same, &shifted, 1).unwrap();
         assert!(d.seed_free && d.significant() && (d.mean - 0.5).abs() < 1e-12);
         assert_eq!((d.seeds, d.values), (1, 5));
-    }
-
-    #[test]
-    fn student_t_and_benjamini_hochberg_match_their_tables() {
-        for (df, t) in [
-            (1.0, 12.706_205),
-            (4.0, 2.776_445),
-            (6.0, 2.446_912),
-            (30.0, 2.042_272),
-        ] {
-            let q = student_t_quantile(0.975, df);
-            assert!((q - t).abs() < 1e-4, "df {df}: {q}");
-            assert!((student_t_cdf(t, df) - 0.975).abs() < 1e-6);
-        }
-        assert!((student_t_quantile(0.975, 1e6) - 1.959_964).abs() < 1e-4);
-        assert!((student_t_cdf(0.0, 3.0) - 0.5).abs() < 1e-12);
-        // BH: p = (0.01, 0.04, 0.03, 0.5) -> q = (0.04, 0.0533, 0.0533, 0.5).
-        let q = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.5]);
-        let want = [0.04, 0.16 / 3.0, 0.16 / 3.0, 0.5];
-        for (x, w) in q.iter().zip(want) {
-            assert!((x - w).abs() < 1e-12, "{q:?}");
-        }
     }
 }
