@@ -37,6 +37,7 @@
 pub mod atomic;
 pub mod compare;
 pub mod env;
+pub mod eval;
 pub mod format;
 pub mod model;
 pub mod ppo;
@@ -45,5 +46,4 @@ pub mod run;
 pub mod scenario;
 pub mod simulate;
 pub mod stats;
-#[cfg(feature = "torch")]
 pub mod study;

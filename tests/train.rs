@@ -274,6 +274,10 @@ fn eval_compares_trained_policies_with_scripted_roles() {
         &["--total-steps", "512", "--num-envs", "2"],
     );
     assert_ok(&out);
+    // compare never writes into a run folder unless asked: an unevaluated run is an error naming eval.
+    let out = commons_in(dir.path(), &["compare", "runs/al", "--scripted"]);
+    assert_fails_naming(&out, &["runs/al", "without eval.json", "commons eval"]);
+    assert!(!dir.path().join("runs/al/eval.json").exists());
     let out = commons_in(
         dir.path(),
         &["eval", "runs/al", "--episodes", "2", "--seed", "77"],
@@ -784,4 +788,36 @@ fn eval_against_fixed_checks_every_personality_against_every_strategy() {
         &["eval", "runs/mx", "--episodes", "1", "--against-fixed"],
     );
     assert_fails_naming(&out, &["--episodes 1", "at least 2 episodes"]);
+}
+
+/// `compare --evaluate` evaluates a run without eval.json with eval's defaults, then compares it.
+#[test]
+fn compare_evaluates_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = train(
+        dir.path(),
+        "short",
+        "envs/commons.toml",
+        "agents/builder.toml",
+        &["--total-steps", "256", "--set", "simulation.days=8"],
+    );
+    assert_ok(&out);
+    let out = commons_in(
+        dir.path(),
+        &["compare", "runs/short", "--scripted", "--evaluate"],
+    );
+    assert_ok(&out);
+    let e: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("runs/short/eval.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (e["episodes"].as_u64(), e["seed"].as_u64()),
+        (Some(128), Some(1_000_000))
+    );
+    assert!(dir.path().join("runs/short/eval_days.csv").is_file());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.starts_with("A  short (scripted)\nB  short"),
+        "{table}"
+    );
 }

@@ -5,13 +5,14 @@ use std::path::PathBuf;
 use anyhow::bail;
 use clap::Args;
 use commons_rl::compare::{self, RunSamples, Side};
+use commons_rl::eval;
 use commons_rl::run::folder;
 
 /// Arguments of `commons compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// Run folders: training runs (their eval.json; evaluated now with the defaults of `commons eval`
-    /// if they have none) or `commons simulate` outputs. The first is the reference.
+    /// Run folders: evaluated training runs (their eval.json, from `commons eval`) or `commons simulate`
+    /// outputs. The first is the reference.
     #[arg(value_name = "RUN_DIR", required = true)]
     runs: Vec<PathBuf>,
     /// Put the first run's scripted baseline (same roles, same seeds, reference rules) first, as the
@@ -24,36 +25,25 @@ pub struct CompareArgs {
     /// Also write the comparison as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Evaluate training runs that have no eval.json yet, with the defaults of `commons eval` (this
+    /// writes eval.json and eval_days.csv into their folders); without it such a run is an error.
+    #[arg(long)]
+    evaluate: bool,
 }
 
-fn load(dir: &std::path::Path, side: Side) -> anyhow::Result<RunSamples> {
+fn load(dir: &std::path::Path, side: Side, evaluate: bool) -> anyhow::Result<RunSamples> {
     if !dir.is_dir() {
         bail!("{}: no such run folder", dir.display());
     }
-    let needs_eval = !dir.join("eval.json").is_file() && dir.join("checkpoints").is_dir();
-    if needs_eval {
-        #[cfg(feature = "torch")]
-        {
-            eprintln!(
-                "{}: no eval.json yet, running `commons eval` with its defaults",
-                dir.display()
-            );
-            super::eval::evaluate_and_write(
-                dir,
-                super::eval::DEFAULT_EPISODES,
-                super::eval::DEFAULT_CHECK_EPISODES,
-                super::eval::DEFAULT_SEED,
-                &[],
-                &[],
-                true,
-            )?;
-        }
-        #[cfg(not(feature = "torch"))]
-        bail!(
-            "{}: no eval.json; run `commons eval {}` first (this build has no libtorch)",
-            dir.display(),
+    if evaluate && !dir.join(eval::report::FILE).is_file() && dir.join("checkpoints").is_dir() {
+        eprintln!(
+            "{}: no eval.json yet, running `commons eval` with its defaults (--evaluate)",
             dir.display()
         );
+        eval::run(&eval::EvalRequest {
+            announce: true,
+            ..eval::EvalRequest::defaults(dir)
+        })?;
     }
     Ok(RunSamples::load(dir, side)?)
 }
@@ -74,10 +64,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     }
     let mut runs = Vec::new();
     if args.scripted {
-        runs.push(load(&args.runs[0], Side::Scripted)?);
+        runs.push(load(&args.runs[0], Side::Scripted, args.evaluate)?);
     }
     for dir in &args.runs {
-        runs.push(load(dir, Side::Trained)?);
+        runs.push(load(dir, Side::Trained, args.evaluate)?);
     }
     // Folders with the same name (x/run, y/run) are told apart by their parent folder.
     let labels: Vec<String> = runs.iter().map(|r| r.label.clone()).collect();
@@ -104,17 +94,11 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         .iter()
         .zip(runs.iter().skip(args.scripted as usize).map(|r| &r.label))
     {
-        if let Some(b) = compare::best_response::BestResponse::read(dir)? {
-            let eval: serde_json::Value = std::fs::read(dir.join("eval.json"))
-                .ok()
-                .and_then(|t| serde_json::from_slice(&t).ok())
-                .unwrap_or_default();
-            let current = eval["checkpoint_step"]
-                .as_u64()
-                .zip(eval["episodes"].as_u64())
-                .zip(eval["seed"].as_u64());
+        if let Some(b) = eval::BestResponse::read(dir)? {
+            let current = eval::report::EvalHead::of_run(dir)
+                .and_then(|h| Some((h.checkpoint_step?, h.episodes, h.seed)));
             match current {
-                Some(((step, episodes), seed)) if b.matches(step, episodes as u32, seed) => {
+                Some((step, episodes, seed)) if b.matches(step, episodes, seed) => {
                     for w in b.warnings() {
                         println!("{label}: {w}");
                     }

@@ -2,10 +2,8 @@
 
 mod bench;
 mod compare;
-#[cfg(feature = "torch")]
 mod eval;
 mod simulate;
-#[cfg(feature = "torch")]
 mod study;
 #[cfg(feature = "torch")]
 mod train;
@@ -30,12 +28,10 @@ enum Command {
     #[cfg(feature = "torch")]
     Train(train::TrainArgs),
     /// Play a trained run's policies on held-out seeds against scripted participants in the same roles.
-    #[cfg(feature = "torch")]
     Eval(eval::EvalArgs),
     /// Compare behaviour and outcomes of runs side by side, with bootstrap 95 % intervals.
     Compare(compare::CompareArgs),
     /// Train and evaluate every (variant, seed) cell of a study file, then write its report.
-    #[cfg(feature = "torch")]
     Study(study::StudyArgs),
 }
 
@@ -46,10 +42,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         #[cfg(feature = "torch")]
         Command::Train(args) => train::run(args),
-        #[cfg(feature = "torch")]
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
-        #[cfg(feature = "torch")]
         Command::Study(args) => study::run(args),
     }
 }
@@ -79,4 +73,38 @@ pub fn seed_u64(s: &str) -> Result<u64, String> {
         .ok()
         .filter(|&v| v <= i64::MAX as u64)
         .ok_or_else(|| format!("`{s}` is not a seed (allowed: 0 to {})", i64::MAX))
+}
+
+/// The process's stop flag, set by SIGINT and SIGTERM (the handler is installed on first use): the
+/// first signal asks the trainer to save a checkpoint after the current update and stop (and a study
+/// to stop after it); the second says so again; the third leaves at once without saving (the last
+/// complete checkpoint stays: checkpoints are written to a temporary folder and renamed).
+pub(crate) fn stop_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    static FLAG: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+        std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        stop_on_signals(stop.clone());
+        stop
+    })
+    .clone()
+}
+
+fn stop_on_signals(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let signals = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let _ = ctrlc::set_handler(move || {
+        match signals.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => {
+                eprintln!("\ninterrupted: saving a checkpoint after this update, then stopping (press Ctrl-C again to abort without saving)");
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            1 => eprintln!("\nalready stopping: a checkpoint is being saved; press Ctrl-C once more to abort without saving"),
+            _ => {
+                eprintln!("\naborted without saving; the last complete checkpoint is kept");
+                // Leave at once, without running exit handlers while the main thread uses libtorch.
+                // SAFETY: _exit only ends the process; it touches no Rust state.
+                unsafe { libc::_exit(130) }
+            }
+        }
+    });
 }

@@ -8,7 +8,6 @@
 //! whose interval excludes zero, over at least [`bootstrap::MIN_N`] episodes, is marked `*`. [`plot`]
 //! draws the same as an SVG.
 
-pub mod best_response;
 pub mod plot;
 pub mod samples;
 

@@ -16,9 +16,10 @@ use crate::model::metrics::METRIC_NAMES;
 
 /// Names of the behaviour rates in [`SideSamples`], in display order.
 pub use crate::env::actions::BEHAVIOURS;
-pub use crate::env::episodes::{
-    EvalSamples, SideSamples, AGENT_MEASURES, AGENT_MEASURE_UNITS, BEHAVIOUR_UNIT,
-};
+pub use crate::env::episodes::{AGENT_MEASURES, AGENT_MEASURE_UNITS};
+use crate::eval::files::ReadError;
+use crate::eval::report::EvalHead;
+pub use crate::eval::samples::{EvalSamples, SideSamples, BEHAVIOUR_UNIT};
 
 /// Measures `<personality>/share:<head>:<bin>` are the behaviour fingerprint (the share of days a bin
 /// was chosen on a head); `commons compare` leaves them out of its table.
@@ -75,13 +76,6 @@ pub enum SamplesError {
 }
 
 #[derive(Deserialize)]
-struct EvalFile {
-    seed: u64,
-    episodes: u32,
-    samples: Option<EvalSamples>,
-}
-
-#[derive(Deserialize)]
 struct SimulateEpisode {
     seed: u64,
     #[serde(rename = "final")]
@@ -93,11 +87,17 @@ struct SimulateFile {
     episodes: Vec<SimulateEpisode>,
 }
 
+impl From<ReadError> for SamplesError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Io { path, cause } => SamplesError::Io { path, cause },
+            ReadError::Invalid { path, message } => SamplesError::Invalid { path, message },
+        }
+    }
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, SamplesError> {
-    std::fs::read(path).map_err(|cause| SamplesError::Io {
-        path: path.to_path_buf(),
-        cause,
-    })
+    Ok(crate::eval::files::read(path)?)
 }
 
 /// A `summary.json` as JSON (of `commons simulate` or `commons train`).
@@ -155,8 +155,7 @@ impl RunSamples {
 
     /// Reads one side of an `eval.json`.
     pub fn from_eval(path: &Path, side: Side) -> Result<RunSamples, SamplesError> {
-        let file: EvalFile = serde_json::from_slice(&read(path)?)
-            .map_err(|e| invalid(path, format!("not an eval.json of `commons eval`: {e}")))?;
+        let file = EvalHead::read(path)?;
         let samples = file.samples.ok_or_else(|| {
             invalid(
                 path,

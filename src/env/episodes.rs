@@ -2,11 +2,10 @@
 //! components and net-worth gain when the environment reports them), and each environment episode's
 //! mean return per policy, for agents that arrive and leave at any time.
 //!
-//! Also the per-episode sample types that `commons eval` writes and `commons compare` reads.
+//! The per-episode sample types that `commons eval` writes and `commons compare` reads are in
+//! [`crate::eval::samples`].
 
 use std::collections::{BTreeMap, HashMap};
-
-use serde::{Deserialize, Serialize};
 
 use super::api::AgentRow;
 use super::personality::{Component, RewardParts};
@@ -14,63 +13,57 @@ use super::personality::{Component, RewardParts};
 /// Number of reward components.
 pub const COMPONENTS: usize = Component::ALL.len();
 
-/// Names of the per-agent measures in [`SideSamples`], in display order (the fields of
-/// [`FinishedAgent`]: `ret`, `net_worth_gain`, and the `impact` component).
-pub const AGENT_MEASURES: [&str; 3] = ["return", "net_worth_gain", "impact"];
-/// Units of [`AGENT_MEASURES`], in the same order (U = 10 % of the initial funding pool).
-pub const AGENT_MEASURE_UNITS: [&str; 3] = ["reward", "DAI", "U"];
-/// Unit of the behaviour rates.
-pub const BEHAVIOUR_UNIT: &str = "share of days";
-/// The staking measure of an evaluation (both sides): per episode, the mean over the personality's
-/// agent-days with a stake of the share of its staked tokens on its favourite candidate (the one it
-/// has the highest affinity to, observation slot 0). 1: everything on the favourite; the reference's
-/// "by affinity" rule splits by affinity above a cutoff.
-pub const STAKE_MEASURE: &str = "stake_on_favourite";
-/// Unit of [`STAKE_MEASURE`].
-pub const STAKE_MEASURE_UNIT: &str = "share of own stake";
-
-/// Per action head, per bin: one value per episode (`None` where the episode had no choice).
-pub type HeadShares = BTreeMap<String, Vec<Vec<Option<f64>>>>;
-
-/// Per-episode values of one side of an evaluation (trained or scripted).
-/// `None` where an episode had no agent of that personality (or, for behaviour, no action).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct SideSamples {
-    /// Per personality, per measure (`return`, `net_worth_gain`, `impact`, and for trained policies the
-    /// behaviour rates `buy`, `sell`, `stake`, `propose`, `exit`): one value per episode.
-    pub personalities: BTreeMap<String, BTreeMap<String, Vec<Option<f64>>>>,
-    /// Final Commons metrics (keys as in `commons simulate`), one value per episode.
-    pub outcomes: BTreeMap<String, Vec<f64>>,
-    /// Trained policies only: per personality, per action head, per bin, one value per episode: the
-    /// share of the personality's daily choices on that head that picked the bin (its behaviour
-    /// fingerprint; `None` where an episode had no choice). Empty in files from before it existed.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub shares: BTreeMap<String, HeadShares>,
+/// A per-agent measure of an evaluation: what one finished agent contributes to its personality's
+/// per-episode mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentMeasure {
+    /// The sum of its rewards.
+    Return,
+    /// Net worth in DAI when it finished minus when it joined.
+    NetWorthGain,
+    /// Its `impact` reward component summed over its life.
+    Impact,
 }
 
-/// The per-episode samples behind `eval.json`'s intervals.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct EvalSamples {
-    /// Trained policies.
-    pub trained: SideSamples,
-    /// Scripted participants in the same roles.
-    pub scripted: SideSamples,
+impl AgentMeasure {
+    /// Every measure, in display order.
+    pub const ALL: [AgentMeasure; 3] = [
+        AgentMeasure::Return,
+        AgentMeasure::NetWorthGain,
+        AgentMeasure::Impact,
+    ];
+
+    /// Its name in sample files and series (`<personality>/<name>`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            AgentMeasure::Return => "return",
+            AgentMeasure::NetWorthGain => "net_worth_gain",
+            AgentMeasure::Impact => "impact",
+        }
+    }
+
+    /// Its unit (U = 10 % of the initial funding pool).
+    pub const fn unit(self) -> &'static str {
+        match self {
+            AgentMeasure::Return => "reward",
+            AgentMeasure::NetWorthGain => "DAI",
+            AgentMeasure::Impact => "U",
+        }
+    }
 }
 
-/// The per-episode returns behind a best-response check (`commons eval --against-fixed`): every learned
-/// personality replaced in turn by every fixed strategy, on the evaluation's seeds, the rest of the
-/// population as trained. `None` where an episode had no agent of the personality.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct FixedSamples {
-    /// Per personality: the trained policy's per-episode mean return (the trained side's `return`).
-    pub trained: BTreeMap<String, Vec<Option<f64>>>,
-    /// Per personality, per strategy: the per-episode mean return of the personality's agents when
-    /// the strategy plays them.
-    pub fixed: BTreeMap<String, BTreeMap<String, Vec<Option<f64>>>>,
-    /// Per personality, per strategy: `[decisions, masked trade, support, propose, exit]`, the choices
-    /// that the mask forbade and that fell back to the head's no-op.
-    pub fallbacks: BTreeMap<String, BTreeMap<String, [u64; 5]>>,
-}
+/// Names of the per-agent measures ([`AgentMeasure::ALL`]), in display order.
+pub const AGENT_MEASURES: [&str; 3] = [
+    AgentMeasure::Return.name(),
+    AgentMeasure::NetWorthGain.name(),
+    AgentMeasure::Impact.name(),
+];
+/// Units of [`AGENT_MEASURES`], in the same order.
+pub const AGENT_MEASURE_UNITS: [&str; 3] = [
+    AgentMeasure::Return.unit(),
+    AgentMeasure::NetWorthGain.unit(),
+    AgentMeasure::Impact.unit(),
+];
 
 /// One agent's tally while it lives.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -95,13 +88,13 @@ pub struct FinishedAgent {
 }
 
 impl FinishedAgent {
-    /// The [`AGENT_MEASURES`] of this agent, in their order.
-    pub fn measures(&self) -> [f64; 3] {
-        [
-            self.ret,
-            self.net_worth_gain,
-            self.components[Component::Impact.index()],
-        ]
+    /// Its value of measure `m`.
+    pub fn measure(&self, m: AgentMeasure) -> f64 {
+        match m {
+            AgentMeasure::Return => self.ret,
+            AgentMeasure::NetWorthGain => self.net_worth_gain,
+            AgentMeasure::Impact => self.components[Component::Impact.index()],
+        }
     }
 }
 
@@ -230,7 +223,7 @@ mod tests {
         let done = t
             .observe(0, 0, &row(2, 1, -1.0, false, true), None)
             .unwrap();
-        assert_eq!(done.measures()[0], -1.0);
+        assert_eq!(done.measure(AgentMeasure::Return), -1.0);
         // An unknown agent (started before a reset) is ignored.
         assert_eq!(t.observe(0, 0, &row(9, 0, 5.0, false, true), None), None);
         // Episode 0 of env 0 is not over while env 0 is still in it.

@@ -2,6 +2,7 @@
 //! device.
 
 pub use crate::run::config::DeviceRequest;
+pub use tch::Device;
 
 /// CUDA was asked for but libtorch sees no GPU.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +17,15 @@ pub fn resolve(request: DeviceRequest) -> Result<tch::Device, NoCuda> {
         DeviceRequest::Cuda if tch::Cuda::is_available() => Ok(tch::Device::Cuda(0)),
         DeviceRequest::Cuda => Err(NoCuda),
     }
+}
+
+/// One libtorch intra-op thread on this thread and on every rayon worker, as in training: on a busy
+/// two-core machine libtorch's own threads would fight the environment for the cores (15-60x slower).
+/// The setting is per thread, and evaluation episodes are played on rayon's workers, whose matrix
+/// products go through libtorch's BLAS (OpenMP).
+pub fn one_intra_op_thread_everywhere() {
+    tch::set_num_threads(1);
+    rayon::broadcast(|_| tch::set_num_threads(1));
 }
 
 #[cfg(test)]

@@ -8,23 +8,7 @@ use super::rollout::Rollout;
 use super::update::UpdateStats;
 use crate::env::MultiAgentEnv;
 
-/// Where a run shows its progress.
-#[derive(Clone, Debug, Default)]
-pub enum ProgressView {
-    /// Nowhere.
-    #[default]
-    Hidden,
-    /// Its own bar over the run's steps.
-    Bar,
-    /// A bar shared with a larger job (`commons study`): the run's step `s` is position `offset + s`
-    /// of that bar, and the run leaves the bar's style and message to its owner.
-    Shared {
-        /// The job's bar.
-        bar: indicatif::ProgressBar,
-        /// Where this run's step 0 is on it.
-        offset: u64,
-    },
-}
+pub use crate::run::job::ProgressView;
 
 /// The TensorBoard writer and the progress bar of a run.
 pub struct Logger {

@@ -15,9 +15,11 @@
 //! * [`net`] — actor-critic MLPs (one flat parameter tensor, one fused pass) with masked multi-discrete
 //!   heads;
 //! * [`cpu`] — the CPU path: forward pass, loss gradient and Adam in Rust over the flat parameters;
-//! * [`error`] — errors of training, evaluation and checkpoints;
-//! * [`evaluate`] — trained policies against scripted participants in the same roles;
-//! * [`device`] — `--device auto|cpu|cuda`.
+//! * [`error`] — errors of training and checkpoints;
+//! * [`checkpoint`] also loads policies to play (evaluation, frozen controllers) and to resume;
+//! * [`device`] — `--device auto|cpu|cuda`;
+//! * [`native`] — a resolved [`crate::run::job::TrainJob`] run from claim to summary ([`native::Native`]
+//!   is the [`crate::run::job::Trainer`] studies are given).
 //!
 //! Training files (`agents/*.toml`) and a run's `config.toml` live in [`crate::run`].
 
@@ -37,11 +39,11 @@ pub mod device;
 #[cfg(feature = "torch")]
 pub mod error;
 #[cfg(feature = "torch")]
-pub mod evaluate;
-#[cfg(feature = "torch")]
 pub mod log;
 #[cfg(feature = "torch")]
 pub mod loss;
+#[cfg(feature = "torch")]
+pub mod native;
 #[cfg(feature = "torch")]
 pub mod net;
 #[cfg(feature = "torch")]
@@ -52,3 +54,6 @@ pub mod rollout;
 pub mod trainer;
 #[cfg(feature = "torch")]
 pub mod update;
+
+#[cfg(feature = "torch")]
+pub use native::{train, Native};

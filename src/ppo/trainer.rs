@@ -17,13 +17,13 @@ use rand::SeedableRng;
 use rayon::prelude::*;
 use tch::Device;
 
-use super::checkpoint::{self, PolicyFiles, PolicyState, TrainerState, STATE_VERSION};
+use super::checkpoint::{self, load_frozen, restore, PolicyFiles, TrainerState, STATE_VERSION};
 pub use super::error::TrainError;
 use super::error::{bad_file, file_err};
 use super::log::Logger;
 use super::net::ActorCritic;
 use super::normalizer::RunningNorm;
-use super::policy::{act, rows_of, Policy};
+use super::policy::Policy;
 use super::rollout::{Collector, Rollout};
 use super::schedule::LrSchedule;
 use super::update::{update, UpdateStats};
@@ -90,30 +90,6 @@ fn build_policies<E: MultiAgentEnv>(env: &E, s: &TrainSettings) -> Result<Vec<Po
         policies.push(Policy::new(name, net, norm, cfg, frozen.is_some()));
     }
     Ok(policies)
-}
-
-/// Restores the policies and counters of `run_dir`'s latest checkpoint; returns the state read.
-fn restore(
-    run_dir: &Path,
-    policies: &mut [Policy],
-    total_steps: u64,
-) -> Result<TrainerState, TrainError> {
-    let dir = checkpoint::latest(run_dir)?;
-    let state_path = dir.join("state.json");
-    let state = checkpoint::read_state(&state_path, total_steps)?;
-    let expected: Vec<(&str, usize)> = policies
-        .iter()
-        .map(|p| (p.name.as_str(), p.net.obs_len))
-        .collect();
-    state.validate(&state_path, Some(&expected))?;
-    for (p, st) in policies.iter_mut().zip(&state.policies) {
-        checkpoint::load_net(&dir, &p.name, &mut p.net)?;
-        p.restore(st);
-        if let (false, Some(steps)) = (p.frozen, st.adam_steps) {
-            checkpoint::load_adam(&dir, &p.name, &mut p.adam, steps)?;
-        }
-    }
-    Ok(state)
 }
 
 /// Writes a checkpoint of the policies, the counters and the environments' episode numbers.
@@ -350,129 +326,4 @@ fn summary(
         agent_steps: run.agent_steps,
         interrupted,
     }
-}
-
-/// A trained policy loaded for playing: network and observation normaliser.
-pub struct LoadedPolicy {
-    /// Personality name.
-    pub name: String,
-    /// Network.
-    pub net: ActorCritic,
-    /// Observation normaliser as at the checkpoint.
-    pub norm: RunningNorm,
-}
-
-impl LoadedPolicy {
-    /// Samples actions for every live row of `out` served by policy `k` (writing them into `actions`,
-    /// `heads` values per row) and returns how many rows it acted for.
-    pub fn act(
-        &self,
-        k: usize,
-        out: &crate::env::StepOutput,
-        rng: &mut rand_pcg::Pcg32,
-        device: Device,
-        actions: &mut [u32],
-    ) -> Result<usize, TrainError> {
-        let heads = self.net.nvec.len();
-        let mut norm = self.norm.clone();
-        let a = act(
-            &self.net,
-            &mut norm,
-            false,
-            out,
-            rows_of(out, k),
-            rng,
-            device,
-            false,
-        )?;
-        for (j, &i) in a.rows.iter().enumerate() {
-            actions[i * heads..(i + 1) * heads]
-                .copy_from_slice(&a.actions[j * heads..(j + 1) * heads]);
-        }
-        Ok(a.rows.len())
-    }
-}
-
-/// Loads one personality's network and normaliser from a run folder (its latest checkpoint) or from a
-/// checkpoint folder, for a frozen controller. The hidden width comes from that run's `config.toml`.
-pub fn load_frozen(
-    path: &Path,
-    name: &str,
-    obs_len: usize,
-    nvec: &[usize],
-    device: Device,
-) -> Result<(ActorCritic, RunningNorm), TrainError> {
-    let (run_dir, dir) = if path.join("checkpoints").join("latest").exists() {
-        (path.to_path_buf(), checkpoint::latest(path)?)
-    } else {
-        let run = path
-            .parent()
-            .and_then(Path::parent)
-            .unwrap_or(path)
-            .to_path_buf();
-        (run, path.to_path_buf())
-    };
-    let state_path = dir.join("state.json");
-    let state = checkpoint::read_state(&state_path, 1)?;
-    state.validate(&state_path, None)?;
-    // The network's width is the one that run trained with.
-    let hidden = crate::run::config::RunConfig::load(&run_dir)?
-        .training
-        .ppo_for(name)
-        .hidden;
-    let st: &PolicyState = state
-        .policies
-        .iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| {
-            bad_file(
-                &state_path,
-                format!(
-                    "no policy `{name}` in this checkpoint (it has {:?})",
-                    state.names()
-                ),
-            )
-        })?;
-    let mut net = ActorCritic::new(device, obs_len, nvec, hidden);
-    checkpoint::load_net(&dir, name, &mut net)?;
-    if st.normalizer.mean.len() != obs_len {
-        return Err(bad_file(
-            &state_path,
-            format!(
-                "field `normalizer.mean` of policy `{name}` has {} entries, this scenario's observation has {obs_len}",
-                st.normalizer.mean.len()
-            ),
-        ));
-    }
-    Ok((net, st.normalizer.clone()))
-}
-
-/// Loads the policies of a run's latest checkpoint for the policies `env` serves.
-pub fn load_policies<E: MultiAgentEnv>(
-    run_dir: &Path,
-    env: &E,
-    file: &TrainingFile,
-    device: Device,
-) -> Result<(Vec<LoadedPolicy>, u64), TrainError> {
-    let mut policies = Vec::new();
-    for (k, name) in env.policies().iter().enumerate() {
-        let cfg = file.ppo_for(name);
-        let obs_len = env.observation_spec(k as u16).len;
-        let nvec = env.action_spec(k as u16).nvec;
-        let net = ActorCritic::new(device, obs_len, &nvec, cfg.hidden);
-        let norm = RunningNorm::new(obs_len, cfg.normalize_observations);
-        policies.push(Policy::new(name, net, norm, cfg.clone(), true));
-    }
-    let state = restore(run_dir, &mut policies, file.train.total_steps)?;
-    Ok((
-        policies
-            .into_iter()
-            .map(|p| LoadedPolicy {
-                name: p.name,
-                net: p.net,
-                norm: p.norm,
-            })
-            .collect(),
-        state.global_step,
-    ))
 }

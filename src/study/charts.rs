@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use super::render::RenderError;
 use super::report::{SideName, StudyReport, Trajectory};
-use crate::ppo::evaluate::DAY_METRICS;
+use crate::eval::days::DAY_METRICS;
 
 /// Colours of variants, in order: those of `commons compare`'s runs.
 use crate::compare::plot::COLOURS as PALETTE;

@@ -14,14 +14,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::file::StudyFile;
-use crate::compare::best_response::BestResponse;
 use crate::compare::samples::{
     RunSamples, SamplesError, Side, AGENT_MEASURES, AGENT_MEASURE_UNITS, BEHAVIOURS,
     BEHAVIOUR_UNIT, SHARE_PREFIX,
 };
 use crate::env::actions::{BIN_LABELS, HEADS};
+use crate::eval::best_response::BestResponse;
+use crate::eval::days::{self, EvalDays, DAY_METRICS};
 use crate::model::metrics::{METRIC_NAMES, METRIC_UNITS};
-use crate::ppo::evaluate::{DAYS_FILE, DAY_METRICS};
 use crate::stats::bootstrap::{hierarchical_difference_ci, hierarchical_mean_ci, TwoLevel};
 
 /// Why a study's report cannot be built.
@@ -245,48 +245,23 @@ type Groups = Vec<Vec<Option<f64>>>;
 type Days = BTreeMap<(SideName, String), Vec<Vec<f64>>>;
 
 fn read_days(path: &Path) -> Result<Days, ReportError> {
-    let invalid = |message: String| ReportError::Invalid {
-        path: path.to_path_buf(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| invalid(format!("cannot read: {e}")))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .ok_or_else(|| invalid("empty".into()))?
-        .split(',')
-        .collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .ok_or_else(|| invalid(format!("no column `{name}`")))
-    };
-    let (side_c, episode_c) = (col("side")?, col("episode")?);
-    let metric_c: Vec<usize> = DAY_METRICS
-        .iter()
-        .map(|m| col(m))
-        .collect::<Result<_, _>>()?;
+    let d = EvalDays::read(path).map_err(|e| match e {
+        crate::eval::ReadError::Invalid { path, message } => ReportError::Invalid { path, message },
+        crate::eval::ReadError::Io { path, cause } => ReportError::Invalid {
+            path,
+            message: format!("cannot read: {cause}"),
+        },
+    })?;
     let mut out = Days::new();
-    for (n, line) in lines.enumerate() {
-        let f: Vec<&str> = line.split(',').collect();
-        let bad = || invalid(format!("line {}: not `{}`", n + 2, header.join(",")));
-        let side = match f.get(side_c) {
-            Some(&"trained") => SideName::Trained,
-            Some(&"scripted") => SideName::Scripted,
-            _ => return Err(bad()),
-        };
-        let episode: usize = f
-            .get(episode_c)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(bad)?;
-        for (m, &c) in DAY_METRICS.iter().zip(&metric_c) {
-            let v: f64 = f.get(c).and_then(|s| s.parse().ok()).ok_or_else(bad)?;
-            let episodes = out.entry((side, m.to_string())).or_default();
-            if episodes.len() <= episode {
-                episodes.resize(episode + 1, Vec::new());
-            }
-            episodes[episode].push(v);
+    for (side, episodes) in [
+        (SideName::Trained, &d.trained),
+        (SideName::Scripted, &d.scripted),
+    ] {
+        if episodes.is_empty() {
+            continue;
+        }
+        for (m, metric) in DAY_METRICS.iter().enumerate() {
+            out.insert((side, metric.to_string()), EvalDays::metric(episodes, m));
         }
     }
     Ok(out)
@@ -340,7 +315,7 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
                 slot[cell.variant].push(values);
             }
         }
-        for ((side, metric), episodes) in read_days(&dir.join(DAYS_FILE))? {
+        for ((side, metric), episodes) in read_days(&dir.join(days::FILE))? {
             let slot = days
                 .entry((side, metric))
                 .or_insert_with(|| vec![Vec::new(); n_variants]);
@@ -439,9 +414,9 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
     // personality makes "the agents did X" a statement about the trainer.
     for cell in &cells {
         let dir = out.join("cells").join(&cell.name);
-        let check = BestResponse::read(&dir).map_err(|source| ReportError::Samples {
+        let check = BestResponse::read(&dir).map_err(|e| ReportError::Samples {
             cell: cell.name.clone(),
-            source,
+            source: e.into(),
         })?;
         for w in check.iter().flat_map(|b| b.warnings()) {
             notes.push(format!("{}: {w}", cell.name));

@@ -15,8 +15,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::samples::SamplesError;
-use crate::env::episodes::FixedSamples;
+use super::files::{self, ReadError};
+use super::samples::FixedSamples;
 use crate::format::short;
 
 /// File of the check, beside eval.json.
@@ -120,13 +120,12 @@ impl BestResponse {
                     .and_then(|m| m.get(strategy))
                     .copied()
                     .unwrap_or_default();
-                let decisions = fb[0].max(1) as f64;
                 rows.push(StrategyResult {
                     strategy: strategy.clone(),
                     fixed,
                     trained,
                     gap,
-                    fallback_shares: [1, 2, 3, 4].map(|h| fb[h] as f64 / decisions),
+                    fallback_shares: fb.shares(),
                 });
             }
             rows.sort_by(|x, y| x.gap.mean.total_cmp(&y.gap.mean));
@@ -178,21 +177,16 @@ impl BestResponse {
     }
 
     /// Reads `dir/best_response.json`, or None when the run has none.
-    pub fn read(dir: &Path) -> Result<Option<Self>, SamplesError> {
+    pub fn read(dir: &Path) -> Result<Option<Self>, ReadError> {
         let path = dir.join(FILE);
         if !path.is_file() {
             return Ok(None);
         }
-        let bytes = std::fs::read(&path).map_err(|cause| SamplesError::Io {
-            path: path.clone(),
-            cause,
-        })?;
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| SamplesError::Invalid {
-                path,
-                message: format!("not a best_response.json of `commons eval --against-fixed`: {e}"),
-            })
+        files::read_json(
+            &path,
+            "a best_response.json of `commons eval --against-fixed`",
+        )
+        .map(Some)
     }
 }
 

@@ -1,0 +1,153 @@
+//! `commons eval`'s printed tables: the report and the best-response check as text.
+
+use std::fmt::Write;
+
+use super::best_response::BestResponse;
+use super::report::EvalReport;
+
+/// `writeln!` into a String (which cannot fail).
+macro_rules! w {
+    ($out:expr, $($arg:tt)*) => {
+        let _ = writeln!($out, $($arg)*);
+    };
+}
+
+/// An evaluation as text: per personality its return against the scripted baseline and its
+/// behaviour, per-agent measures, choices per action head, and the final metrics.
+pub fn report(report: &EvalReport) -> String {
+    let mut out = String::new();
+    w!(
+        out,
+        "checkpoint at step {}, {} episodes per side, seeds {}..",
+        report.checkpoint_step,
+        report.episodes,
+        report.seed
+    );
+    w!(
+        out,
+        "{:<16} {:>22} {:>22} {:>10}   behaviour (buy/sell/stake/propose/exit)",
+        "personality",
+        "trained return",
+        "scripted return",
+        "separated"
+    );
+    for (name, p) in &report.personalities {
+        let b = &p.behaviour;
+        w!(out,
+            "{name:<16} {:>12.3} ± {:<7.3} {:>12.3} ± {:<7.3} {:>10}   {:.2}/{:.2}/{:.2}/{:.2}/{:.3}",
+            p.mean_return, p.ci95, p.baseline_mean_return, p.baseline_ci95, p.separated, b.buy, b.sell, b.stake, b.propose, b.exit
+        );
+    }
+    let overlapping: Vec<&str> = report
+        .personalities
+        .iter()
+        .filter(|(_, p)| !p.separated)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !overlapping.is_empty() {
+        // Half-widths shrink as 1/sqrt(episodes): four times the episodes halves them.
+        w!(out,
+            "note: the return intervals of {} overlap at {} episodes; with --episodes {} they would be about half as wide",
+            overlapping.join(", "),
+            report.episodes,
+            report.episodes.saturating_mul(4)
+        );
+    }
+    w!(
+        out,
+        "{:<16} {:>22} {:>22} {:>10}",
+        "per agent",
+        "trained",
+        "scripted",
+        "separated"
+    );
+    for (name, p) in &report.personalities {
+        for (what, c) in [
+            ("DAI gain", &p.net_worth_gain),
+            ("impact", &p.impact),
+            ("on favourite", &p.stake_on_favourite),
+        ] {
+            w!(
+                out,
+                "{:<16} {:>12.3} ± {:<7.3} {:>12.3} ± {:<7.3} {:>10}",
+                format!("{name} {what}"),
+                c.trained.mean,
+                c.trained.ci95,
+                c.scripted.mean,
+                c.scripted.ci95,
+                c.separated
+            );
+        }
+    }
+    w!(
+        out,
+        "choices per action head (share of days per bin, bins as in docs/environment.md):"
+    );
+    for (name, p) in &report.personalities {
+        let heads: Vec<String> = crate::env::actions::HEADS
+            .iter()
+            .filter_map(|head| {
+                let v: Vec<String> = p
+                    .action_shares
+                    .get(*head)?
+                    .iter()
+                    .map(|x| format!("{x:.2}"))
+                    .collect();
+                Some(format!("{head} {}", v.join("/")))
+            })
+            .collect();
+        w!(out, "{name:<16} {}", heads.join("   "));
+    }
+    w!(
+        out,
+        "{:<22} {:>26} {:>26}",
+        "final metric",
+        "trained",
+        "scripted"
+    );
+    for (name, t) in &report.outcomes {
+        let b = report.baseline_outcomes[name];
+        w!(
+            out,
+            "{name:<22} {:>16.4} ± {:<8.4} {:>16.4} ± {:<8.4}",
+            t.mean,
+            t.ci95,
+            b.mean,
+            b.ci95
+        );
+    }
+    out
+}
+
+/// A best-response check as text: per personality the trained return, the best fixed strategy's and
+/// the gap, then the warnings.
+pub fn best_response(b: &BestResponse) -> String {
+    let mut out = String::new();
+    w!(out,
+        "best response (return per agent; intervals {:.0} % simultaneous over the strategies, paired by seed):",
+        100.0 * b.level
+    );
+    w!(
+        out,
+        "{:<16} {:>26} {:<26} {:>26} {:>26}",
+        "personality",
+        "trained",
+        "best fixed strategy",
+        "its return",
+        "gap (trained − fixed)"
+    );
+    for (name, c) in &b.personalities {
+        w!(
+            out,
+            "{name:<16} {:>26} {:<26} {:>26} {:>26}",
+            c.trained.text(),
+            c.best,
+            c.best_fixed.text(),
+            c.gap.text()
+        );
+    }
+    for w in b.warnings() {
+        w!(out, "{w}");
+    }
+    out
+}
