@@ -52,9 +52,8 @@ impl Actor for crate::ppo::policy::CpuActor {
         rng: &mut rand_pcg::Pcg32,
         actions: &mut [u32],
     ) -> Result<usize, ActError> {
-        Ok(crate::ppo::policy::CpuActor::act(
-            self, k, out, rng, actions,
-        ))
+        crate::ppo::policy::CpuActor::act(self, k, out, rng, actions)
+            .map_err(|e| Box::new(e) as ActError)
     }
 }
 

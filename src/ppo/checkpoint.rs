@@ -380,7 +380,6 @@ impl LoadedPolicy {
         rng: &mut rand_pcg::Pcg32,
         actions: &mut [u32],
     ) -> Result<usize, TrainError> {
-        let heads = self.net.nvec.len();
         let mut norm = self.norm.clone();
         let a = act(
             &self.net,
@@ -392,11 +391,7 @@ impl LoadedPolicy {
             self.device,
             false,
         )?;
-        for (j, &i) in a.rows.iter().enumerate() {
-            actions[i * heads..(i + 1) * heads]
-                .copy_from_slice(&a.actions[j * heads..(j + 1) * heads]);
-        }
-        Ok(a.rows.len())
+        Ok(a.scatter(self.net.nvec.len(), actions))
     }
 }
 

@@ -144,28 +144,88 @@ fn to_vec(t: &Tensor) -> Result<Vec<f32>, TrainError> {
     )?)
 }
 
-/// The normalised observations of `rows` of `out` (folded into `norm` first if `update`), row-major,
-/// and as a `[rows, obs_len]` tensor on `device`.
-pub fn observation_batch(
-    out: &StepOutput,
-    rows: &[usize],
-    norm: &mut RunningNorm,
-    update: bool,
-    device: Device,
-) -> (Vec<f32>, Tensor) {
-    let l = out.obs_len;
-    let raw = normalised(out, rows, norm, update);
-    let t = Tensor::from_slice(&raw)
-        .reshape([rows.len() as i64, l as i64])
-        .to_device(device);
-    (raw, t)
-}
-
 /// The live rows of `out` that policy `k` serves.
 pub fn rows_of(out: &StepOutput, k: usize) -> Vec<usize> {
     (0..out.rows.len())
         .filter(|&i| out.rows[i].live() && out.rows[i].policy as usize == k)
         .collect()
+}
+
+/// How a network computes the logits and values of normalised observations: on the CPU path
+/// ([`super::cpu`], plain numbers) or with libtorch on a device.
+enum Forward<'a> {
+    /// The CPU path over a flat parameter vector.
+    Cpu {
+        params: &'a [f32],
+        layout: std::borrow::Cow<'a, super::cpu::Layout>,
+    },
+    /// libtorch.
+    Torch {
+        net: &'a ActorCritic,
+        device: Device,
+    },
+}
+
+impl<'a> Forward<'a> {
+    /// The CPU path when `net` is on it, else libtorch on `device`.
+    fn of(net: &'a ActorCritic, device: Device) -> Self {
+        match (net.cpu_layout(), super::cpu::slice(&net.params)) {
+            (Some(layout), Some(params)) => Forward::Cpu {
+                params,
+                layout: std::borrow::Cow::Owned(layout),
+            },
+            _ => Forward::Torch { net, device },
+        }
+    }
+
+    /// Logits and values, row-major, of `n` normalised observations `obs` (row-major).
+    fn run(&self, obs: &[f32], n: usize) -> Result<(Vec<f32>, Vec<f32>), TrainError> {
+        match self {
+            Forward::Cpu { params, layout } => {
+                let mut act = super::cpu::Activations::default();
+                super::cpu::forward(params, layout, obs, n, &mut act);
+                Ok((act.logits, act.values))
+            }
+            Forward::Torch { net, device } => {
+                let t = Tensor::from_slice(obs)
+                    .reshape([n as i64, (obs.len() / n.max(1)) as i64])
+                    .to_device(*device);
+                let (logits, values) = tch::no_grad(|| net.forward(&t));
+                Ok((to_vec(&logits)?, to_vec(&values)?))
+            }
+        }
+    }
+}
+
+/// The one way a policy acts: the observations of `rows` of `out` → normalised with `norm` (updated
+/// first if `update_norm`) → one forward for logits and values → one masked sample per row with `rng`.
+#[allow(clippy::too_many_arguments)]
+fn act_rows(
+    forward: &Forward,
+    nvec: &[usize],
+    norm: &mut RunningNorm,
+    update_norm: bool,
+    out: &StepOutput,
+    rows: Vec<usize>,
+    rng: &mut rand_pcg::Pcg32,
+    with_values: bool,
+) -> Result<Acted, TrainError> {
+    if rows.is_empty() {
+        return Ok(Acted::default());
+    }
+    let obs = normalised(out, &rows, norm, update_norm);
+    let (logits, mut values) = forward.run(&obs, rows.len())?;
+    if !with_values {
+        values.clear();
+    }
+    let (actions, logp) = sample_rows(&logits, out, &rows, nvec, rng);
+    Ok(Acted {
+        rows,
+        obs,
+        actions,
+        logp,
+        values,
+    })
 }
 
 /// Samples actions for `rows` of `out` with `net` (one forward for logits and values), normalising
@@ -181,21 +241,28 @@ pub fn act(
     device: Device,
     with_values: bool,
 ) -> Result<Acted, TrainError> {
-    if rows.is_empty() {
-        return Ok(Acted::default());
-    }
-    let (obs, logits, mut values) = forward_rows(net, norm, update_norm, out, &rows, device)?;
-    if !with_values {
-        values.clear();
-    }
-    let (actions, logp) = sample_rows(&logits, out, &rows, &net.nvec, rng);
-    Ok(Acted {
+    act_rows(
+        &Forward::of(net, device),
+        &net.nvec,
+        norm,
+        update_norm,
+        out,
         rows,
-        obs,
-        actions,
-        logp,
-        values,
-    })
+        rng,
+        with_values,
+    )
+}
+
+impl Acted {
+    /// Writes the chosen bins into `actions` (`heads` values per row of the whole output) at the rows
+    /// acted for, and returns how many rows that was.
+    pub fn scatter(&self, heads: usize, actions: &mut [u32]) -> usize {
+        for (j, &i) in self.rows.iter().enumerate() {
+            actions[i * heads..(i + 1) * heads]
+                .copy_from_slice(&self.actions[j * heads..(j + 1) * heads]);
+        }
+        self.rows.len()
+    }
 }
 
 /// One masked sample per row from row-major `logits` (one row per entry of `rows`): the bins, `heads`
@@ -226,8 +293,8 @@ fn sample_rows(
 }
 
 /// A policy's parameters and normaliser as plain numbers: what [`act`] computes on the CPU path, without
-/// libtorch, so that it can be shared by threads (evaluation episodes in parallel). It acts exactly like
-/// [`act`] does on the CPU (the same forward, normalisation and sampling).
+/// libtorch, so that it can be shared by threads (evaluation episodes in parallel). It acts through the
+/// same [`act_rows`] as [`act`] (the same normalisation, forward and sampling).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CpuActor {
     layout: super::cpu::Layout,
@@ -257,22 +324,23 @@ impl CpuActor {
         out: &StepOutput,
         rng: &mut rand_pcg::Pcg32,
         actions: &mut [u32],
-    ) -> usize {
-        let rows = rows_of(out, k);
-        if rows.is_empty() {
-            return 0;
-        }
+    ) -> Result<usize, TrainError> {
+        let forward = Forward::Cpu {
+            params: &self.params,
+            layout: std::borrow::Cow::Borrowed(&self.layout),
+        };
         let mut norm = self.norm.clone();
-        let obs = normalised(out, &rows, &mut norm, false);
-        let mut act = super::cpu::Activations::default();
-        super::cpu::forward(&self.params, &self.layout, &obs, rows.len(), &mut act);
-        let (chosen, _) = sample_rows(&act.logits, out, &rows, &self.nvec, rng);
-        let heads = self.nvec.len();
-        for (j, &i) in rows.iter().enumerate() {
-            actions[i * heads..(i + 1) * heads]
-                .copy_from_slice(&chosen[j * heads..(j + 1) * heads]);
-        }
-        rows.len()
+        let acted = act_rows(
+            &forward,
+            &self.nvec,
+            &mut norm,
+            false,
+            out,
+            rows_of(out, k),
+            rng,
+            false,
+        )?;
+        Ok(acted.scatter(self.nvec.len(), actions))
     }
 }
 
@@ -288,31 +356,8 @@ pub fn values(
         return Ok(Vec::new());
     }
     let mut norm = norm.clone();
-    Ok(forward_rows(net, &mut norm, false, out, rows, device)?.2)
-}
-
-/// Normalised observations, logits and values of some rows, row-major.
-type Forwarded = (Vec<f32>, Vec<f32>, Vec<f32>);
-
-/// The normalised observations of `rows` of `out`, their logits and values: on the CPU path
-/// ([`super::cpu`]) in Rust, else with libtorch.
-fn forward_rows(
-    net: &ActorCritic,
-    norm: &mut RunningNorm,
-    update_norm: bool,
-    out: &StepOutput,
-    rows: &[usize],
-    device: Device,
-) -> Result<Forwarded, TrainError> {
-    if let (Some(lay), Some(params)) = (net.cpu_layout(), super::cpu::slice(&net.params)) {
-        let obs = normalised(out, rows, norm, update_norm);
-        let mut act = super::cpu::Activations::default();
-        super::cpu::forward(params, &lay, &obs, rows.len(), &mut act);
-        return Ok((obs, act.logits, act.values));
-    }
-    let (obs, t) = observation_batch(out, rows, norm, update_norm, device);
-    let (logits, values) = tch::no_grad(|| net.forward(&t));
-    Ok((obs, to_vec(&logits)?, to_vec(&values)?))
+    let obs = normalised(out, rows, &mut norm, false);
+    Ok(Forward::of(net, device).run(&obs, rows.len())?.1)
 }
 
 /// The observations of `rows` of `out`, folded into `norm` first if `update`, then normalised.
@@ -329,4 +374,69 @@ fn normalised(out: &StepOutput, rows: &[usize], norm: &mut RunningNorm, update: 
         norm.apply(row);
     }
     raw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::{CommonsEnv, MultiAgentEnv};
+    use rand::SeedableRng;
+
+    /// The three ways a policy acts (training's `act`, evaluation's `CpuActor`, and libtorch's forward)
+    /// are one path: the same actions from the same stream, and the same logits on both backends.
+    #[test]
+    fn every_actor_acts_through_one_path() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/envs/commons.toml");
+        let mut env = CommonsEnv::new(crate::scenario::load_env(path.as_ref()).unwrap());
+        let out = env.reset(3).unwrap().clone();
+        let (len, nvec) = (env.observation_spec(0).len, env.action_spec(0).nvec);
+        let heads = nvec.len();
+        tch::manual_seed(7);
+        let net = ActorCritic::new(Device::Cpu, len, &nvec, 16);
+        let mut norm = RunningNorm::new(len, true);
+        norm.update(&out.obs);
+        let cpu = CpuActor::of(&net, &norm).unwrap();
+        let mut acted_rows = 0;
+        for k in 0..env.policies().len() {
+            let (mut a, mut b) = (
+                vec![0; out.rows.len() * heads],
+                vec![0; out.rows.len() * heads],
+            );
+            let mut r1 = rand_pcg::Pcg32::seed_from_u64(5);
+            let mut r2 = rand_pcg::Pcg32::seed_from_u64(5);
+            let n = cpu.act(k, &out, &mut r1, &mut a).unwrap();
+            let acted = act(
+                &net,
+                &mut norm.clone(),
+                false,
+                &out,
+                rows_of(&out, k),
+                &mut r2,
+                Device::Cpu,
+                false,
+            )
+            .unwrap();
+            assert_eq!(acted.scatter(heads, &mut b), n);
+            assert_eq!(a, b, "policy {k}");
+            acted_rows += n;
+            // libtorch's forward agrees with the CPU path's on the same normalised rows.
+            let rows = rows_of(&out, k);
+            let obs = normalised(&out, &rows, &mut norm.clone(), false);
+            if rows.is_empty() {
+                continue;
+            }
+            let (l1, v1) = Forward::of(&net, Device::Cpu)
+                .run(&obs, rows.len())
+                .unwrap();
+            let torch = Forward::Torch {
+                net: &net,
+                device: Device::Cpu,
+            };
+            let (l2, v2) = torch.run(&obs, rows.len()).unwrap();
+            for (x, y) in l1.iter().chain(&v1).zip(l2.iter().chain(&v2)) {
+                assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+            }
+        }
+        assert!(acted_rows > 0, "some rows were acted for");
+    }
 }
