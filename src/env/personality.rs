@@ -229,6 +229,17 @@ pub struct Builtin {
     pub reward: RewardWeights,
 }
 
+impl Builtin {
+    /// The personality it defines: its name, its own observation function and its reward weights.
+    pub fn personality(&self) -> Personality {
+        Personality {
+            name: self.name.to_string(),
+            observation: self.observation,
+            reward: self.reward,
+        }
+    }
+}
+
 const fn weights(
     wealth: f64,
     impact: f64,
@@ -282,11 +293,7 @@ impl Personality {
         BUILTINS
             .iter()
             .find(|b| b.name == name)
-            .map(|b| Personality {
-                name: b.name.to_string(),
-                observation: ObservationKind::Full,
-                reward: b.reward,
-            })
+            .map(Builtin::personality)
     }
 
     /// Its reward for one day's components.
@@ -493,6 +500,21 @@ mod tests {
             p.reward(&loss).to_bits(),
             (w.wealth * -3.0 + w.impact * 0.0 + 0.0 * 0.0 + 0.0 * 0.0 + w.backing * 0.0).to_bits()
         );
+    }
+
+    #[test]
+    fn a_builtin_keeps_its_own_observation_function() {
+        // `Personality::builtin` once set `ObservationKind::Full` whatever the table said.
+        let market = Builtin {
+            name: "market-watcher",
+            observation: ObservationKind::MarketOnly,
+            reward: weights(1.0, 0.0, 0.0, 0.0, 0.0),
+        };
+        assert_eq!(market.personality().observation, ObservationKind::MarketOnly);
+        for b in BUILTINS {
+            let p = Personality::builtin(b.name).unwrap();
+            assert_eq!((p.observation, p.reward), (b.observation, b.reward), "{}", b.name);
+        }
     }
 
     #[test]
