@@ -12,6 +12,7 @@ use commons_rl::model::metrics;
 /// The tables of docs/environment.md (also included in rustdoc).
 fn tables() -> Vec<(&'static str, String)> {
     vec![
+        ("actions", commons_rl::env::actions::markdown()),
         ("observation", observation::markdown()),
         ("rewards", personality::markdown()),
         ("cartpole", cartpole::markdown()),

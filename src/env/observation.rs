@@ -8,7 +8,7 @@
 //! docs/environment.md and of [`super::CommonsEnv`]'s documentation ([`markdown`]; a test fails when
 //! they disagree). Adding a feature is adding one entry.
 
-use super::actions::{MASK_LEN, PROPOSE_BINS, SLOTS, SUPPORT_BINS, TRADE_BINS};
+use super::actions::{MaskFacts, MASK_LEN, SLOTS};
 use super::api::ObservationSpec;
 use crate::model::conviction::trigger_threshold;
 use crate::model::participant::{Participant, ParticipantId, Support};
@@ -770,32 +770,21 @@ impl Encoder {
     }
 }
 
-/// Fills one agent's action mask (`out.len() == MASK_LEN`): `true` = allowed.
-///
-/// * trade: buys need a wallet of at least 1 DAI (budget wallets); sells need spendable tokens;
-/// * support: "by affinity" needs a candidate, "unstake" needs a stake, slot k needs a k-th candidate;
-/// * propose: small and large only on the day the world asks this participant (`asked`, see
-///   [`crate::model::Commons::ask_ahead`]); "no" always;
-/// * exit: leaving needs at most 0.1 % of the vesting grant still locked.
+/// Fills one agent's action mask (`out.len() == MASK_LEN`): `true` = allowed, by each bin's
+/// [`super::actions::MaskRule`] in the action table, from this participant's facts (`asked`: the world
+/// asks it to propose today, see [`crate::model::Commons::ask_ahead`]).
 pub fn mask(p: &Participant, budget: bool, asked: bool, out: &mut [bool]) {
     debug_assert_eq!(out.len(), MASK_LEN);
-    out.fill(true);
     let h = &p.holdings;
-    let can_buy = !budget || p.wallet >= 1.0;
-    let can_sell = h.spendable() > 1e-9;
-    out[1..=3].fill(can_buy);
-    out[4..=6].fill(can_sell);
-    let s = TRADE_BINS;
-    let candidates = p.support.len();
-    out[s + 1] = candidates > 0;
-    out[s + 2] = p.support.iter().any(|e| e.tokens > 0.0);
-    for k in 0..SLOTS {
-        out[s + 3 + k] = k < candidates;
-    }
-    let q = TRADE_BINS + SUPPORT_BINS;
-    out[q + 1..q + PROPOSE_BINS].fill(asked);
-    let e = q + PROPOSE_BINS;
-    out[e + 1] = h.locked() <= 1e-3 * h.vesting;
+    let facts = MaskFacts {
+        can_buy: !budget || p.wallet >= 1.0,
+        can_sell: h.spendable() > 1e-9,
+        candidates: p.support.len(),
+        staked: p.support.iter().any(|e| e.tokens > 0.0),
+        asked,
+        unlocked: h.locked() <= 1e-3 * h.vesting,
+    };
+    super::actions::fill_mask(&facts, out);
 }
 
 #[cfg(test)]

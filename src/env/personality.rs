@@ -510,10 +510,18 @@ mod tests {
             observation: ObservationKind::MarketOnly,
             reward: weights(1.0, 0.0, 0.0, 0.0, 0.0),
         };
-        assert_eq!(market.personality().observation, ObservationKind::MarketOnly);
+        assert_eq!(
+            market.personality().observation,
+            ObservationKind::MarketOnly
+        );
         for b in BUILTINS {
             let p = Personality::builtin(b.name).unwrap();
-            assert_eq!((p.observation, p.reward), (b.observation, b.reward), "{}", b.name);
+            assert_eq!(
+                (p.observation, p.reward),
+                (b.observation, b.reward),
+                "{}",
+                b.name
+            );
         }
     }
 

@@ -628,7 +628,7 @@ fn rule(h: usize, v: &toml::Value) -> Result<Rule, FieldError> {
 
 /// A bin: a label of [`BIN_LABELS`] (spaces and case ignored) or its number.
 fn bin(h: usize, v: &toml::Value) -> Result<u32, String> {
-    let labels = BIN_LABELS[h];
+    let labels = &BIN_LABELS[h];
     let allowed = || {
         format!(
             "allowed: 0 to {} or {}",
@@ -686,112 +686,39 @@ fn condition(text: &str) -> Result<Condition, String> {
     })
 }
 
-/// What a bin's mask needs of one feature: the bins of `head` that are masked unless `feature`'s
-/// value satisfies `allowed` (from [`observation::mask`]).
-struct MaskNeed {
-    head: &'static str,
-    bins: std::ops::RangeInclusive<u32>,
-    feature: &'static str,
-    allowed: fn(f32) -> bool,
-    why: &'static str,
-}
-
-const MASK_NEEDS: [MaskNeed; 8] = [
-    MaskNeed {
-        head: "propose",
-        bins: 1..=2,
-        feature: "own.asked",
-        allowed: |x| x == 1.0,
-        why: "proposing is masked on days the world does not ask (own.asked = 0)",
-    },
-    MaskNeed {
-        head: "trade",
-        bins: 4..=6,
-        feature: "own.spendable_share",
-        allowed: |x| x > 0.0,
-        why: "selling is masked without spendable tokens (own.spendable_share = 0)",
-    },
-    MaskNeed {
-        head: "support",
-        bins: 1..=1,
-        feature: "commons.candidates",
-        allowed: |x| x > 0.0,
-        why: "staking by affinity is masked without candidates (commons.candidates = 0)",
-    },
-    MaskNeed {
-        head: "support",
-        bins: 2..=2,
-        feature: "own.staked_share",
-        allowed: |x| x > 0.0,
-        why: "unstaking is masked without a stake (own.staked_share = 0)",
-    },
-    MaskNeed {
-        head: "support",
-        bins: 3..=3,
-        feature: "slot0.present",
-        allowed: |x| x == 1.0,
-        why: "staking on slot 1 is masked when the slot is empty (slot0.present = 0)",
-    },
-    MaskNeed {
-        head: "support",
-        bins: 4..=4,
-        feature: "slot1.present",
-        allowed: |x| x == 1.0,
-        why: "staking on slot 2 is masked when the slot is empty (slot1.present = 0)",
-    },
-    MaskNeed {
-        head: "support",
-        bins: 5..=5,
-        feature: "slot2.present",
-        allowed: |x| x == 1.0,
-        why: "staking on slot 3 is masked when the slot is empty (slot2.present = 0)",
-    },
-    MaskNeed {
-        head: "support",
-        bins: 6..=6,
-        feature: "slot3.present",
-        allowed: |x| x == 1.0,
-        why: "staking on slot 4 is masked when the slot is empty (slot3.present = 0)",
-    },
-];
-
 /// Whether the rule's bin is masked whenever its conditions hold (a rule that can never act): the
 /// message, or None.
 fn masked_whenever(h: usize, r: &Rule) -> Option<String> {
-    let names = observation::names();
-    let spec = observation::observation_spec();
-    for need in MASK_NEEDS
+    // What the bin's mask rule needs of the observation (from the action table).
+    let b = super::actions::table().get(h)?.bins.get(r.then as usize)?;
+    let need = b.mask.observed(&b.label)?;
+    let f = observation::names()
         .iter()
-        .filter(|n| n.head == HEADS[h] && n.bins.contains(&r.then))
-    {
-        let Some(f) = names.iter().position(|n| n == need.feature) else {
-            continue;
-        };
-        let conds: Vec<&Condition> = r.when.iter().filter(|c| c.feature == f).collect();
-        if conds.is_empty() {
-            continue;
-        }
-        // Probe the feature's range at its bounds and around every number the conditions name.
-        let (lo, hi) = (spec.low[f], spec.high[f]);
-        let mut probes = vec![lo, hi];
-        probes.extend(conds.iter().map(|c| c.value.clamp(lo, hi)));
-        probes.sort_by(f32::total_cmp);
-        let mids: Vec<f32> = probes
-            .windows(2)
-            .map(|w| w[0] + (w[1] - w[0]) / 2.0)
-            .collect();
-        probes.extend(mids);
-        let feasible = probes
-            .iter()
-            .any(|&x| conds.iter().all(|c| c.op.holds(x, c.value)) && (need.allowed)(x));
-        if !feasible {
-            return Some(format!(
-                "`{}` is masked whenever this rule's conditions hold: {}",
-                BIN_LABELS[h][r.then as usize], need.why
-            ));
-        }
+        .position(|n| *n == need.feature)?;
+    let conds: Vec<&Condition> = r.when.iter().filter(|c| c.feature == f).collect();
+    if conds.is_empty() {
+        return None;
     }
-    None
+    // Probe the feature's range at its bounds and around every number the conditions name.
+    let spec = observation::observation_spec();
+    let (lo, hi) = (spec.low[f], spec.high[f]);
+    let mut probes = vec![lo, hi];
+    probes.extend(conds.iter().map(|c| c.value.clamp(lo, hi)));
+    probes.sort_by(f32::total_cmp);
+    let mids: Vec<f32> = probes
+        .windows(2)
+        .map(|w| w[0] + (w[1] - w[0]) / 2.0)
+        .collect();
+    probes.extend(mids);
+    let feasible = probes
+        .iter()
+        .any(|&x| conds.iter().all(|c| c.op.holds(x, c.value)) && (need.allowed)(x));
+    (!feasible).then(|| {
+        format!(
+            "`{}` is masked whenever this rule's conditions hold: {}",
+            b.label, need.why
+        )
+    })
 }
 
 #[cfg(test)]
@@ -894,6 +821,37 @@ rules = [{ when = "own.asked == 1", then = "small" }]
                 masked: [1, 1, 1, 1]
             }
         );
+    }
+
+    /// The mask analysis follows the action table for every slot bin, whatever `SLOTS` is: staking on
+    /// slot k + 1 while `slotk.present < 1` is refused, with its present flag allowed it is not.
+    #[test]
+    fn the_mask_analysis_covers_every_slot_bin() {
+        use crate::env::actions::{table, BinKind, Support, SLOTS};
+        let slots: Vec<(usize, &str)> = table()[1]
+            .bins
+            .iter()
+            .filter_map(|b| match b.kind {
+                BinKind::Support(Support::Slot(k)) => Some((k, b.label.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(slots.len(), SLOTS);
+        for (k, label) in slots {
+            let rule = |when: &str| {
+                format!("[strategy]\nname = \"x\"\n[strategy.support]\nrules = [{{ when = \"{when}\", then = \"{label}\" }}]\n")
+            };
+            let e = err(&rule(&format!("slot{k}.present < 1")));
+            assert!(
+                e.contains(&format!("`{label}` is masked whenever"))
+                    && e.contains(&format!("slot{k}.present = 0")),
+                "{e}"
+            );
+            assert!(
+                one(&rule(&format!("slot{k}.present > 0.5"))).is_ok(),
+                "slot {k}"
+            );
+        }
     }
 
     #[test]
