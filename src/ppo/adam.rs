@@ -14,10 +14,10 @@ use tch::{Kind, Tensor};
 
 /// Adam's state for one flat parameter tensor.
 pub struct Adam {
-    /// First moment `m`.
-    pub exp_avg: Tensor,
+    /// First moment `m` (private: see [`Adam::cpu_moments_mut`]).
+    exp_avg: Tensor,
     /// Second moment `v`.
-    pub exp_avg_sq: Tensor,
+    exp_avg_sq: Tensor,
     /// Steps taken (`t`).
     pub steps: u64,
     /// Learning rate of the next step.
@@ -62,6 +62,25 @@ impl Adam {
             let mut p = params.shallow_clone();
             let _ = p.addcdiv_(&(&self.exp_avg * (-self.lr / bias1)), &denom);
         })
+    }
+
+    /// Both moments as plain mutable numbers (the CPU path's step), when they are contiguous `f32`
+    /// tensors on the CPU. The moments are made here (`zeros_like`) and never handed out as tensors,
+    /// so no other tensor shares their storage: the `&mut self` borrow makes the slices exclusive.
+    pub fn cpu_moments_mut(&mut self) -> Option<(&mut [f32], &mut [f32])> {
+        // SAFETY: the moments are two distinct tensors owned by `self`, never shared (see above), so
+        // nothing else reads or writes their storage while the slices live.
+        unsafe {
+            Some((
+                super::cpu::slice_mut(&mut self.exp_avg)?,
+                super::cpu::slice_mut(&mut self.exp_avg_sq)?,
+            ))
+        }
+    }
+
+    /// Whether both moments equal `other`'s.
+    pub fn moments_equal(&self, other: &Adam) -> bool {
+        self.exp_avg.equal(&other.exp_avg) && self.exp_avg_sq.equal(&other.exp_avg_sq)
     }
 
     /// Writes the moments to `path` (`exp_avg`, `exp_avg_sq`); the step count goes into `state.json`.
@@ -190,7 +209,7 @@ mod tests {
         a.save(&path).unwrap();
         let mut b = Adam::new(&p, 0.01);
         b.load(&path, a.steps).unwrap();
-        assert!(b.exp_avg.equal(&a.exp_avg) && b.exp_avg_sq.equal(&a.exp_avg_sq));
+        assert!(b.moments_equal(&a));
         assert_eq!(b.steps, 1);
         let q = Tensor::zeros([4], (Kind::Float, Device::Cpu));
         let e = Adam::new(&q, 0.01).load(&path, 1).unwrap_err();

@@ -52,45 +52,56 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout of [`super::net::ActorCritic`] for these sizes.
-    pub fn new(i: usize, h: usize, m: usize) -> Self {
-        let w0 = 0;
-        let b0 = w0 + 2 * h * i;
-        let w1 = b0 + 2 * h;
-        let b1 = w1 + 2 * h * h;
-        let w2a = b1 + 2 * h;
-        let b2a = w2a + m * h;
-        let w2c = b2a + m;
-        let b2c = w2c + h;
-        Layout {
+    /// The layout of [`super::net::ActorCritic`] for these sizes, read from the network's own slot list
+    /// ([`super::net::slots`]); None if that list lacks a block the CPU path needs or does not place
+    /// the critic's first two layers right after the actor's (the fused layout).
+    pub fn new(i: usize, h: usize, m: usize) -> Option<Self> {
+        use super::net::{offset_of, slots, total_len};
+        let s = slots(i, h, m);
+        let at = |name: &str| offset_of(&s, name);
+        let lay = Layout {
             i,
             h,
             m,
-            w0,
-            b0,
-            w1,
-            b1,
-            w2a,
-            b2a,
-            w2c,
-            b2c,
-            len: b2c + 1,
-        }
+            w0: at("actor0.weight")?,
+            b0: at("actor0.bias")?,
+            w1: at("actor1.weight")?,
+            b1: at("actor1.bias")?,
+            w2a: at("actor2.weight")?,
+            b2a: at("actor2.bias")?,
+            w2c: at("critic2.weight")?,
+            b2c: at("critic2.bias")?,
+            len: total_len(&s),
+        };
+        // The fused blocks: `[2h, i]`, `[2h]`, `[2, h, h]`, `[2, h]` with the critic's half second.
+        let fused = at("critic0.weight")? == lay.w0 + h * i
+            && at("critic0.bias")? == lay.b0 + h
+            && at("critic1.weight")? == lay.w1 + h * h
+            && at("critic1.bias")? == lay.b1 + h;
+        fused.then_some(lay)
     }
 }
 
 /// The memory of a contiguous `f32` tensor on the CPU, or `None` for any other tensor.
-pub fn slice_mut(t: &mut tch::Tensor) -> Option<&mut [f32]> {
+///
+/// # Safety
+/// A tch `Tensor` is a handle: other tensors (views, shallow clones, autograd's saved tensors) can
+/// share its storage without borrowing it. The caller guarantees that no tensor sharing `t`'s storage
+/// is read or written while the slice lives. The owners of the tensors this is used on state how
+/// they keep that rule: [`super::net::ActorCritic::cpu_params_mut`] and
+/// [`super::adam::Adam::cpu_moments_mut`].
+pub(crate) unsafe fn slice_mut(t: &mut tch::Tensor) -> Option<&mut [f32]> {
     if t.device() != tch::Device::Cpu || t.kind() != tch::Kind::Float || !t.is_contiguous() {
         return None;
     }
     let n = t.numel();
-    // SAFETY: a contiguous CPU float tensor holds `numel` f32 at `data_ptr`; the `&mut` borrow of the
-    // tensor keeps this code the only user of that memory while the slice lives.
+    // SAFETY: a contiguous CPU float tensor holds `numel` f32 at `data_ptr`; exclusive use of that
+    // memory is the caller's promise (above).
     Some(unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, n) })
 }
 
-/// Read-only [`slice_mut`].
+/// Read-only [`slice_mut`]: the shared borrow lets others read, and writers go through `slice_mut`,
+/// whose callers exclude readers.
 pub fn slice(t: &tch::Tensor) -> Option<&[f32]> {
     if t.device() != tch::Device::Cpu || t.kind() != tch::Kind::Float || !t.is_contiguous() {
         return None;
@@ -118,19 +129,73 @@ type Sgemm = unsafe extern "C" fn(
 );
 
 /// The Fortran `sgemm_` of the BLAS libtorch was built with (MKL in PyTorch's x86 wheels), if the
-/// process has one.
+/// process has one and it passes [`blas_probe`] (else the products use `matrixmultiply`).
 fn blas() -> Option<Sgemm> {
     static BLAS: OnceLock<Option<Sgemm>> = OnceLock::new();
     *BLAS.get_or_init(|| {
         if std::env::var_os("COMMONS_RL_NO_BLAS").is_some() {
             return None;
         }
-        // SAFETY: dlsym with a valid C string; a non-null result is the symbol's address, whose
-        // signature is the reference BLAS `sgemm_` (LP64 integers).
-        unsafe {
+        // SAFETY: dlsym with a valid C string; a non-null result is the symbol's address. Its
+        // signature is the reference BLAS `sgemm_`; the integer width is made harmless by
+        // [`BlasInt`] and the answer checked by the probe before the function is used.
+        let f = unsafe {
             let f = libc::dlsym(libc::RTLD_DEFAULT, c"sgemm_".as_ptr());
             (!f.is_null()).then(|| std::mem::transmute::<*mut libc::c_void, Sgemm>(f))
+        }?;
+        if blas_probe(f) {
+            Some(f)
+        } else {
+            eprintln!("warning: libtorch's BLAS (sgemm_) failed a 2x2 check against a known product; using matrixmultiply instead");
+            None
         }
+    })
+}
+
+/// An integer argument of `sgemm_`, zero-extended to 64 bits: an LP64 BLAS (32-bit integers) reads
+/// the low half, which on a little-endian machine is the value, and an ILP64 BLAS (64-bit integers)
+/// reads all of it, the same value. So the call is right under either width, and a library that
+/// reads it otherwise (a big-endian LP64 one, say) fails [`blas_probe`] instead of reading past a
+/// matrix.
+#[derive(Clone, Copy)]
+struct BlasInt(i64);
+
+impl BlasInt {
+    fn ptr(&self) -> *const i32 {
+        &self.0 as *const i64 as *const i32
+    }
+}
+
+/// Whether `f` computes known products: `[[1,2],[3,4]]·[[5,6],[7,8]] = [[19,22],[43,50]]`, the same
+/// with the first factor transposed (`[[26,30],[38,44]]`), and `α·A·B + β·C` with α = 2, β = −1.
+/// Run once, at the first lookup, before any other product uses `f`.
+fn blas_probe(f: Sgemm) -> bool {
+    let a = [1.0f32, 2.0, 3.0, 4.0];
+    let b = [5.0f32, 6.0, 7.0, 8.0];
+    let cases: [(bool, f32, f32, [f32; 4]); 3] = [
+        (false, 1.0, 0.0, [19.0, 22.0, 43.0, 50.0]),
+        (true, 1.0, 0.0, [26.0, 30.0, 38.0, 44.0]),
+        (false, 2.0, -1.0, [37.0, 43.0, 85.0, 99.0]),
+    ];
+    cases.iter().all(|&(ta, alpha, beta, want)| {
+        let mut c = [1.0f32; 4];
+        gemm_with(
+            Some(f),
+            ta,
+            false,
+            2,
+            2,
+            2,
+            alpha,
+            &a,
+            2,
+            &b,
+            2,
+            beta,
+            &mut c,
+            2,
+        );
+        c == want
     })
 }
 
@@ -199,25 +264,28 @@ fn gemm_with(
     if let Some(f) = f {
         // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ with the same strides.
         let flag = |t: bool| if t { b"T".as_ptr() } else { b"N".as_ptr() };
-        let int = |x: usize| i32::try_from(x).expect("gemm: a size beyond BLAS's 32-bit integers");
+        let int = |x: usize| {
+            BlasInt(i32::try_from(x).expect("gemm: a size beyond BLAS's 32-bit integers") as i64)
+        };
         let (m_, n_, k_) = (int(n), int(m), int(k));
         let (lda_, ldb_, ldc_) = (int(lda), int(ldb), int(ldc));
-        // SAFETY: sizes and strides describe sub-slices checked above; BLAS reads A and B and writes C.
+        // SAFETY: sizes and strides describe sub-slices checked above; BLAS reads A and B and writes
+        // C; each integer is an 8-byte slot ([`BlasInt`]), right for 32- and 64-bit integers alike.
         unsafe {
             f(
                 flag(tb),
                 flag(ta),
-                &m_,
-                &n_,
-                &k_,
+                m_.ptr(),
+                n_.ptr(),
+                k_.ptr(),
                 &alpha,
                 b.as_ptr(),
-                &ldb_,
+                ldb_.ptr(),
                 a.as_ptr(),
-                &lda_,
+                lda_.ptr(),
                 &beta,
                 c.as_mut_ptr(),
-                &ldc_,
+                ldc_.ptr(),
             );
         }
         return;
@@ -932,7 +1000,7 @@ mod tests {
                 };
                 let mut grad = vec![0.0f32; lay.len];
                 let ours = loss_and_grad(
-                    slice(&net.params).unwrap(),
+                    net.cpu_params().unwrap(),
                     &lay,
                     &nvec,
                     &b,
@@ -942,10 +1010,10 @@ mod tests {
                 );
                 let (obs, masks, actions) = tensors(&net, &b);
                 let _ = net
-                    .params
+                    .params()
                     .grad()
                     .defined()
-                    .then(|| net.params.grad().zero_());
+                    .then(|| net.params().grad().zero_());
                 let (lp, ent, v) = net.evaluate(&obs, &masks, &actions);
                 let mb = Minibatch {
                     old_logp: Tensor::from_slice(&b.old_logp),
@@ -976,7 +1044,7 @@ mod tests {
                     "both sides of the clip: {}",
                     ours.clipfrac
                 );
-                let g: Vec<f32> = Vec::try_from(net.params.grad()).unwrap();
+                let g: Vec<f32> = Vec::try_from(net.params().grad()).unwrap();
                 let scale = g.iter().fold(0.0f32, |a, x| a.max(x.abs()));
                 for (k, (a, t)) in grad.iter().zip(&g).enumerate() {
                     assert!(
@@ -984,7 +1052,7 @@ mod tests {
                         "grad[{k}]: {a} vs {t} ({nvec:?}, {clip_vloss}, {norm_adv})"
                     );
                 }
-                let _ = net.params.grad().zero_();
+                let _ = net.params().grad().zero_();
             }
         }
     }
@@ -998,7 +1066,7 @@ mod tests {
         let b = random_batch(&net, 9, 5);
         let (_, _, v) = torch_eval(&net, &b);
         let mut act = Activations::default();
-        forward(slice(&net.params).unwrap(), &lay, &b.obs, b.n, &mut act);
+        forward(net.cpu_params().unwrap(), &lay, &b.obs, b.n, &mut act);
         for (a, t) in act.values.iter().zip(&v) {
             assert!((a - t).abs() < 1e-5, "{a} vs {t}");
         }
@@ -1008,7 +1076,7 @@ mod tests {
         let norm = clipped.iter().map(|g| g * g).sum::<f32>().sqrt();
         assert!((norm - 0.5).abs() < 1e-4, "{norm}");
         // The same step with the tensor implementation.
-        let reference = net.params.detach().copy().set_requires_grad(true);
+        let reference = net.params().detach().copy().set_requires_grad(true);
         let mut adam = crate::ppo::adam::Adam::new(&reference, 1e-2);
         (&reference * Tensor::from_slice(&clipped))
             .sum(Kind::Float)
@@ -1017,7 +1085,7 @@ mod tests {
         let mut m1 = vec![0.0f32; lay.len];
         let mut m2 = vec![0.0f32; lay.len];
         adam_step(
-            slice_mut(&mut net.params).unwrap(),
+            net.cpu_params_mut().unwrap(),
             &clipped,
             &mut m1,
             &mut m2,
@@ -1026,7 +1094,7 @@ mod tests {
             (0.9, 0.999),
             1e-5,
         );
-        let ours: Vec<f32> = Vec::try_from(net.params.detach()).unwrap();
+        let ours: Vec<f32> = Vec::try_from(net.params().detach()).unwrap();
         let theirs: Vec<f32> = Vec::try_from(reference.detach()).unwrap();
         for (a, t) in ours.iter().zip(&theirs) {
             assert!((a - t).abs() < 1e-6, "{a} vs {t}");
@@ -1043,6 +1111,40 @@ mod tests {
         assert!(worst < 5e-7, "{worst}");
         assert_eq!(tanh(100.0), 1.0);
         assert_eq!(tanh(-100.0), -1.0);
+    }
+
+    /// A `sgemm_` that gets products wrong (here: it leaves C alone, as one that misreads its
+    /// integer arguments as zero sizes would).
+    unsafe extern "C" fn wrong_sgemm(
+        _: *const u8,
+        _: *const u8,
+        _: *const i32,
+        _: *const i32,
+        _: *const i32,
+        _: *const f32,
+        _: *const f32,
+        _: *const i32,
+        _: *const f32,
+        _: *const i32,
+        _: *const f32,
+        _: *mut f32,
+        _: *const i32,
+    ) {
+    }
+
+    /// The start-up probe accepts libtorch's BLAS here (where the process has one) and rejects a
+    /// library that computes something else, which then falls back to `matrixmultiply`.
+    #[test]
+    fn the_blas_probe_accepts_a_right_product_and_rejects_a_wrong_one() {
+        assert!(!blas_probe(wrong_sgemm));
+        // SAFETY: as in `blas`.
+        let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"sgemm_".as_ptr()) };
+        if !found.is_null() && std::env::var_os("COMMONS_RL_NO_BLAS").is_none() {
+            // SAFETY: as in `blas`.
+            let f = unsafe { std::mem::transmute::<*mut libc::c_void, Sgemm>(found) };
+            assert!(blas_probe(f), "libtorch's sgemm_ fails the probe");
+            assert!(uses_blas());
+        }
     }
 
     /// Both matrix-product back ends (libtorch's BLAS where it has one, and `matrixmultiply`) give the

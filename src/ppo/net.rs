@@ -12,7 +12,7 @@ use tch::{Device, Kind, Tensor};
 
 /// One named parameter of the flat layout.
 #[derive(Clone, Debug, PartialEq)]
-struct Slot {
+pub(crate) struct Slot {
     /// Name in checkpoints (`actor0.weight`, …).
     name: String,
     /// Shape.
@@ -27,6 +27,55 @@ impl Slot {
     fn numel(&self) -> i64 {
         self.shape.iter().product()
     }
+}
+
+/// The flat layout of a network with observation length `i`, hidden width `h` and `m` logits: every
+/// named parameter with its shape and offset, in layout order (what the fused forward needs: actor and
+/// critic blocks of each of the first two layers side by side). The one description of the layout:
+/// [`ActorCritic::new`] allocates from it and [`super::cpu::Layout::new`] reads its offsets.
+pub(crate) fn slots(i: usize, h: usize, m: usize) -> Vec<Slot> {
+    let (i, h, m) = (i as i64, h as i64, m as i64);
+    let s2 = 2f64.sqrt();
+    let spec: [(&str, Vec<i64>, Option<f64>); 12] = [
+        ("actor0.weight", vec![h, i], Some(s2)),
+        ("critic0.weight", vec![h, i], Some(s2)),
+        ("actor0.bias", vec![h], None),
+        ("critic0.bias", vec![h], None),
+        ("actor1.weight", vec![h, h], Some(s2)),
+        ("critic1.weight", vec![h, h], Some(s2)),
+        ("actor1.bias", vec![h], None),
+        ("critic1.bias", vec![h], None),
+        ("actor2.weight", vec![m, h], Some(0.01)),
+        ("actor2.bias", vec![m], None),
+        ("critic2.weight", vec![1, h], Some(1.0)),
+        ("critic2.bias", vec![1], None),
+    ];
+    let mut offset = 0;
+    spec.into_iter()
+        .map(|(name, shape, gain)| {
+            let s = Slot {
+                name: name.to_string(),
+                shape,
+                offset,
+                gain,
+            };
+            offset += s.numel();
+            s
+        })
+        .collect()
+}
+
+/// The offset of slot `name` in [`slots`] (None when there is none).
+pub(crate) fn offset_of(slots: &[Slot], name: &str) -> Option<usize> {
+    slots
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.offset as usize)
+}
+
+/// The number of parameters of [`slots`].
+pub(crate) fn total_len(slots: &[Slot]) -> usize {
+    slots.iter().map(Slot::numel).sum::<i64>() as usize
 }
 
 /// Errors of loading a network.
@@ -57,9 +106,19 @@ struct Layer {
 }
 
 /// Actor and critic of one policy.
+///
+/// **Aliasing rule.** Every alias of the flat parameter tensor is made here: the per-layer views
+/// ([`Self::named`], the layers of [`Self::forward`]) are created by `&self` methods from
+/// [`Self::params`]. The CPU path writes the parameters through a plain `&mut [f32]`
+/// ([`Self::cpu_params_mut`]), which borrows the network mutably, so no `&self` method can make or use
+/// a view while that slice lives. What the borrow checker cannot see is a tensor computed earlier
+/// from the parameters that still holds them in its autograd graph (the outputs of `forward`): such
+/// a tensor must not be used by libtorch (e.g. `backward`) while the slice lives. The CPU training
+/// path keeps no such tensor (it computes its gradient in Rust), and the libtorch path never takes
+/// the slice.
 pub struct ActorCritic {
     /// Every parameter, flat (a leaf that requires gradients; see the module doc for the layout).
-    pub params: Tensor,
+    params: Tensor,
     slots: Vec<Slot>,
     hidden: i64,
     /// Observation length.
@@ -74,38 +133,9 @@ impl ActorCritic {
     /// A fresh network on `device`, initialised from libtorch's seeded generator in the order
     /// `actor0.weight`, `actor1.weight`, `actor2.weight`, `critic0.weight`, … (biases are zeros).
     pub fn new(device: Device, obs_len: usize, nvec: &[usize], hidden: usize) -> Self {
-        let (i, h) = (obs_len as i64, hidden as i64);
-        let out: i64 = nvec.iter().sum::<usize>() as i64;
-        let s2 = 2f64.sqrt();
-        // Layout order (what the fused forward needs); `init` below follows the draw order instead.
-        let spec: [(&str, Vec<i64>, Option<f64>); 12] = [
-            ("actor0.weight", vec![h, i], Some(s2)),
-            ("critic0.weight", vec![h, i], Some(s2)),
-            ("actor0.bias", vec![h], None),
-            ("critic0.bias", vec![h], None),
-            ("actor1.weight", vec![h, h], Some(s2)),
-            ("critic1.weight", vec![h, h], Some(s2)),
-            ("actor1.bias", vec![h], None),
-            ("critic1.bias", vec![h], None),
-            ("actor2.weight", vec![out, h], Some(0.01)),
-            ("actor2.bias", vec![out], None),
-            ("critic2.weight", vec![1, h], Some(1.0)),
-            ("critic2.bias", vec![1], None),
-        ];
-        let mut offset = 0;
-        let slots: Vec<Slot> = spec
-            .into_iter()
-            .map(|(name, shape, gain)| {
-                let s = Slot {
-                    name: name.to_string(),
-                    shape,
-                    offset,
-                    gain,
-                };
-                offset += s.numel();
-                s
-            })
-            .collect();
+        let slots = slots(obs_len, hidden, nvec.iter().sum());
+        let offset: i64 = slots.iter().map(Slot::numel).sum();
+        let h = hidden as i64;
         let params = Tensor::zeros([offset], (Kind::Float, device));
         tch::no_grad(|| {
             // The draw order of the per-layer networks this replaces: actor layers, then critic layers.
@@ -132,6 +162,25 @@ impl ActorCritic {
             obs_len,
             nvec: nvec.to_vec(),
         }
+    }
+
+    /// The flat parameter tensor (a leaf that requires gradients).
+    pub fn params(&self) -> &Tensor {
+        &self.params
+    }
+
+    /// The parameters as plain numbers, when they are a contiguous `f32` tensor on the CPU.
+    pub fn cpu_params(&self) -> Option<&[f32]> {
+        super::cpu::slice(&self.params)
+    }
+
+    /// The parameters as plain mutable numbers (the CPU path's optimiser step), when they are a
+    /// contiguous `f32` tensor on the CPU. See the aliasing rule on [`ActorCritic`].
+    pub fn cpu_params_mut(&mut self) -> Option<&mut [f32]> {
+        // SAFETY: `&mut self` excludes every method that makes or uses a view of `params` while the
+        // slice lives; the views are never stored in `self`, and by the rule on [`ActorCritic`] no
+        // earlier output holding them is used by libtorch meanwhile.
+        unsafe { super::cpu::slice_mut(&mut self.params) }
     }
 
     fn slot(&self, k: usize) -> Tensor {
@@ -274,7 +323,7 @@ impl ActorCritic {
     /// The layout of [`Self::params`] for the CPU path ([`super::cpu`]), when they live on the CPU.
     pub fn cpu_layout(&self) -> Option<super::cpu::Layout> {
         let lay =
-            super::cpu::Layout::new(self.obs_len, self.hidden as usize, self.nvec.iter().sum());
+            super::cpu::Layout::new(self.obs_len, self.hidden as usize, self.nvec.iter().sum())?;
         (self.params.device() == Device::Cpu && lay.len == self.params.numel()).then_some(lay)
     }
 }
@@ -307,6 +356,55 @@ mod tests {
     fn obs() -> Tensor {
         Tensor::from_slice(&[0.1f32, -0.2, 0.3, 0.4, -0.5, 1.0, 0.0, -1.0, 0.5, 0.25])
             .reshape([2, 5])
+    }
+
+    /// The CPU path's layout is the network's: every named per-layer tensor (a view of the flat
+    /// parameters) equals the block of the CPU parameters at the offset and size the layout gives it,
+    /// for several sizes; and the CPU forward agrees with libtorch's.
+    #[test]
+    fn the_cpu_layout_is_the_networks_slot_by_slot() {
+        for (i, nvec, h) in [
+            (5, vec![3, 2], 16),
+            (51, vec![7, 7, 3, 2], 64),
+            (1, vec![2], 3),
+        ] {
+            tch::manual_seed(11);
+            let net = ActorCritic::new(Device::Cpu, i, &nvec, h);
+            // Every parameter distinct (biases start at zero), so a misplaced block shows.
+            let n = net.params.numel() as i64;
+            tch::no_grad(|| {
+                net.params
+                    .shallow_clone()
+                    .copy_(&Tensor::arange(n, (Kind::Float, Device::Cpu)));
+            });
+            let lay = net.cpu_layout().expect("a CPU network has a CPU layout");
+            let m: usize = nvec.iter().sum();
+            let cpu = net.cpu_params().unwrap();
+            let block = |at: usize, len: usize| cpu[at..at + len].to_vec();
+            let want: [(&str, usize, usize); 12] = [
+                ("actor0.weight", lay.w0, h * i),
+                ("critic0.weight", lay.w0 + h * i, h * i),
+                ("actor0.bias", lay.b0, h),
+                ("critic0.bias", lay.b0 + h, h),
+                ("actor1.weight", lay.w1, h * h),
+                ("critic1.weight", lay.w1 + h * h, h * h),
+                ("actor1.bias", lay.b1, h),
+                ("critic1.bias", lay.b1 + h, h),
+                ("actor2.weight", lay.w2a, m * h),
+                ("actor2.bias", lay.b2a, m),
+                ("critic2.weight", lay.w2c, h),
+                ("critic2.bias", lay.b2c, 1),
+            ];
+            let named = net.named();
+            assert_eq!(named.len(), want.len());
+            for (name, at, len) in want {
+                let t = &named.iter().find(|(n, _)| n == name).unwrap().1;
+                let v: Vec<f32> = Vec::try_from(t.reshape([-1])).unwrap();
+                assert_eq!(v.len(), len, "{name}");
+                assert_eq!(v, block(at, len), "{name}");
+            }
+            assert_eq!(lay.len as i64, net.params().numel() as i64);
+        }
     }
 
     /// A saved and reloaded network gives identical outputs; a masked bin has log-probability −∞ (≈ −1e8)

@@ -81,7 +81,7 @@ impl Policy {
         Policy {
             name: name.to_string(),
             frozen,
-            adam: Adam::new(&net.params, cfg.learning_rate),
+            adam: Adam::new(net.params(), cfg.learning_rate),
             net,
             cfg,
             norm,
@@ -169,7 +169,7 @@ enum Forward<'a> {
 impl<'a> Forward<'a> {
     /// The CPU path when `net` is on it, else libtorch on `device`.
     fn of(net: &'a ActorCritic, device: Device) -> Self {
-        match (net.cpu_layout(), super::cpu::slice(&net.params)) {
+        match (net.cpu_layout(), net.cpu_params()) {
             (Some(layout), Some(params)) => Forward::Cpu {
                 params,
                 layout: std::borrow::Cow::Owned(layout),
@@ -307,7 +307,7 @@ impl CpuActor {
     /// The actor of `net` with `norm`, or None when `net` is not on the CPU path (e.g. on CUDA).
     pub fn of(net: &ActorCritic, norm: &RunningNorm) -> Option<Self> {
         let layout = net.cpu_layout()?;
-        let params = super::cpu::slice(&net.params)?.to_vec();
+        let params = net.cpu_params()?.to_vec();
         Some(CpuActor {
             layout,
             params,

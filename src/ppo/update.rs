@@ -98,10 +98,10 @@ pub fn update(
                 &actions.index_select(0, &i),
             );
             let loss = ppo_loss(&batch, &new_logp, &entropy, &new_value, coefs);
-            zero_grad(&p.net.params);
+            zero_grad(p.net.params());
             loss.total.backward();
-            clip_grad_norm(&p.net.params, cfg.max_grad_norm);
-            p.adam.step(&p.net.params);
+            clip_grad_norm(p.net.params(), cfg.max_grad_norm);
+            p.adam.step(p.net.params());
             clipfracs.push(loss.clipfrac.shallow_clone());
             let stop = cfg.target_kl > 0.0 && loss.approx_kl.double_value(&[]) > cfg.target_kl;
             last = Some(loss);
@@ -169,15 +169,14 @@ fn update_cpu(
                 batch.advantages.push(adv[k]);
                 batch.returns.push(ret[k]);
             }
-            let params = cpu::slice(&p.net.params)?;
+            let params = p.net.cpu_params()?;
             let loss =
                 cpu::loss_and_grad(params, lay, &nvec, &batch, coefs, &mut scratch, &mut grad);
             cpu::clip_grad_norm(&mut grad, cfg.max_grad_norm);
             p.adam.steps += 1;
             let (steps, lr, betas, eps) = (p.adam.steps, p.adam.lr, p.adam.betas, p.adam.eps);
-            let params = cpu::slice_mut(&mut p.net.params)?;
-            let m1 = cpu::slice_mut(&mut p.adam.exp_avg)?;
-            let m2 = cpu::slice_mut(&mut p.adam.exp_avg_sq)?;
+            let params = p.net.cpu_params_mut()?;
+            let (m1, m2) = p.adam.cpu_moments_mut()?;
             cpu::adam_step(params, &grad, m1, m2, steps, lr, betas, eps);
             clipfracs.push(loss.clipfrac);
             last = Some(loss);
