@@ -607,7 +607,10 @@ mod tests {
         );
         assert!(!e.contains('\n'), "{e}");
         let e = resolve(&entry("strategy = \"nope\"\n")).unwrap_err();
-        assert!(e.contains("unknown strategy (built-ins: always-propose-large"), "{e}");
+        assert!(
+            e.contains("unknown strategy (built-ins: always-propose-large"),
+            "{e}"
+        );
     }
 
     #[test]

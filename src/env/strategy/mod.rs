@@ -311,9 +311,9 @@ pub enum StrategyError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-    use crate::env::actions::MASK_LEN;
+    use crate::env::actions::{MASK_LEN, TRADE_BINS};
     use crate::env::observation::OBS_LEN;
+    use std::path::Path;
 
     fn feature(name: &str) -> usize {
         observation::names().iter().position(|n| n == name).unwrap()
@@ -450,7 +450,6 @@ rules = [{ when = "own.asked == 1", then = "small" }]
                 "[strategy]\nname = \"x\"\n[strategy.trade]\nrules = [{ when = \"comons.price > 1\", then = 1 }]\n",
                 "field `trade.rules[0].when`: unknown feature `comons.price`",
             ),
-            ("[strategy]\nname = \"x\"\ntrade = 7\n", "field `trade`: bin 7 is out of range (allowed: 0 to 6"),
             ("[strategy]\nname = \"x\"\nexit = \"run\"\n", "field `exit`: unknown bin \"run\""),
             (
                 "[strategy]\nname = \"x\"\n[strategy.propose]\nrules = [{ when = \"own.asked == 0\", then = \"small\" }]\n",
@@ -479,6 +478,13 @@ rules = [{ when = "own.asked == 1", then = "small" }]
             assert!(e.contains(want), "{e}\nwanted: {want}");
             assert!(!e.contains('\n'), "{e}");
         }
+        // One bin past the head is out of range, whatever the head's size.
+        let e = err(&format!("[strategy]\nname = \"x\"\ntrade = {TRADE_BINS}\n"));
+        let want = format!(
+            "field `trade`: bin {TRADE_BINS} is out of range (allowed: 0 to {}",
+            TRADE_BINS - 1
+        );
+        assert!(e.contains(&want), "{e}");
         // A narrow but possible range is not an error.
         assert!(one("[strategy]\n[strategy.trade]\nrules = [{ when = \"own.spendable_share < 0.0005\", then = \"sell 5 %\" }]\n").is_ok());
         let e = err("[strategy\n");
@@ -518,7 +524,10 @@ rules = [{ when = "own.asked == 1", then = "small" }]
         assert_eq!((s.name.as_str(), s.heads[0].default), ("mine", 1));
         let e = resolve("nope", dir.path()).unwrap_err().to_string();
         assert!(
-            e.contains(&format!("unknown strategy (built-ins: {}", library_names().join(", "))),
+            e.contains(&format!(
+                "unknown strategy (built-ins: {}",
+                library_names().join(", ")
+            )),
             "{e}"
         );
     }
