@@ -29,33 +29,29 @@ pub struct Loader {
     device: crate::ppo::device::Device,
 }
 
+/// The ppo types that act for a policy: both sample with their own `act` (the one actor path of
+/// `crate::ppo::policy`), and their training errors pass through unchanged.
 #[cfg(feature = "torch")]
-impl Actor for crate::ppo::checkpoint::LoadedPolicy {
-    fn act(
-        &self,
-        k: usize,
-        out: &crate::env::StepOutput,
-        rng: &mut rand_pcg::Pcg32,
-        actions: &mut [u32],
-    ) -> Result<usize, ActError> {
-        crate::ppo::checkpoint::LoadedPolicy::act(self, k, out, rng, actions)
-            .map_err(|e| Box::new(e) as ActError)
-    }
+macro_rules! ppo_actor {
+    ($t:ty) => {
+        impl Actor for $t {
+            fn act(
+                &self,
+                k: usize,
+                out: &crate::env::StepOutput,
+                rng: &mut rand_pcg::Pcg32,
+                actions: &mut [u32],
+            ) -> Result<usize, ActError> {
+                <$t>::act(self, k, out, rng, actions).map_err(|e| Box::new(e) as ActError)
+            }
+        }
+    };
 }
 
 #[cfg(feature = "torch")]
-impl Actor for crate::ppo::policy::CpuActor {
-    fn act(
-        &self,
-        k: usize,
-        out: &crate::env::StepOutput,
-        rng: &mut rand_pcg::Pcg32,
-        actions: &mut [u32],
-    ) -> Result<usize, ActError> {
-        crate::ppo::policy::CpuActor::act(self, k, out, rng, actions)
-            .map_err(|e| Box::new(e) as ActError)
-    }
-}
+ppo_actor!(crate::ppo::checkpoint::LoadedPolicy);
+#[cfg(feature = "torch")]
+ppo_actor!(crate::ppo::policy::CpuActor);
 
 impl Loader {
     /// The loader of `run_dir`'s policies on `device` (an error when it is not available, or
