@@ -289,8 +289,16 @@ def test_the_vector_env_refuses_bad_input():
     vec.step(np.zeros((1, 256, 4), dtype=np.int64))
     with pytest.raises(ValueError, match="num_envs"):
         commons_rl.vector_env(COMMONS, num_envs=0)
+    obs = vec.arrays()["obs"]
+    obs.shape = (1, -1)  # a reshaped output array is refused, by name, and nothing is written
+    before = obs.copy()
+    with pytest.raises(RuntimeError, match="`obs` was reshaped to \\[1, "):
+        vec.step(np.zeros((1, 256, 4), dtype=np.int64))
+    assert (obs == before).all()
+    obs.shape = before.shape[:1] + (256, -1)
+    vec.step(np.zeros((1, 256, 4), dtype=np.int64))  # restored, it steps again
     vec.arrays()["reward"].dtype = np.int8  # a re-typed output array is refused, not written past
-    with pytest.raises(RuntimeError, match="re-typed"):
+    with pytest.raises(RuntimeError, match="`reward` was re-typed to int8"):
         vec.step(np.zeros((1, 256, 4), dtype=np.int64))
 
 
