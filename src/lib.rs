@@ -38,6 +38,7 @@ pub mod atomic;
 pub mod compare;
 pub mod env;
 pub mod eval;
+pub mod file_error;
 pub mod format;
 pub mod model;
 pub mod ppo;

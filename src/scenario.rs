@@ -3,13 +3,14 @@
 //! Every section and field is optional (defaults are the reference's values), unknown fields are refused,
 //! and every range is checked. Errors are one line naming the file, the field and what is allowed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::env::personality::{self, PopulationEntry, ResolvedEntry};
 use crate::env::strategy;
 use crate::env::CommonsEnvConfig;
+use crate::file_error::FileError;
 use crate::model::config::RangeError;
 use crate::model::ModelConfig;
 
@@ -345,43 +346,13 @@ impl ValidationError {
     }
 }
 
-/// Why a scenario file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    /// The file could not be read.
-    #[error("{path}: cannot read scenario file: {cause}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        cause: std::io::Error,
-    },
-    /// The file is not valid TOML, has an unknown field or a value of the wrong type.
-    #[error("{path}: {location}{message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// `line N, field `x.y`: ` when known.
-        location: String,
-        /// What is wrong, on one line.
-        message: String,
-    },
-    /// A value is out of range or breaks a rule of the population table.
-    #[error("{path}: {cause}")]
-    Range {
-        /// The file.
-        path: PathBuf,
-        /// The field, its value and what is allowed.
-        cause: ValidationError,
-    },
-}
+/// Why a scenario file could not be used: unreadable, not a scenario (TOML, an unknown field, a wrong
+/// type; with its line and field), or a value out of range or against the population table's rules.
+pub type ScenarioError = FileError<ValidationError>;
 
 /// Reads, parses and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|cause| ScenarioError::Io {
-        path: path.to_path_buf(),
-        cause,
-    })?;
+    let text = ScenarioError::read_text(path, "cannot read scenario file")?;
     parse(&text, path)
 }
 
@@ -408,22 +379,22 @@ pub fn env_config_named(
     let base = path.parent().unwrap_or(Path::new("."));
     let mut population = Vec::new();
     for (i, e) in scenario.population.iter().enumerate() {
-        let p = personality::resolve(&e.personality, base).map_err(|e| ScenarioError::Parse {
-            path: source.to_path_buf(),
-            location: if source == path {
+        let p = personality::resolve(&e.personality, base).map_err(|e| {
+            let location = if source == path {
                 String::new()
             } else {
                 format!("field `population[{i}].personality`: ")
-            },
-            message: e.to_string(),
+            };
+            ScenarioError::invalid(source, format!("{location}{e}"))
         })?;
         let strategy = match &e.strategy {
             None => None,
             Some(spec) => {
-                let located = |message: String| ScenarioError::Parse {
-                    path: source.to_path_buf(),
-                    location: format!("field `population[{i}].strategy`: "),
-                    message,
+                let located = |message: String| {
+                    ScenarioError::invalid(
+                        source,
+                        format!("field `population[{i}].strategy`: {message}"),
+                    )
                 };
                 let s = match spec {
                     toml::Value::String(name) => strategy::resolve(name, base),
@@ -456,22 +427,24 @@ pub fn env_config_named(
 
 /// Parses and validates scenario text; `path` is only used in messages.
 pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-    let cfg: Scenario = toml::from_str(text).map_err(|e| {
+    let cfg = from_toml(text).map_err(|(location, message)| {
+        ScenarioError::invalid(path, format!("{location}{message}"))
+    })?;
+    cfg.validate()
+        .map_err(|cause| ScenarioError::range(path, cause))?;
+    Ok(cfg)
+}
+
+/// Scenario text parsed, not validated; the error is its location (`line N, field `x.y`: ` when
+/// known) and the parser's message on one line.
+fn from_toml(text: &str) -> Result<Scenario, (String, String)> {
+    toml::from_str(text).map_err(|e| {
         let location = e
             .span()
             .map(|span| describe_location(text, span.start))
             .unwrap_or_default();
-        ScenarioError::Parse {
-            path: path.to_path_buf(),
-            location,
-            message: e.message().replace('\n', " ").trim().to_string(),
-        }
-    })?;
-    cfg.validate().map_err(|cause| ScenarioError::Range {
-        path: path.to_path_buf(),
-        cause,
-    })?;
-    Ok(cfg)
+        (location, e.message().replace('\n', " ").trim().to_string())
+    })
 }
 
 /// `line N, field `section.key`: ` for the byte offset of an error.
@@ -738,12 +711,8 @@ pub fn with_overrides(
         let mut table = toml::Table::try_from(&current).map_err(|e| o.error(e))?;
         o.apply(&mut table)?;
         let text = toml::to_string(&table).map_err(|e| o.error(e))?;
-        current = match parse(&text, Path::new("--set")) {
-            Ok(s) => s,
-            Err(ScenarioError::Parse { message, .. }) => return Err(o.error(message)),
-            Err(ScenarioError::Range { cause, .. }) => return Err(o.error(cause)),
-            Err(e) => return Err(o.error(e)),
-        };
+        current = from_toml(&text).map_err(|(_, message)| o.error(message))?;
+        current.validate().map_err(|cause| o.error(cause))?;
     }
     Ok(current)
 }

@@ -57,22 +57,9 @@ pub enum SamplesError {
     /// `--scripted` asked of a folder that has no scripted baseline.
     #[error("{0}: a `commons simulate` output has no scripted baseline to put first; --scripted needs an evaluated training run")]
     NoBaseline(PathBuf),
-    /// A file could not be read.
-    #[error("{path}: {cause}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        cause: std::io::Error,
-    },
-    /// A file is not what it should be.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
+    /// A file could not be read, or is not what it should be.
+    #[error(transparent)]
+    File(#[from] ReadError),
 }
 
 #[derive(Deserialize)]
@@ -85,15 +72,6 @@ struct SimulateEpisode {
 #[derive(Deserialize)]
 struct SimulateFile {
     episodes: Vec<SimulateEpisode>,
-}
-
-impl From<ReadError> for SamplesError {
-    fn from(e: ReadError) -> Self {
-        match e {
-            ReadError::Io { path, cause } => SamplesError::Io { path, cause },
-            ReadError::Invalid { path, message } => SamplesError::Invalid { path, message },
-        }
-    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, SamplesError> {
@@ -111,10 +89,7 @@ fn summary_json(path: &Path) -> Result<serde_json::Value, SamplesError> {
 }
 
 fn invalid(path: &Path, message: impl Into<String>) -> SamplesError {
-    SamplesError::Invalid {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
+    SamplesError::File(ReadError::invalid(path, message))
 }
 
 impl RunSamples {

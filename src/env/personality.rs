@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::observation::net_worth;
 pub use super::observation::ObservationKind;
+use crate::file_error::FileError;
 use crate::model::config::RangeError;
 use crate::model::participant::Participant;
 use crate::model::Commons;
@@ -393,37 +394,9 @@ pub struct ResolvedEntry {
     pub arrivals: f64,
 }
 
-/// A personality file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum PersonalityError {
-    /// Neither a built-in nor a readable file.
-    #[error(
-        "{path}: unknown personality (built-ins: {}; or a .toml file): {cause}",
-        builtin_names()
-    )]
-    NotFound {
-        /// What was asked for.
-        path: PathBuf,
-        /// Why the file could not be read.
-        cause: std::io::Error,
-    },
-    /// The file is not a valid personality (TOML syntax, an unknown field, a wrong type).
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// A weight is out of range.
-    #[error("{path}: {cause}")]
-    Range {
-        /// The file.
-        path: PathBuf,
-        /// The field, its value and the allowed range.
-        cause: RangeError,
-    },
-}
+/// A personality could not be used: neither a built-in nor a readable file, not a valid personality
+/// (TOML syntax, an unknown field, a wrong type), or a weight out of range.
+pub type PersonalityError = FileError<RangeError>;
 
 /// A personality file: `[personality]` with `name`, `observation`, `[personality.reward]`; other sections
 /// (trainer settings) are ignored here.
@@ -438,26 +411,26 @@ pub fn resolve(name_or_path: &str, base: &Path) -> Result<Personality, Personali
         return Ok(p);
     }
     let path = base.join(name_or_path);
-    let text = std::fs::read_to_string(&path).map_err(|cause| PersonalityError::NotFound {
-        path: path.clone(),
-        cause,
-    })?;
-    let file: PersonalityFile = toml::from_str(&text).map_err(|e| PersonalityError::Invalid {
-        path: path.clone(),
-        message: e.message().replace('\n', " "),
-    })?;
+    let text = PersonalityError::read_text(
+        &path,
+        format!(
+            "unknown personality (built-ins: {}; or a .toml file)",
+            builtin_names()
+        ),
+    )?;
+    let file: PersonalityFile = PersonalityError::toml(&path, &text)?;
     let p = file.personality;
     for c in Component::ALL {
         let (field, v) = (c.name(), p.reward.get(c));
         if !v.is_finite() || v.abs() > 100.0 {
-            return Err(PersonalityError::Range {
-                path,
-                cause: RangeError {
+            return Err(PersonalityError::range(
+                &path,
+                RangeError {
                     field: format!("personality.reward.{field}"),
                     value: v.to_string(),
                     allowed: "-100 to 100",
                 },
-            });
+            ));
         }
     }
     Ok(p)

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::files::{self, ReadError};
+use super::files::ReadError;
 use crate::model::metrics::{Metrics, METRIC_NAMES};
 
 /// The world's metrics kept for every day of every evaluation episode, in [`METRIC_NAMES`] terms.
@@ -78,11 +78,9 @@ impl EvalDays {
     /// Reads an `eval_days.csv` (columns found by name; each side's rows in day order per episode).
     pub fn read(path: &Path) -> Result<EvalDays, ReadError> {
         let invalid = |message: String| ReadError::invalid(path, message);
-        let text = String::from_utf8(files::read(path).map_err(|e| match e {
-            ReadError::Io { cause, .. } => invalid(format!("cannot read: {cause}")),
-            other => other,
-        })?)
-        .map_err(|e| invalid(format!("cannot read: {e}")))?;
+        let bytes = std::fs::read(path)
+            .map_err(|cause| ReadError::unreadable(path, "cannot read", cause))?;
+        let text = String::from_utf8(bytes).map_err(|e| invalid(format!("cannot read: {e}")))?;
         let mut lines = text.lines();
         let header: Vec<&str> = lines
             .next()

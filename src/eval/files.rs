@@ -1,47 +1,19 @@
-//! Reading an evaluation's files: one error type for "could not read" and "not what it should be",
-//! with the file named.
+//! Reading an evaluation's files (eval.json, eval_days.csv, best_response.json): "could not read"
+//! and "not what it should be", with the file named, as every input file's [`FileError`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-/// An evaluation file could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// The file could not be read.
-    #[error("{path}: {cause}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        cause: std::io::Error,
-    },
-    /// The file is not what it should be.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-}
+use crate::file_error::FileError;
 
-impl ReadError {
-    /// `path` is not what it should be.
-    pub fn invalid(path: &Path, message: impl Into<String>) -> Self {
-        ReadError::Invalid {
-            path: path.to_path_buf(),
-            message: message.into(),
-        }
-    }
-}
+/// An evaluation file could not be read, or is not what it should be (these files have no range
+/// checks of their own).
+pub type ReadError = FileError<std::convert::Infallible>;
 
 /// The bytes of `path`.
 pub fn read(path: &Path) -> Result<Vec<u8>, ReadError> {
-    std::fs::read(path).map_err(|cause| ReadError::Io {
-        path: path.to_path_buf(),
-        cause,
-    })
+    ReadError::read_bytes(path)
 }
 
 /// `path` parsed as JSON into `T`; `what` names the file for the error ("not {what}: …").

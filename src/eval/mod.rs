@@ -54,12 +54,9 @@ pub enum EvalError {
     /// The run folder could not be opened (or another process writes into it).
     #[error(transparent)]
     Folder(#[from] crate::run::FolderError),
-    /// The run's `config.toml` could not be read.
+    /// The run's `config.toml` or a scenario (personality, strategy) file cannot be used.
     #[error(transparent)]
-    RunConfig(#[from] crate::run::config::RunConfigError),
-    /// The scenario, with the overrides, is not valid.
-    #[error(transparent)]
-    Scenario(#[from] crate::scenario::ScenarioError),
+    File(#[from] crate::scenario::ScenarioError),
     /// An override could not be applied.
     #[error(transparent)]
     Override(#[from] crate::scenario::OverrideError),

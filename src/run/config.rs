@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::training::TrainingFile;
+use crate::file_error::FileError;
 use crate::scenario::{Scenario, ValidationError};
 
 /// `config.toml` of a run: enough to repeat, resume or evaluate it.
@@ -42,51 +43,18 @@ pub enum DeviceRequest {
     Cuda,
 }
 
-/// A run folder's `config.toml` could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum RunConfigError {
-    /// The file could not be read.
-    #[error("{path}: cannot read the run's configuration: {cause}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        cause: std::io::Error,
-    },
-    /// The file is not a run configuration.
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, on one line.
-        message: String,
-    },
-    /// A value is out of range (the same checks as the scenario and agents files it came from).
-    #[error("{path}: {cause}")]
-    Range {
-        /// The file.
-        path: PathBuf,
-        /// The field (`scenario.…` or `training.…`), its value and what is allowed.
-        cause: ValidationError,
-    },
-}
+/// A run folder's `config.toml` could not be used: unreadable, not a run configuration, or a value
+/// out of range (the same checks as the scenario and agents files it came from; the field is
+/// `scenario.…` or `training.…`).
+pub type RunConfigError = FileError<ValidationError>;
 
 impl RunConfig {
     /// Reads `DIR/config.toml`; errors name the file.
     pub fn load(run_dir: &Path) -> Result<Self, RunConfigError> {
         let path = run_dir.join("config.toml");
-        let text = std::fs::read_to_string(&path).map_err(|cause| RunConfigError::Io {
-            path: path.clone(),
-            cause,
-        })?;
-        let cfg: RunConfig = toml::from_str(&text).map_err(|e| RunConfigError::Parse {
-            path: path.clone(),
-            message: e.message().replace('\n', " "),
-        })?;
-        let range = |cause: ValidationError| RunConfigError::Range {
-            path: path.clone(),
-            cause,
-        };
+        let text = RunConfigError::read_text(&path, "cannot read the run's configuration")?;
+        let cfg: RunConfig = RunConfigError::toml(&path, &text)?;
+        let range = |cause: ValidationError| RunConfigError::range(&path, cause);
         cfg.scenario
             .validate()
             .map_err(|e| range(e.within("scenario")))?;
@@ -105,13 +73,13 @@ mod tests {
     fn unreadable_and_invalid_configs_are_typed_errors() {
         let dir = tempfile::tempdir().unwrap();
         let e = RunConfig::load(dir.path()).unwrap_err();
-        assert!(matches!(e, RunConfigError::Io { .. }), "{e:?}");
+        assert!(matches!(e, RunConfigError::Unreadable { .. }), "{e:?}");
         assert!(e
             .to_string()
             .contains("cannot read the run's configuration"));
         std::fs::write(dir.path().join("config.toml"), "[scenario]\n").unwrap();
         let e = RunConfig::load(dir.path()).unwrap_err();
-        assert!(matches!(e, RunConfigError::Parse { .. }), "{e:?}");
+        assert!(matches!(e, RunConfigError::Invalid { .. }), "{e:?}");
         assert!(e.to_string().contains("missing field `run`"), "{e}");
         // A hand-edited value goes through the scenario's own checks.
         let good = "[run]\nenv = \"e.toml\"\nagents = \"a.toml\"\ndevice = \"cpu\"\n[scenario.curve]\nkappa = nan\n[training]\n";

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::config::{DeviceRequest, RunConfig, RunConfigError, RunInfo};
+use super::config::{DeviceRequest, RunConfig, RunInfo};
 use super::training::{TrainingFile, TrainingFileError, MAX_NUM_ENVS, MAX_TOTAL_STEPS};
 use super::{folder, memory, Access, FolderError};
 use crate::env::personality::ControllerKind;
@@ -123,12 +123,10 @@ pub enum JobError {
     /// The run folder cannot be used.
     #[error(transparent)]
     Folder(#[from] FolderError),
-    /// The run's `config.toml` could not be read.
+    /// The run's `config.toml` or the scenario file (or a personality or strategy it names) cannot
+    /// be used.
     #[error(transparent)]
-    RunConfig(#[from] RunConfigError),
-    /// The scenario file is not valid.
-    #[error(transparent)]
-    Scenario(#[from] ScenarioError),
+    File(#[from] ScenarioError),
     /// The agents file is not valid.
     #[error(transparent)]
     Training(#[from] TrainingFileError),

@@ -1,11 +1,12 @@
 //! Training files (`agents/*.toml`): run settings, PPO hyper-parameters, and optionally the population.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::env::personality::PopulationEntry;
+use crate::file_error::FileError;
 use crate::model::config::RangeError;
 
 /// PPO hyper-parameters of one policy (CleanRL's `ppo.py` defaults).
@@ -210,50 +211,17 @@ pub const MAX_EPOCHS: usize = 1000;
 /// Largest `hidden` (width of the two hidden layers).
 pub const MAX_HIDDEN: usize = 4096;
 
-/// A training file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainingFileError {
-    /// Unreadable.
-    #[error("{path}: cannot read agents file: {cause}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        cause: std::io::Error,
-    },
-    /// Not a valid training file (TOML syntax, an unknown field, a wrong type).
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// A value is out of range.
-    #[error("{path}: {cause}")]
-    Range {
-        /// The file.
-        path: PathBuf,
-        /// The field, its value and the allowed range.
-        cause: RangeError,
-    },
-}
+/// A training file could not be used: unreadable, not a valid training file (TOML syntax, an unknown
+/// field, a wrong type), or a value out of range.
+pub type TrainingFileError = FileError<RangeError>;
 
 impl TrainingFile {
     /// Reads and validates a training file.
     pub fn load(path: &Path) -> Result<Self, TrainingFileError> {
-        let text = std::fs::read_to_string(path).map_err(|cause| TrainingFileError::Io {
-            path: path.to_path_buf(),
-            cause,
-        })?;
-        let f: TrainingFile = toml::from_str(&text).map_err(|e| TrainingFileError::Invalid {
-            path: path.to_path_buf(),
-            message: e.message().replace('\n', " "),
-        })?;
-        f.validate().map_err(|cause| TrainingFileError::Range {
-            path: path.to_path_buf(),
-            cause,
-        })?;
+        let text = TrainingFileError::read_text(path, "cannot read agents file")?;
+        let f: TrainingFile = TrainingFileError::toml(path, &text)?;
+        f.validate()
+            .map_err(|cause| TrainingFileError::range(path, cause))?;
         Ok(f)
     }
 

@@ -33,6 +33,7 @@ use serde::Deserialize;
 
 use crate::env::observation::ObservationKind;
 use crate::env::strategy::Strategy;
+use crate::file_error::{FieldError, FileError};
 use crate::run::folder::is_name_char;
 use crate::run::training::{TrainingFile, MAX_TOTAL_STEPS};
 use crate::scenario::{self, Override};
@@ -46,36 +47,9 @@ pub const DEFAULT_EVAL_SEED: u64 = 1_000_000;
 /// Evaluation episodes per side when the file gives none.
 pub const DEFAULT_EVAL_EPISODES: u32 = 32;
 
-/// Why a study file cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum StudyError {
-    /// The file could not be read.
-    #[error("{path}: cannot read study file: {cause}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        cause: std::io::Error,
-    },
-    /// Not valid TOML, an unknown field, a value of the wrong type.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, on one line (with the line number when known).
-        message: String,
-    },
-    /// A field's value is not allowed.
-    #[error("{path}: field `{field}`: {message}")]
-    Field {
-        /// The file.
-        path: PathBuf,
-        /// The field, e.g. `variant[1].set`.
-        field: String,
-        /// What is wrong and what is allowed.
-        message: String,
-    },
-}
+/// Why a study file cannot be used: unreadable, not valid TOML (an unknown field, a value of the wrong
+/// type; with its line), or a field whose value is not allowed.
+pub type StudyError = FileError<FieldError>;
 
 /// One variant: a name and its overrides of the base files.
 #[derive(Clone, Debug, PartialEq)]
@@ -219,10 +193,7 @@ impl StudyFile {
     /// Reads and validates a study file: its fields, and each variant's overrides applied to the base
     /// scenario and agents files exactly as `commons train --set` applies them.
     pub fn load(path: &Path) -> Result<Self, StudyError> {
-        let text = std::fs::read_to_string(path).map_err(|cause| StudyError::Io {
-            path: path.to_path_buf(),
-            cause,
-        })?;
+        let text = StudyError::read_text(path, "cannot read study file")?;
         Self::parse(&text, path)
     }
 
@@ -233,16 +204,20 @@ impl StudyFile {
                 .span()
                 .map(|s| format!("line {}: ", line_of(text, s.start)))
                 .unwrap_or_default();
-            StudyError::Invalid {
-                path: path.to_path_buf(),
-                message: format!("{at}{}", e.message().replace('\n', " ").trim()),
-            }
+            StudyError::invalid(
+                path,
+                format!("{at}{}", e.message().replace('\n', " ").trim()),
+            )
         };
         let raw: RawFile = toml::from_str(text).map_err(invalid)?;
-        let field = |field: &str, message: String| StudyError::Field {
-            path: path.to_path_buf(),
-            field: field.to_string(),
-            message,
+        let field = |field: &str, message: String| {
+            StudyError::range(
+                path,
+                FieldError {
+                    field: field.to_string(),
+                    message,
+                },
+            )
         };
         let s = &raw.study;
         if s.seeds.is_empty() {
@@ -390,10 +365,14 @@ impl StudyFile {
     /// bad key or value is reported now, naming the study file and the variant; records each
     /// variant's episode length.
     fn check_against_base_files(&mut self) -> Result<(), StudyError> {
-        let field = |field: &str, message: String| StudyError::Field {
-            path: self.path.clone(),
-            field: field.to_string(),
-            message,
+        let field = |field: &str, message: String| {
+            StudyError::range(
+                &self.path,
+                FieldError {
+                    field: field.to_string(),
+                    message,
+                },
+            )
         };
         let scenario = scenario::load(&self.env).map_err(|e| field("study.env", e.to_string()))?;
         let training =
@@ -472,12 +451,18 @@ impl StudyFile {
         for v in &self.variants {
             for p in &v.played {
                 for s in strategies {
-                    s.check_observation(p.observation)
-                        .map_err(|e| StudyError::Field {
-                            path: self.path.clone(),
-                            field: "study.against_fixed".into(),
-                            message: format!("{e} (personality {} in variant {})", p.name, v.name),
-                        })?;
+                    s.check_observation(p.observation).map_err(|e| {
+                        StudyError::range(
+                            &self.path,
+                            FieldError {
+                                field: "study.against_fixed".into(),
+                                message: format!(
+                                    "{e} (personality {} in variant {})",
+                                    p.name, v.name
+                                ),
+                            },
+                        )
+                    })?;
                 }
             }
         }

@@ -35,6 +35,9 @@ pub enum ReportError {
         /// Why.
         source: SamplesError,
     },
+    /// A cell's `eval_days.csv` could not be read.
+    #[error(transparent)]
+    Days(#[from] crate::eval::ReadError),
     /// A cell's files disagree with the study.
     #[error("{path}: {message}")]
     Invalid {
@@ -245,13 +248,7 @@ type Groups = Vec<Vec<Option<f64>>>;
 type Days = BTreeMap<(SideName, String), Vec<Vec<f64>>>;
 
 fn read_days(path: &Path) -> Result<Days, ReportError> {
-    let d = EvalDays::read(path).map_err(|e| match e {
-        crate::eval::ReadError::Invalid { path, message } => ReportError::Invalid { path, message },
-        crate::eval::ReadError::Io { path, cause } => ReportError::Invalid {
-            path,
-            message: format!("cannot read: {cause}"),
-        },
-    })?;
+    let d = EvalDays::read(path)?;
     let mut out = Days::new();
     for (side, episodes) in [
         (SideName::Trained, &d.trained),
