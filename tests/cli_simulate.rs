@@ -294,3 +294,50 @@ fn set_overrides_scenario_parameters_for_simulate_and_bench() {
         String::from_utf8_lossy(&bench.stderr)
     );
 }
+
+/// `commons params` prints the reference of docs/parameters.md, filters it by a word, points to it
+/// from `simulate --help`, and refuses a word that matches nothing with one line.
+#[test]
+fn params_prints_and_filters_the_parameter_reference() {
+    let out = commons().args(["params"]).output().expect("run");
+    assert!(out.status.success());
+    let all = String::from_utf8_lossy(&out.stdout).to_string();
+    let n = commons_rl::model::params::all().count();
+    assert!(all.contains(&format!("{n} of {n} parameters")), "{all}");
+    assert!(all.contains("curve.exit_tribute = 0.35"), "{all}");
+    let out = commons()
+        .args(["params", "--grep", "Conviction Half-Life"])
+        .output()
+        .expect("run");
+    let one = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        one.starts_with("conviction.days_to_80p_of_max_voting_weight = 10.0")
+            && one.contains("1 of "),
+        "{one}"
+    );
+    let out = commons()
+        .args(["params", "--grep", "kappa", "--markdown"])
+        .output()
+        .expect("run");
+    let md = String::from_utf8_lossy(&out.stdout);
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/parameters.md"))
+        .unwrap();
+    let row = md.lines().nth(2).unwrap();
+    assert!(
+        row.starts_with("| `curve.kappa` |") && docs.contains(row),
+        "{md}"
+    );
+    let out = commons()
+        .args(["params", "--grep", "no-such-word"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no-such-word"), "{err}");
+    let out = commons()
+        .args(["simulate", "--help"])
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("commons params"));
+}

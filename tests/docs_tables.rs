@@ -61,6 +61,22 @@ fn environment_md_holds_the_generated_tables() {
 }
 
 #[test]
+fn parameters_md_holds_the_parameter_reference() {
+    let path = root().join("docs/parameters.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let want = splice(&text, "parameters", &commons_rl::model::params::markdown());
+    if bless() {
+        std::fs::write(&path, &want).unwrap();
+    } else {
+        assert!(
+            text == want,
+            "docs/parameters.md disagrees with src/model/config.rs; run \
+             `COMMONS_RL_BLESS=1 cargo test --test docs_tables` and review the diff"
+        );
+    }
+}
+
+#[test]
 fn run_folder_md_holds_the_metrics_table() {
     let path = root().join("docs/run-folder.md");
     let text = std::fs::read_to_string(&path).unwrap();

@@ -19,7 +19,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     env: PathBuf,
     /// Override one scenario parameter without editing the file (repeatable), e.g.
-    /// `--set simulation.days=365`; validated like the file.
+    /// `--set simulation.days=365`; validated like the file. Every key: `commons params`.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = super::parse_override)]
     set: Vec<commons_rl::scenario::Override>,
     /// Environments stepped in parallel.

@@ -24,6 +24,7 @@ pub struct EvalArgs {
     seed: u64,
     /// Evaluate under a changed scenario (repeatable): a scenario key, e.g. `--set
     /// curve.exit_tribute=0.3`, validated like the file and recorded in eval.json's `overrides`.
+    /// Every key: `commons params`.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = super::parse_override)]
     set: Vec<Override>,
     /// Also check each learned personality against fixed strategies (a best response check): on the

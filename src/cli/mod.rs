@@ -3,6 +3,7 @@
 mod bench;
 mod compare;
 mod eval;
+mod params;
 mod simulate;
 mod study;
 #[cfg(feature = "torch")]
@@ -33,6 +34,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Train and evaluate every (variant, seed) cell of a study file, then write its report.
     Study(study::StudyArgs),
+    /// Every scenario parameter: default, unit, allowed values, meaning (docs/parameters.md).
+    Params(params::ParamsArgs),
 }
 
 /// Runs the parsed command.
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Study(args) => study::run(args),
+        Command::Params(args) => params::run(args),
     }
 }
 

@@ -30,6 +30,7 @@ pub struct SimulateArgs {
     rng: Option<RngMode>,
     /// Override one scenario parameter without editing the file (repeatable), e.g.
     /// `--set curve.exit_tribute=0.5`; validated like the file and recorded in the output's config.toml.
+    /// Every key, its default, unit and allowed values: `commons params` (docs/parameters.md).
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = super::parse_override)]
     set: Vec<commons_rl::scenario::Override>,
     /// Output folder (default: a new folder under runs/).

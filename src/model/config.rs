@@ -1,5 +1,7 @@
 //! Every parameter of the model, with the reference's defaults (reference-model.md §3), and their
-//! allowed ranges.
+//! allowed ranges, units and designers' names, declared once per field with `parameters!` (the
+//! reference docs/parameters.md and `commons params` derive from the declarations: see
+//! [`super::params`]).
 //!
 //! The scenario files in `envs/` deserialize into [`ModelConfig`]; every section and field is optional
 //! and defaults to the reference value, unknown fields are rejected, and [`ModelConfig::validate`] checks
@@ -7,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::params::{parameters, Allowed, Param};
 use crate::rng::{RngMode, StreamSeeding};
 
 /// A parameter outside its allowed range.
@@ -21,255 +24,168 @@ pub struct RangeError {
     pub allowed: &'static str,
 }
 
-/// How an episode runs: horizon and random-number source.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SimulationConfig {
-    /// Number of simulated days `T` (the reference's `timesteps_days`).
-    pub days: u32,
-    /// Random-number engine: `default` (PCG32) or `numpy-legacy` (bit-exact with the original).
-    pub rng: RngMode,
-    /// Whether the five random streams share the seed (`shared-seed`, the reference's Q1) or are
-    /// `independent`.
-    pub streams: StreamSeeding,
-}
-
-impl Default for SimulationConfig {
-    fn default() -> Self {
-        SimulationConfig {
-            days: 730,
-            rng: RngMode::Default,
-            streams: StreamSeeding::SharedSeed,
-        }
+parameters! {
+    /// How an episode runs: horizon and random-number source.
+    pub struct SimulationConfig in "simulation" {
+        /// Number of simulated days `T` (the reference's `timesteps_days`).
+        pub days: u32 = 730, "days", Allowed::AT_LEAST_ONE, "horizon";
+        /// Random-number engine: `default` (PCG32) or `numpy-legacy` (bit-exact with the original).
+        pub rng: RngMode = RngMode::Default, "—", Allowed::by_type("`default` or `numpy-legacy`"), "";
+        /// Whether the five random streams share the seed (`shared-seed`, the reference's Q1) or are
+        /// `independent`.
+        pub streams: StreamSeeding = StreamSeeding::SharedSeed, "—",
+            Allowed::by_type("`shared-seed` or `independent`"), "";
     }
 }
 
-/// The hatch (day 0): hatchers, their contributions, the split and the vesting of hatch tokens.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HatchConfig {
-    /// Number of hatchers `H` (≥ 1).
-    pub hatchers: u32,
-    /// Each hatcher contributes `U · contribution_scale` DAI (the reference's `10e5`).
-    pub contribution_scale: f64,
-    /// DAI per token at the hatch; `S0 = raise / hatch_price`.
-    pub hatch_price: f64,
-    /// Share θ of the raise sent to the funding pool; the rest is collateral.
-    pub hatch_tribute: f64,
-    /// Days after which 80 % of hatch tokens are unlocked (cliff included).
-    pub vesting_80p_unlocked: f64,
-    /// Cliff / half-life ratio of the vesting curve.
-    pub vesting_cliff_ratio: f64,
-    /// Hatcher sentiment is `base + spread·U` (after one discarded draw).
-    pub sentiment_base: f64,
-    /// See `sentiment_base`.
-    pub sentiment_spread: f64,
-    /// The mirrored average sentiment before day 1 (the reference hard-codes 0.75).
-    pub initial_sentiment_mirror: f64,
-}
-
-impl Default for HatchConfig {
-    fn default() -> Self {
-        HatchConfig {
-            hatchers: 5,
-            contribution_scale: 1_000_000.0,
-            hatch_price: 0.1,
-            hatch_tribute: 0.2,
-            vesting_80p_unlocked: 120.0,
-            vesting_cliff_ratio: 2.0,
-            sentiment_base: 0.5,
-            sentiment_spread: 0.5,
-            initial_sentiment_mirror: 0.75,
-        }
+parameters! {
+    /// The hatch (day 0): hatchers, their contributions, the split and the vesting of hatch tokens.
+    pub struct HatchConfig in "hatch" {
+        /// Number of hatchers `H` (≥ 1).
+        pub hatchers: u32 = 5, "participants", Allowed::AT_LEAST_ONE, "number of hatchers";
+        /// Each hatcher contributes `U · contribution_scale` DAI (the reference's `10e5`).
+        pub contribution_scale: f64 = 1_000_000.0, "DAI", Allowed::POSITIVE, "hatch contribution (maximum)";
+        /// DAI per token at the hatch; `S0 = raise / hatch_price`.
+        pub hatch_price: f64 = 0.1, "DAI per token", Allowed::POSITIVE, "hatch price";
+        /// Share θ of the raise sent to the funding pool; the rest is collateral.
+        pub hatch_tribute: f64 = 0.2, "share of the raise",
+            Allowed::rule("0 to 1, below 1", |v, _| (0.0..1.0).contains(&v)), "hatch tribute θ";
+        /// Days after which 80 % of hatch tokens are unlocked (cliff included).
+        pub vesting_80p_unlocked: f64 = 120.0, "days", Allowed::POSITIVE, "vesting period";
+        /// Cliff / half-life ratio of the vesting curve.
+        pub vesting_cliff_ratio: f64 = 2.0, "× vesting half-life", Allowed::NON_NEGATIVE, "vesting cliff";
+        /// Hatcher sentiment is `base + spread·U` (after one discarded draw).
+        pub sentiment_base: f64 = 0.5, "sentiment (0 to 1)", Allowed::UNIT, "hatchers' sentiment";
+        /// Spread of hatchers' sentiment: a hatcher starts at `sentiment_base + sentiment_spread·U`.
+        pub sentiment_spread: f64 = 0.5, "sentiment (0 to 1)",
+            Allowed::rule(">= 0 with sentiment_base + sentiment_spread <= 1", |v, m| {
+                v >= 0.0 && m.hatch.sentiment_base + v <= 1.0
+            }), "";
+        /// The mirrored average sentiment before day 1 (the reference hard-codes 0.75).
+        pub initial_sentiment_mirror: f64 = 0.75, "sentiment (0 to 1)", Allowed::UNIT, "";
     }
 }
 
-/// The augmented bonding curve.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CurveConfig {
-    /// Curve exponent κ (> 0; the reference's CLI takes integers).
-    pub kappa: f64,
-    /// Share τ of every burn's DAI sent to the funding pool.
-    pub exit_tribute: f64,
-}
-
-impl Default for CurveConfig {
-    fn default() -> Self {
-        CurveConfig {
-            kappa: 2.0,
-            exit_tribute: 0.35,
-        }
+parameters! {
+    /// The augmented bonding curve.
+    pub struct CurveConfig in "curve" {
+        /// Curve exponent κ (> 0; the reference's CLI takes integers).
+        pub kappa: f64 = 2.0, "—", Allowed::POSITIVE, "curve exponent κ";
+        /// Share τ of every burn's DAI sent to the funding pool.
+        pub exit_tribute: f64 = 0.35, "share of a sale's DAI", Allowed::UNIT, "exit tribute τ";
     }
 }
 
-/// Conviction voting.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ConvictionConfig {
-    /// Days for a constant stake to reach 80 % of its maximum conviction; `alpha = 0.2^(1/days)`.
-    pub days_to_80p_of_max_voting_weight: f64,
-    /// β: asymptotic maximum share of the funding pool one proposal can request.
-    pub max_proposal_request: f64,
-    /// `rho = rho_multiplier · β²`.
-    pub rho_multiplier: f64,
-    /// Voting cutoff multiplier: vote for candidates with affinity > `max(floor, multiplier · best)`.
-    pub cutoff_multiplier: f64,
-    /// Voting cutoff floor.
-    pub cutoff_floor: f64,
-    /// Daily probability that a participant re-stakes (the reference always does: 1.0).
-    pub voting_engagement_rate: f64,
-}
-
-impl Default for ConvictionConfig {
-    fn default() -> Self {
-        ConvictionConfig {
-            days_to_80p_of_max_voting_weight: 10.0,
-            max_proposal_request: 0.2,
-            rho_multiplier: 0.5,
-            cutoff_multiplier: 0.75,
-            cutoff_floor: 0.5,
-            voting_engagement_rate: 1.0,
-        }
+parameters! {
+    /// Conviction voting.
+    pub struct ConvictionConfig in "conviction" {
+        /// Days for a constant stake to reach 80 % of its maximum conviction; `alpha = 0.2^(1/days)`.
+        pub days_to_80p_of_max_voting_weight: f64 = 10.0, "days", Allowed::AT_LEAST_ONE,
+            "conviction half-life (conviction growth, decay α)";
+        /// β: asymptotic maximum share of the funding pool one proposal can request.
+        pub max_proposal_request: f64 = 0.2, "share of the funding pool",
+            Allowed::rule("above 0, at most 1", |b, _| b > 0.0 && b <= 1.0), "spending limit β";
+        /// Sets the trigger threshold's `rho = rho_multiplier · β²`: a larger ρ needs more conviction to
+        /// fund a proposal.
+        pub rho_multiplier: f64 = 0.5, "× β²", Allowed::POSITIVE, "minimum threshold ρ (as ρ/β²)";
+        /// Voting cutoff multiplier: vote for candidates with affinity > `max(floor, multiplier · best)`.
+        pub cutoff_multiplier: f64 = 0.75, "× best affinity", Allowed::NON_NEGATIVE, "";
+        /// Voting cutoff floor.
+        pub cutoff_floor: f64 = 0.5, "affinity (0 to 1)", Allowed::UNIT, "";
+        /// Daily probability that a participant re-stakes (the reference always does: 1.0).
+        pub voting_engagement_rate: f64 = 1.0, "probability per day", Allowed::UNIT, "";
     }
 }
 
-/// Proposals: initial ones, sizes of new ones, resolution rates.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProposalConfig {
-    /// Number of proposals at the hatch `P0` (≥ 1).
-    pub initial: u32,
-    /// Bootstrap proposals request `Gamma(funds_requested_alpha, funds_requested_min, initial_scale)` DAI.
-    pub initial_scale: f64,
-    /// Gamma shape of requested funds.
-    pub funds_requested_alpha: f64,
-    /// Gamma location (minimum) of requested funds, DAI.
-    pub funds_requested_min: f64,
-    /// New proposals request `Gamma(alpha, min, scale_factor · funding pool)` DAI.
-    pub scale_factor: f64,
-    /// Daily failure rate of an active proposal is `1/(base_failure_rate + ln f)`.
-    pub base_failure_rate: f64,
-    /// Daily success rate of an active proposal is `1/(base_success_rate + ln f)`.
-    pub base_success_rate: f64,
-    /// Probability of a conflict edge between two bootstrap proposals (inert; draws only).
-    pub conflict_rate: f64,
-}
-
-impl Default for ProposalConfig {
-    fn default() -> Self {
-        ProposalConfig {
-            initial: 2,
-            initial_scale: 10_000.0,
-            funds_requested_alpha: 3.0,
-            funds_requested_min: 0.001,
-            scale_factor: 0.01,
-            base_failure_rate: 0.15,
-            base_success_rate: 0.30,
-            conflict_rate: 0.25,
-        }
+parameters! {
+    /// Proposals: initial ones, sizes of new ones, resolution rates.
+    pub struct ProposalConfig in "proposals" {
+        /// Number of proposals at the hatch `P0` (≥ 1).
+        pub initial: u32 = 2, "proposals", Allowed::AT_LEAST_ONE, "initial proposals";
+        /// Bootstrap proposals request `Gamma(funds_requested_alpha, funds_requested_min, initial_scale)` DAI.
+        pub initial_scale: f64 = 10_000.0, "DAI", Allowed::POSITIVE, "";
+        /// Gamma shape of requested funds.
+        pub funds_requested_alpha: f64 = 3.0, "—", Allowed::POSITIVE, "";
+        /// Gamma location (minimum) of requested funds, DAI.
+        pub funds_requested_min: f64 = 0.001, "DAI", Allowed::NON_NEGATIVE, "";
+        /// New proposals request `Gamma(alpha, min, scale_factor · funding pool)` DAI.
+        pub scale_factor: f64 = 0.01, "share of the funding pool", Allowed::POSITIVE, "";
+        /// An active proposal requesting `f` DAI fails on a day with probability
+        /// `1/(base_failure_rate + ln f)`.
+        pub base_failure_rate: f64 = 0.15, "—", Allowed::NON_NEGATIVE, "";
+        /// An active proposal requesting `f` DAI completes on a day with probability
+        /// `1/(base_success_rate + ln f)`.
+        pub base_success_rate: f64 = 0.30, "—", Allowed::NON_NEGATIVE, "";
+        /// Probability of a conflict edge between two bootstrap proposals (inert; draws only).
+        pub conflict_rate: f64 = 0.25, "probability", Allowed::UNIT, "";
     }
 }
 
-/// Participants' behaviour rules and sentiment dynamics.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ParticipantConfig {
-    /// Daily sentiment decay (subtracted, floored at 0).
-    pub sentiment_decay: f64,
-    /// Buy/sell force is `sentiment − sentiment_sensitivity`.
-    pub sentiment_sensitivity: f64,
-    /// Buy size is `U · force · delta_holdings_scale` DAI.
-    pub delta_holdings_scale: f64,
-    /// Daily probability of considering a buy is `engagement_rate_multiplier_buy · sentiment`.
-    pub engagement_rate_multiplier_buy: f64,
-    /// Daily probability of considering a sale is `engagement_rate_multiplier_sell · sentiment`.
-    pub engagement_rate_multiplier_sell: f64,
-    /// Exit probability is `1 − engagement_rate_multiplier_exit · sentiment`.
-    pub engagement_rate_multiplier_exit: f64,
-    /// Participants consider leaving only below this sentiment.
-    pub sentiment_sensitivity_exit: f64,
-    /// Author's sentiment bonus when its proposal becomes active.
-    pub sentiment_bonus_proposal_becomes_active: f64,
-    /// Sentiment change × affinity for author and stakers when a proposal completes.
-    pub sentiment_bonus_proposal_becomes_completed: f64,
-    /// Sentiment change × affinity for author and stakers when a proposal fails.
-    pub sentiment_bonus_proposal_becomes_failed: f64,
-}
-
-impl Default for ParticipantConfig {
-    fn default() -> Self {
-        ParticipantConfig {
-            sentiment_decay: 0.005,
-            sentiment_sensitivity: 0.75,
-            delta_holdings_scale: 70_000.0,
-            engagement_rate_multiplier_buy: 0.6,
-            engagement_rate_multiplier_sell: 0.6,
-            engagement_rate_multiplier_exit: 0.3,
-            sentiment_sensitivity_exit: 0.5,
-            sentiment_bonus_proposal_becomes_active: 0.5,
-            sentiment_bonus_proposal_becomes_completed: 0.3,
-            sentiment_bonus_proposal_becomes_failed: -0.1,
-        }
+parameters! {
+    /// Participants' behaviour rules and sentiment dynamics.
+    pub struct ParticipantConfig in "participants" {
+        /// Daily sentiment decay (subtracted, floored at 0).
+        pub sentiment_decay: f64 = 0.005, "sentiment per day", Allowed::UNIT, "";
+        /// Buy/sell force is `sentiment − sentiment_sensitivity`.
+        pub sentiment_sensitivity: f64 = 0.75, "sentiment (0 to 1)", Allowed::UNIT, "";
+        /// Buy size is `U · force · delta_holdings_scale` DAI.
+        pub delta_holdings_scale: f64 = 70_000.0, "DAI", Allowed::NON_NEGATIVE, "trade size";
+        /// Daily probability of considering a buy is `engagement_rate_multiplier_buy · sentiment`.
+        pub engagement_rate_multiplier_buy: f64 = 0.6, "probability per day per unit of sentiment", Allowed::UNIT, "";
+        /// Daily probability of considering a sale is `engagement_rate_multiplier_sell · sentiment`.
+        pub engagement_rate_multiplier_sell: f64 = 0.6, "probability per day per unit of sentiment", Allowed::UNIT, "";
+        /// Exit probability is `1 − engagement_rate_multiplier_exit · sentiment`.
+        pub engagement_rate_multiplier_exit: f64 = 0.3, "probability per day per unit of sentiment", Allowed::UNIT, "";
+        /// Participants consider leaving only below this sentiment.
+        pub sentiment_sensitivity_exit: f64 = 0.5, "sentiment (0 to 1)", Allowed::UNIT, "";
+        /// Author's sentiment bonus when its proposal becomes active.
+        pub sentiment_bonus_proposal_becomes_active: f64 = 0.5, "sentiment", Allowed::SIGNED_UNIT, "";
+        /// Sentiment change × affinity for author and stakers when a proposal completes.
+        pub sentiment_bonus_proposal_becomes_completed: f64 = 0.3, "sentiment", Allowed::SIGNED_UNIT, "";
+        /// Sentiment change × affinity for author and stakers when a proposal fails.
+        pub sentiment_bonus_proposal_becomes_failed: f64 = -0.1, "sentiment", Allowed::SIGNED_UNIT, "";
     }
 }
 
-/// Arrivals of new participants.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ArrivalConfig {
-    /// An arrival invests `Exp(investment_min, investment_stdev)` DAI.
-    pub investment_min: f64,
-    /// See `investment_min`.
-    pub investment_stdev: f64,
-    /// `speculation_days = ⌊speculation_min_fraction·v80⌋ + ⌊speculation_random_fraction·v80·U⌋`.
-    pub speculation_min_fraction: f64,
-    /// See `speculation_min_fraction`.
-    pub speculation_random_fraction: f64,
-    /// During speculation, `1 + ⌊multiplier_range·U⌋` arrival slots per day.
-    pub multiplier_range: f64,
-    /// During speculation the arrival rate is `base + (1 − base)·s̄` (the reference's `0.5 + 0.5·s̄`).
-    pub speculation_rate_base: f64,
-    /// After speculation the rate is `(1 + s̄)/arrival_rate_denominator`.
-    pub arrival_rate_denominator: f64,
-    /// Arrival slots per day after speculation (× the multiplier during it).
-    pub max_new_participants: u32,
-}
-
-impl Default for ArrivalConfig {
-    fn default() -> Self {
-        ArrivalConfig {
-            investment_min: 0.0,
-            investment_stdev: 100.0,
-            speculation_min_fraction: 0.2,
-            speculation_random_fraction: 0.6,
-            multiplier_range: 9.0,
-            speculation_rate_base: 0.5,
-            arrival_rate_denominator: 10.0,
-            max_new_participants: 1,
-        }
+parameters! {
+    /// Arrivals of new participants.
+    pub struct ArrivalConfig in "arrivals" {
+        /// An arrival invests `Exp(investment_min, investment_stdev)` DAI.
+        pub investment_min: f64 = 0.0, "DAI", Allowed::NON_NEGATIVE, "";
+        /// Scale of an arrival's investment `Exp(investment_min, investment_stdev)` DAI: its mean
+        /// above the minimum.
+        pub investment_stdev: f64 = 100.0, "DAI", Allowed::NON_NEGATIVE, "";
+        /// The speculation period after the hatch (many arrivals) lasts
+        /// `⌊speculation_min_fraction·v80⌋ + ⌊speculation_random_fraction·v80·U⌋` days, v80 =
+        /// `hatch.vesting_80p_unlocked`.
+        pub speculation_min_fraction: f64 = 0.2, "× vesting period", Allowed::UNIT, "speculation period (minimum)";
+        /// The random part of the speculation period, as a share of v80 (see
+        /// `speculation_min_fraction`).
+        pub speculation_random_fraction: f64 = 0.6, "× vesting period", Allowed::UNIT, "speculation period (random part)";
+        /// During speculation, `1 + ⌊multiplier_range·U⌋` arrival slots per day (at most 1000, so that
+        /// `max_new_participants · (1 + multiplier_range)` slots fit a 32-bit count).
+        pub multiplier_range: f64 = 9.0, "arrival slots",
+            Allowed::rule("0 to 1000", |v, _| (0.0..=1000.0).contains(&v)), "speculation multiplier";
+        /// During speculation the arrival rate is `base + (1 − base)·s̄` (the reference's `0.5 + 0.5·s̄`).
+        pub speculation_rate_base: f64 = 0.5, "probability per slot", Allowed::UNIT, "";
+        /// After speculation the rate is `(1 + s̄)/arrival_rate_denominator`.
+        pub arrival_rate_denominator: f64 = 10.0, "—",
+            Allowed::rule(">= 2 (keeps the rate (1 + s)/d within [0, 1])", |v, _| v >= 2.0), "";
+        /// Arrival slots per day after speculation (× the multiplier during it).
+        pub max_new_participants: u32 = 1, "arrival slots per day",
+            Allowed::rule("0 to 1000000", |v, _| v <= 1_000_000.0), "arrivals per day";
     }
 }
 
-/// Exogenous funding: notional speculators' round trips pay the exit tribute into the funding pool.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SpeculatorConfig {
-    /// Round trips per day.
-    pub count: u32,
-    /// Position size `Exp(position_size_min, position_size_stdev)` DAI.
-    pub position_size_min: f64,
-    /// See `position_size_min`.
-    pub position_size_stdev: f64,
-}
-
-impl Default for SpeculatorConfig {
-    fn default() -> Self {
-        SpeculatorConfig {
-            count: 5,
-            position_size_min: 200.0,
-            position_size_stdev: 200.0,
-        }
+parameters! {
+    /// Exogenous funding: notional speculators' round trips pay the exit tribute into the funding pool.
+    pub struct SpeculatorConfig in "speculators" {
+        /// Round trips per day.
+        pub count: u32 = 5, "round trips per day", Allowed::by_type("0 or more"), "speculators";
+        /// Position size `Exp(position_size_min, position_size_stdev)` DAI.
+        pub position_size_min: f64 = 200.0, "DAI", Allowed::NON_NEGATIVE, "";
+        /// Scale of a speculator's position `Exp(position_size_min, position_size_stdev)` DAI.
+        pub position_size_stdev: f64 = 200.0, "DAI", Allowed::NON_NEGATIVE, "";
     }
 }
 
@@ -296,32 +212,20 @@ pub enum ArrivalTokens {
     Minted,
 }
 
-/// Extensions that learning agents need; all off in the reference scenario.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ExtensionsConfig {
-    /// `unlimited` (reference) or `budget` wallets.
-    pub wallets: WalletMode,
-    /// With budget wallets, a hatcher starts with `hatcher_wallet_ratio × its contribution` DAI.
-    pub hatcher_wallet_ratio: f64,
-    /// With budget wallets, an arrival starts with `arrival_wallet_ratio × its investment` DAI.
-    pub arrival_wallet_ratio: f64,
-    /// When a proposal becomes active, its requested funds are paid to its author's wallet (if the author
-    /// is still a participant).
-    pub author_payout: bool,
-    /// Tokens credited to arrivals: `spot` (reference, Q3) or `minted`.
-    pub arrival_tokens: ArrivalTokens,
-}
-
-impl Default for ExtensionsConfig {
-    fn default() -> Self {
-        ExtensionsConfig {
-            wallets: WalletMode::Unlimited,
-            hatcher_wallet_ratio: 0.5,
-            arrival_wallet_ratio: 4.0,
-            author_payout: false,
-            arrival_tokens: ArrivalTokens::Spot,
-        }
+parameters! {
+    /// Extensions that learning agents need; all off in the reference scenario.
+    pub struct ExtensionsConfig in "extensions" {
+        /// `unlimited` (reference) or `budget` wallets.
+        pub wallets: WalletMode = WalletMode::Unlimited, "—", Allowed::by_type("`unlimited` or `budget`"), "";
+        /// With budget wallets, a hatcher starts with `hatcher_wallet_ratio × its contribution` DAI.
+        pub hatcher_wallet_ratio: f64 = 0.5, "× contribution", Allowed::NON_NEGATIVE, "";
+        /// With budget wallets, an arrival starts with `arrival_wallet_ratio × its investment` DAI.
+        pub arrival_wallet_ratio: f64 = 4.0, "× investment", Allowed::NON_NEGATIVE, "";
+        /// When a proposal becomes active, its requested funds are paid to its author's wallet (if the author
+        /// is still a participant).
+        pub author_payout: bool = false, "—", Allowed::by_type("`true` or `false`"), "";
+        /// Tokens credited to arrivals: `spot` (reference, Q3) or `minted`.
+        pub arrival_tokens: ArrivalTokens = ArrivalTokens::Spot, "—", Allowed::by_type("`spot` or `minted`"), "";
     }
 }
 
@@ -349,211 +253,32 @@ pub struct ModelConfig {
     pub extensions: ExtensionsConfig,
 }
 
-struct Check<'a> {
-    section: &'a str,
-}
-
-impl Check<'_> {
-    fn range(
-        &self,
-        name: &str,
-        value: f64,
-        ok: impl Fn(f64) -> bool,
-        allowed: &'static str,
-    ) -> Result<(), RangeError> {
-        if value.is_finite() && ok(value) {
-            Ok(())
-        } else {
-            Err(RangeError {
-                field: format!("{}.{}", self.section, name),
-                value: value.to_string(),
-                allowed,
-            })
-        }
-    }
-
-    fn unit(&self, name: &str, value: f64) -> Result<(), RangeError> {
-        self.range(name, value, |v| (0.0..=1.0).contains(&v), "0 to 1")
-    }
-
-    fn positive(&self, name: &str, value: f64) -> Result<(), RangeError> {
-        self.range(name, value, |v| v > 0.0, "> 0")
-    }
-
-    fn non_negative(&self, name: &str, value: f64) -> Result<(), RangeError> {
-        self.range(name, value, |v| v >= 0.0, ">= 0")
-    }
-
-    fn count(
-        &self,
-        name: &str,
-        value: u32,
-        min: u32,
-        allowed: &'static str,
-    ) -> Result<(), RangeError> {
-        if value >= min {
-            Ok(())
-        } else {
-            Err(RangeError {
-                field: format!("{}.{}", self.section, name),
-                value: value.to_string(),
-                allowed,
-            })
-        }
-    }
-}
-
 impl ModelConfig {
-    /// Checks every parameter's range; the first violation is returned.
+    /// Every section's parameters, in file order.
+    pub const SECTIONS: [&'static [Param]; 9] = [
+        SimulationConfig::PARAMS,
+        HatchConfig::PARAMS,
+        CurveConfig::PARAMS,
+        ConvictionConfig::PARAMS,
+        ProposalConfig::PARAMS,
+        ParticipantConfig::PARAMS,
+        ArrivalConfig::PARAMS,
+        SpeculatorConfig::PARAMS,
+        ExtensionsConfig::PARAMS,
+    ];
+
+    /// Checks every parameter against its allowed values ([`Param::allowed`]); the first violation,
+    /// in file order, is returned.
     pub fn validate(&self) -> Result<(), RangeError> {
-        let c = Check {
-            section: "simulation",
-        };
-        c.count("days", self.simulation.days, 1, ">= 1")?;
-
-        let h = &self.hatch;
-        let c = Check { section: "hatch" };
-        c.count("hatchers", h.hatchers, 1, ">= 1")?;
-        c.positive("contribution_scale", h.contribution_scale)?;
-        c.positive("hatch_price", h.hatch_price)?;
-        c.range(
-            "hatch_tribute",
-            h.hatch_tribute,
-            |v| (0.0..1.0).contains(&v),
-            "0 to 1, below 1",
-        )?;
-        c.positive("vesting_80p_unlocked", h.vesting_80p_unlocked)?;
-        c.non_negative("vesting_cliff_ratio", h.vesting_cliff_ratio)?;
-        c.unit("sentiment_base", h.sentiment_base)?;
-        c.range(
-            "sentiment_spread",
-            h.sentiment_spread,
-            |v| v >= 0.0 && h.sentiment_base + v <= 1.0,
-            ">= 0 with sentiment_base + sentiment_spread <= 1",
-        )?;
-        c.unit("initial_sentiment_mirror", h.initial_sentiment_mirror)?;
-
-        let c = Check { section: "curve" };
-        c.positive("kappa", self.curve.kappa)?;
-        c.unit("exit_tribute", self.curve.exit_tribute)?;
-
-        let v = &self.conviction;
-        let c = Check {
-            section: "conviction",
-        };
-        c.range(
-            "days_to_80p_of_max_voting_weight",
-            v.days_to_80p_of_max_voting_weight,
-            |d| d >= 1.0,
-            ">= 1",
-        )?;
-        c.range(
-            "max_proposal_request",
-            v.max_proposal_request,
-            |b| b > 0.0 && b <= 1.0,
-            "above 0, at most 1",
-        )?;
-        c.positive("rho_multiplier", v.rho_multiplier)?;
-        c.non_negative("cutoff_multiplier", v.cutoff_multiplier)?;
-        c.unit("cutoff_floor", v.cutoff_floor)?;
-        c.unit("voting_engagement_rate", v.voting_engagement_rate)?;
-
-        let p = &self.proposals;
-        let c = Check {
-            section: "proposals",
-        };
-        c.count("initial", p.initial, 1, ">= 1")?;
-        c.positive("initial_scale", p.initial_scale)?;
-        c.positive("funds_requested_alpha", p.funds_requested_alpha)?;
-        c.non_negative("funds_requested_min", p.funds_requested_min)?;
-        c.positive("scale_factor", p.scale_factor)?;
-        c.non_negative("base_failure_rate", p.base_failure_rate)?;
-        c.non_negative("base_success_rate", p.base_success_rate)?;
-        c.unit("conflict_rate", p.conflict_rate)?;
-
-        let q = &self.participants;
-        let c = Check {
-            section: "participants",
-        };
-        c.unit("sentiment_decay", q.sentiment_decay)?;
-        c.unit("sentiment_sensitivity", q.sentiment_sensitivity)?;
-        c.non_negative("delta_holdings_scale", q.delta_holdings_scale)?;
-        c.unit(
-            "engagement_rate_multiplier_buy",
-            q.engagement_rate_multiplier_buy,
-        )?;
-        c.unit(
-            "engagement_rate_multiplier_sell",
-            q.engagement_rate_multiplier_sell,
-        )?;
-        c.unit(
-            "engagement_rate_multiplier_exit",
-            q.engagement_rate_multiplier_exit,
-        )?;
-        c.unit("sentiment_sensitivity_exit", q.sentiment_sensitivity_exit)?;
-        let signed = |v: f64| (-1.0..=1.0).contains(&v);
-        c.range(
-            "sentiment_bonus_proposal_becomes_active",
-            q.sentiment_bonus_proposal_becomes_active,
-            signed,
-            "-1 to 1",
-        )?;
-        c.range(
-            "sentiment_bonus_proposal_becomes_completed",
-            q.sentiment_bonus_proposal_becomes_completed,
-            signed,
-            "-1 to 1",
-        )?;
-        c.range(
-            "sentiment_bonus_proposal_becomes_failed",
-            q.sentiment_bonus_proposal_becomes_failed,
-            signed,
-            "-1 to 1",
-        )?;
-
-        let a = &self.arrivals;
-        let c = Check {
-            section: "arrivals",
-        };
-        c.non_negative("investment_min", a.investment_min)?;
-        c.non_negative("investment_stdev", a.investment_stdev)?;
-        c.unit("speculation_min_fraction", a.speculation_min_fraction)?;
-        c.unit("speculation_random_fraction", a.speculation_random_fraction)?;
-        // Bounded so that `max_new_participants · (1 + multiplier_range)` slots fit a u32.
-        c.range(
-            "multiplier_range",
-            a.multiplier_range,
-            |v| (0.0..=1000.0).contains(&v),
-            "0 to 1000",
-        )?;
-        c.range(
-            "max_new_participants",
-            a.max_new_participants as f64,
-            |v| v <= 1_000_000.0,
-            "0 to 1000000",
-        )?;
-        c.unit("speculation_rate_base", a.speculation_rate_base)?;
-        c.range(
-            "arrival_rate_denominator",
-            a.arrival_rate_denominator,
-            |v| v >= 2.0,
-            ">= 2 (keeps the rate (1 + s)/d within [0, 1])",
-        )?;
-
-        let s = &self.speculators;
-        let c = Check {
-            section: "speculators",
-        };
-        c.non_negative("position_size_min", s.position_size_min)?;
-        c.non_negative("position_size_stdev", s.position_size_stdev)?;
-
-        let x = &self.extensions;
-        let c = Check {
-            section: "extensions",
-        };
-        c.non_negative("hatcher_wallet_ratio", x.hatcher_wallet_ratio)?;
-        c.non_negative("arrival_wallet_ratio", x.arrival_wallet_ratio)?;
-        Ok(())
+        self.simulation.check(self)?;
+        self.hatch.check(self)?;
+        self.curve.check(self)?;
+        self.conviction.check(self)?;
+        self.proposals.check(self)?;
+        self.participants.check(self)?;
+        self.arrivals.check(self)?;
+        self.speculators.check(self)?;
+        self.extensions.check(self)
     }
 
     /// Conviction decay factor `alpha = 0.2^(1/days_to_80p)`.

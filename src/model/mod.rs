@@ -28,6 +28,7 @@ pub mod config;
 pub mod conviction;
 pub mod metrics;
 pub mod numeric;
+pub mod params;
 pub mod participant;
 pub mod pools;
 pub mod proposal;

@@ -174,7 +174,7 @@ pub fn settings_markdown() -> String {
 /// The long help of `commons train --set`: the override syntax and every training setting.
 pub fn set_help() -> String {
     let mut s = String::from(
-        "Override one parameter without editing a file (repeatable). `train.*`, `ppo.*` and `policies.<name>.*` change the agents file (e.g. --set ppo.learning_rate=1e-4, --set policies.altruist.gamma=0.999; a new policies.<name> starts as a copy of [ppo]); any other section changes the scenario (e.g. --set curve.exit_tribute=0.3). Values are TOML. Validated like the files; recorded in the run's config.toml. A resumed run takes training overrides only.\n\nTraining settings (default):\n",
+        "Override one parameter without editing a file (repeatable). `train.*`, `ppo.*` and `policies.<name>.*` change the agents file (e.g. --set ppo.learning_rate=1e-4, --set policies.altruist.gamma=0.999; a new policies.<name> starts as a copy of [ppo]); any other section changes the scenario (e.g. --set curve.exit_tribute=0.3; every scenario key: `commons params` or docs/parameters.md). Values are TOML. Validated like the files; recorded in the run's config.toml. A resumed run takes training overrides only.\n\nTraining settings (default):\n",
     );
     for ((key, doc), (_, default)) in SETTINGS.iter().zip(setting_defaults()) {
         s.push_str(&format!("  {key} ({default}): {doc}\n"));
