@@ -168,6 +168,61 @@ pub struct RunSummary {
     pub episodes: Vec<EpisodeSummary>,
 }
 
+/// Episodes of `commons simulate` (and of Python's `commons_rl.simulate`) when none are asked for.
+pub const DEFAULT_EPISODES: u32 = 64;
+
+/// A Monte Carlo too large to start.
+#[derive(Debug, thiserror::Error)]
+pub enum SizeError {
+    /// It would not fit in memory.
+    #[error(transparent)]
+    Memory(#[from] crate::run::memory::MemoryError),
+    /// It would take longer than `commons simulate`'s limit.
+    #[error(transparent)]
+    Work(#[from] crate::run::work::WorkError),
+}
+
+/// Refuses `episodes` episodes of `config` on `threads` threads when they cannot fit in memory (the
+/// worlds in flight, a chunk of episodes per thread, and one summary per episode, with `keep_days`
+/// every day's metrics too) or would take longer than [`crate::run::work::INTERACTIVE_LIMIT`]; unless
+/// told to ignore either limit.
+pub fn check_size(
+    config: &ModelConfig,
+    episodes: u32,
+    threads: usize,
+    keep_days: bool,
+    ignore_memory_limit: bool,
+    ignore_time_limit: bool,
+) -> Result<(), SizeError> {
+    use crate::run::{memory, work};
+    let n = u64::from(episodes);
+    let in_flight = (threads as u64 * 8).min(n);
+    let mut per_episode = std::mem::size_of::<EpisodeSummary>() as u64 + 64;
+    if keep_days {
+        let row = (crate::model::metrics::METRIC_COUNT as u64 + 1) * 8;
+        per_episode =
+            per_episode.saturating_add(u64::from(config.simulation.days).saturating_mul(row));
+    }
+    memory::check(
+        memory::world_bytes(config)
+            .saturating_mul(in_flight)
+            .saturating_add(per_episode.saturating_mul(n)),
+        &format!("simulating {episodes} episodes"),
+        "--episodes or the scenario's hatch.hatchers",
+        ignore_memory_limit,
+    )?;
+    work::Work {
+        what: format!("simulating {episodes} episodes"),
+        knobs: "--episodes, --days or the scenario's hatch.hatchers",
+        agent_days: f64::from(episodes) * work::agent_days_per_episode(config),
+        seconds_per_agent_day: work::SIMULATE_SECONDS,
+        // Episodes run in parallel, one per thread at most.
+        threads: threads.min(episodes as usize),
+    }
+    .check(work::INTERACTIVE_LIMIT, ignore_time_limit)?;
+    Ok(())
+}
+
 /// Errors of a Monte-Carlo run (output files).
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {

@@ -492,3 +492,63 @@ fn sizes_that_cannot_fit_are_refused_before_anything_is_allocated_or_written() {
     }
     assert!(!dir.join("runs/big").exists());
 }
+
+/// Work that would take hours (or fit only on a far larger machine) is refused up front with one line:
+/// the estimate, the command's limit, what to lower and the flag that goes ahead anyway.
+#[test]
+fn work_that_would_take_too_long_is_refused_up_front() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let commons_toml = format!("{ROOT}/envs/commons.toml");
+    let mixed = format!("{ROOT}/agents/mixed.toml");
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec!["bench", "--env", &commons_toml, "--steps", "4000000000"],
+            vec!["of work", "10 min limit", "--steps", "--ignore-time-limit"],
+        ),
+        // The bench that ran for minutes without a word, reached 12 GB and aborted: too large for
+        // memory here, or too long where memory is plentiful.
+        (
+            vec!["bench", "--env", &commons_toml, "--participants", "1000000"],
+            vec!["--participants", "more than", "--ignore-"],
+        ),
+        (
+            vec![
+                "simulate",
+                "--env",
+                &commons_toml,
+                "--set",
+                "hatch.hatchers=1000000",
+            ],
+            vec!["hatch.hatchers", "more than", "--ignore-"],
+        ),
+        (
+            vec![
+                "train",
+                "--env",
+                &commons_toml,
+                "--agents",
+                &mixed,
+                "--total-steps",
+                "10000000000",
+                "--run-name",
+                "long",
+            ],
+            vec![
+                "of work",
+                "7 days limit",
+                "train.total_steps",
+                "--stop-after",
+                "--ignore-time-limit",
+            ],
+        ),
+    ];
+    for (args, needles) in cases {
+        let err = refused(&run_in(dir, &args), &needles);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    assert!(
+        !dir.join("runs/long").exists(),
+        "a refused run leaves no folder"
+    );
+}

@@ -278,6 +278,29 @@ fn eval_compares_trained_policies_with_scripted_roles() {
     let out = commons_in(dir.path(), &["compare", "runs/al", "--scripted"]);
     assert_fails_naming(&out, &["runs/al", "without eval.json", "commons eval"]);
     assert!(!dir.path().join("runs/al/eval.json").exists());
+    // Evaluations that cannot fit or would take hours are refused up front, with the estimate, the
+    // limit and what to lower (a horizon of 4e9 days used to abort on a failed allocation).
+    for (args, needles) in [
+        (
+            &["--episodes", "100000000"][..],
+            &["--episodes", "more than"][..],
+        ),
+        (
+            &["--set", "hatch.hatchers=1000000"],
+            &["hatch.hatchers", "more than"],
+        ),
+        (
+            &["--set", "simulation.days=4000000000"],
+            &["memory", "simulation.days"],
+        ),
+    ] {
+        let mut all = vec!["eval", "runs/al"];
+        all.extend(args);
+        let err = assert_fails_naming(&commons_in(dir.path(), &all), needles);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("--ignore-"), "{err}");
+    }
+    assert!(!dir.path().join("runs/al/eval.json").exists());
     let out = commons_in(
         dir.path(),
         &["eval", "runs/al", "--episodes", "2", "--seed", "77"],

@@ -378,7 +378,7 @@ impl Env {
 /// `score`, `error`) and of the per-day metrics (`episode`, `seed`, `day`, then every metric, the
 /// columns of `trajectories.csv`).
 #[pyfunction]
-#[pyo3(signature = (env, episodes=16, seed=0, days=None, rng=None, set=Vec::new(), trajectories=true))]
+#[pyo3(signature = (env, episodes, seed=0, days=None, rng=None, set=Vec::new(), trajectories=true, ignore_memory_limit=false, ignore_time_limit=false))]
 #[allow(clippy::too_many_arguments)]
 fn simulate<'py>(
     py: Python<'py>,
@@ -389,6 +389,8 @@ fn simulate<'py>(
     rng: Option<String>,
     set: Vec<String>,
     trajectories: bool,
+    ignore_memory_limit: bool,
+    ignore_time_limit: bool,
 ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
     let mut set = set;
     if let Some(d) = days {
@@ -410,6 +412,24 @@ fn simulate<'py>(
         ));
     }
     let model = sc.model.clone();
+    commons_rl::simulate::check_size(
+        &model,
+        episodes,
+        rayon::current_num_threads(),
+        trajectories,
+        ignore_memory_limit,
+        ignore_time_limit,
+    )
+    .map_err(|e| {
+        // The CLI's flags, as this function's arguments.
+        let m = e
+            .to_string()
+            .replace("--ignore-memory-limit", "ignore_memory_limit=True")
+            .replace("--ignore-time-limit", "ignore_time_limit=True")
+            .replace("--episodes", "episodes")
+            .replace("--days", "days");
+        PyValueError::new_err(m)
+    })?;
     type Day = (u32, [f64; commons_rl::model::metrics::METRIC_COUNT]);
     let results: Vec<Result<(commons_rl::simulate::EpisodeSummary, Vec<Day>), String>> =
         py.detach(|| {
@@ -506,5 +526,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add("ConfigError", m.py().get_type::<ConfigError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_EPISODES", commons_rl::simulate::DEFAULT_EPISODES)?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use clap::Args;
 use commons_rl::env::check::random_legal_actions;
 use commons_rl::env::vec_env::VecEnv;
 use commons_rl::env::{CommonsEnv, MultiAgentEnv};
-use commons_rl::run::memory;
+use commons_rl::run::{memory, work};
 use commons_rl::scenario;
 use rand::SeedableRng;
 
@@ -40,6 +40,9 @@ pub struct BenchArgs {
     /// Go ahead even when the memory estimate exceeds what the machine has available.
     #[arg(long)]
     ignore_memory_limit: bool,
+    /// Go ahead even when the time estimate exceeds the command's limit (ten minutes).
+    #[arg(long)]
+    ignore_time_limit: bool,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -58,6 +61,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .threads
         .map(|t| t as usize)
         .unwrap_or_else(rayon::current_num_threads);
+    work::Work {
+        what: format!(
+            "{} environments of this scenario for {} steps",
+            args.num_envs, args.steps
+        ),
+        knobs: "--num-envs, --steps, --participants or the scenario's hatch.hatchers",
+        agent_days: f64::from(args.num_envs)
+            * work::agent_days_of_steps(&cfg.model, f64::from(args.steps)),
+        seconds_per_agent_day: work::STEP_SECONDS,
+        // Environments are stepped in parallel, one per thread at most.
+        threads: threads.min(args.num_envs as usize),
+    }
+    .check(work::BENCH_LIMIT, args.ignore_time_limit)?;
     let envs: Vec<CommonsEnv> = (0..args.num_envs)
         .map(|_| CommonsEnv::new(cfg.clone()))
         .collect();

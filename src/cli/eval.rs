@@ -34,6 +34,12 @@ pub struct EvalArgs {
     /// agents/strategies). Needs at least 2 episodes.
     #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true)]
     against_fixed: Option<Option<PathBuf>>,
+    /// Go ahead even when the memory estimate exceeds what the machine has available.
+    #[arg(long)]
+    ignore_memory_limit: bool,
+    /// Go ahead even when the time estimate exceeds the command's limit (an hour).
+    #[arg(long)]
+    ignore_time_limit: bool,
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
@@ -55,6 +61,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         sets: args.set,
         strategies,
         announce: true,
+        ignore_memory_limit: args.ignore_memory_limit,
+        ignore_time_limit: args.ignore_time_limit,
     })?;
     print!("{}", eval::text::report(&report));
     if let Some(b) = &best {

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use clap::Args;
 use commons_rl::rng::RngMode;
-use commons_rl::run::{self, memory, Access};
+use commons_rl::run::{self, Access};
 use commons_rl::{scenario, simulate};
 
 /// Arguments of `commons simulate`.
@@ -16,7 +16,7 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FILE")]
     env: PathBuf,
     /// Number of episodes (seeds SEED, SEED+1, …).
-    #[arg(long, value_name = "N", default_value = "64", allow_hyphen_values = true, value_parser = super::positive_u32)]
+    #[arg(long, value_name = "N", default_value_t = simulate::DEFAULT_EPISODES, allow_hyphen_values = true, value_parser = super::positive_u32)]
     episodes: u32,
     /// Seed of the first episode; episode k uses SEED + k.
     #[arg(long, value_name = "S", default_value = "0", allow_hyphen_values = true, value_parser = super::seed_u64)]
@@ -42,6 +42,9 @@ pub struct SimulateArgs {
     /// Go ahead even when the memory estimate exceeds what the machine has available.
     #[arg(long)]
     ignore_memory_limit: bool,
+    /// Go ahead even when the time estimate exceeds the command's limit (an hour).
+    #[arg(long)]
+    ignore_time_limit: bool,
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
@@ -68,19 +71,16 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             PathBuf::from("runs").join(format!("simulate__{stem}__{}__{now}", args.seed))
         }
     };
-    // Worlds in flight (a chunk of episodes per thread) and one summary per episode.
     let threads = args
         .threads
-        .map_or_else(rayon::current_num_threads, |t| t as usize) as u64;
-    let in_flight = (threads * 8).min(args.episodes as u64);
-    let per_episode = std::mem::size_of::<simulate::EpisodeSummary>() as u64 + 64;
-    memory::check(
-        memory::world_bytes(&config)
-            .saturating_mul(in_flight)
-            .saturating_add(per_episode.saturating_mul(args.episodes as u64)),
-        &format!("simulating {} episodes", args.episodes),
-        "--episodes or the scenario's hatch.hatchers",
+        .map_or_else(rayon::current_num_threads, |t| t as usize);
+    simulate::check_size(
+        &config,
+        args.episodes,
+        threads,
+        false,
         args.ignore_memory_limit,
+        args.ignore_time_limit,
     )?;
     // Claim the folder: new, empty or an earlier simulate output, and nobody else writing into it.
     let _folder = run::open(&out, Access::SimulateOutput)?;

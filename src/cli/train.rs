@@ -42,6 +42,9 @@ pub struct TrainArgs {
     /// Go ahead even when the memory estimate exceeds what the machine has available.
     #[arg(long)]
     ignore_memory_limit: bool,
+    /// Go ahead even when the time estimate of this invocation exceeds the command's limit (a week).
+    #[arg(long)]
+    ignore_time_limit: bool,
     /// Override one parameter without editing a file (repeatable): `train.*`, `ppo.*`,
     /// `policies.<name>.*` or a scenario key, e.g. `--set ppo.learning_rate=1e-4`.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = super::parse_override, long_help = commons_rl::run::training::set_help())]
@@ -85,6 +88,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         sets: args.set,
         stop_after: args.stop_after,
         ignore_memory_limit: args.ignore_memory_limit,
+        ignore_time_limit: args.ignore_time_limit,
     })?;
     let summary = commons_rl::ppo::train(&job, ProgressView::Bar, super::stop_flag())?;
     let run_dir = &job.run_dir;

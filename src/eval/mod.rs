@@ -35,6 +35,7 @@ pub use files::ReadError;
 pub use report::EvalReport;
 
 use crate::env::strategy::{Strategy, StrategyError};
+use crate::env::CommonsEnvConfig;
 use crate::run::training::TrainingFile;
 use crate::run::{self as run_folder, Access};
 use crate::scenario::{self, EnvKind, Override};
@@ -105,6 +106,12 @@ pub enum EvalError {
         /// Why.
         cause: std::io::Error,
     },
+    /// The evaluation would not fit in memory.
+    #[error(transparent)]
+    Memory(#[from] crate::run::memory::MemoryError),
+    /// The evaluation would take longer than the command's limit.
+    #[error(transparent)]
+    Work(#[from] crate::run::work::WorkError),
     /// An evaluation series that should exist does not (a bug).
     #[error("internal: evaluation series `{0}` is missing")]
     MissingSeries(String),
@@ -127,6 +134,10 @@ pub struct EvalRequest {
     pub strategies: Vec<Strategy>,
     /// Say what is done on stderr and show a progress bar.
     pub announce: bool,
+    /// Go ahead even when the memory estimate exceeds what the machine has available.
+    pub ignore_memory_limit: bool,
+    /// Go ahead even when the time estimate exceeds [`crate::run::work::INTERACTIVE_LIMIT`].
+    pub ignore_time_limit: bool,
 }
 
 impl EvalRequest {
@@ -140,6 +151,8 @@ impl EvalRequest {
             sets: Vec::new(),
             strategies: Vec::new(),
             announce: false,
+            ignore_memory_limit: false,
+            ignore_time_limit: false,
         }
     }
 }
@@ -150,6 +163,52 @@ pub fn strategies(dir: Option<&Path>) -> Result<Vec<Strategy>, StrategyError> {
         None => crate::env::strategy::library(),
         Some(dir) => crate::env::strategy::load_folder(dir),
     }
+}
+
+/// Refuses an evaluation that cannot fit in memory or would outrun the command's time limit: the
+/// worlds played at once and the per-day series kept of every episode; every episode of both sides,
+/// and of the check one per learned personality and strategy.
+fn guard(
+    req: &EvalRequest,
+    env_cfg: &CommonsEnvConfig,
+    strategies: usize,
+) -> Result<(), EvalError> {
+    use crate::run::{memory, work};
+    let model = &env_cfg.model;
+    let threads = rayon::current_num_threads();
+    let days = u64::from(model.simulation.days);
+    let sides = 2 * u64::from(req.episodes);
+    let series = sides
+        .saturating_mul(days)
+        .saturating_mul((days::DAY_METRICS.len() * 8 + 16) as u64);
+    memory::check(
+        memory::world_bytes(model)
+            .saturating_mul(threads as u64)
+            .saturating_add(series),
+        &format!("evaluating {} episodes per side", req.episodes),
+        "--episodes or the scenario's simulation.days or hatch.hatchers",
+        req.ignore_memory_limit,
+    )?;
+    let learned = env_cfg
+        .population
+        .iter()
+        .filter(|e| e.controller.is_policy())
+        .count();
+    let checked = if strategies == 0 {
+        0.0
+    } else {
+        f64::from(req.check_episodes) * (learned * strategies) as f64
+    };
+    work::Work {
+        what: format!("evaluating {} episodes per side", req.episodes),
+        knobs: "--episodes, --check-episodes or the scenario's hatch.hatchers",
+        agent_days: (sides as f64 + checked) * work::agent_days_per_episode(model),
+        seconds_per_agent_day: work::POLICY_SECONDS,
+        // Episodes run in parallel, one per thread at most.
+        threads: threads.min(req.episodes as usize),
+    }
+    .check(work::INTERACTIVE_LIMIT, req.ignore_time_limit)?;
+    Ok(())
 }
 
 /// Evaluates the run of `req` on `req.episodes` seeds from `req.seed` (under the run's scenario with
@@ -183,6 +242,7 @@ pub fn run(req: &EvalRequest) -> Result<(EvalReport, Option<BestResponse>), Eval
             episodes,
         });
     }
+    guard(req, &env_cfg, strategies.len())?;
     // Only the personalities played by policies are replaced by the strategies.
     for e in env_cfg
         .population

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::config::{DeviceRequest, RunConfig, RunInfo};
 use super::training::{TrainingFile, TrainingFileError, MAX_NUM_ENVS, MAX_TOTAL_STEPS};
-use super::{folder, memory, Access, FolderError};
+use super::{folder, memory, work, Access, FolderError};
 use crate::env::personality::ControllerKind;
 use crate::env::CommonsEnvConfig;
 use crate::scenario::{self, EnvKind, Override, OverrideError, ScenarioError};
@@ -71,6 +71,8 @@ pub struct TrainRequest {
     pub stop_after: Option<u64>,
     /// `--ignore-memory-limit`.
     pub ignore_memory_limit: bool,
+    /// `--ignore-time-limit`.
+    pub ignore_time_limit: bool,
 }
 
 impl TrainRequest {
@@ -99,6 +101,7 @@ impl TrainRequest {
             sets,
             stop_after: None,
             ignore_memory_limit: false,
+            ignore_time_limit: false,
         }
     }
 
@@ -113,6 +116,7 @@ impl TrainRequest {
             sets: Vec::new(),
             stop_after: None,
             ignore_memory_limit: false,
+            ignore_time_limit: false,
         }
     }
 }
@@ -136,6 +140,9 @@ pub enum JobError {
     /// The job would not fit in memory.
     #[error(transparent)]
     Memory(#[from] memory::MemoryError),
+    /// The job would take longer than `commons train`'s limit.
+    #[error(transparent)]
+    Work(#[from] work::WorkError),
     /// A bad flag or setting: the message names it and its allowed range.
     #[error("{0}")]
     Invalid(String),
@@ -305,6 +312,18 @@ impl TrainJob {
             "train.num_envs, train.num_steps or the scenario's hatch.hatchers",
             req.ignore_memory_limit,
         )?;
+        // This invocation's steps (`--stop-after` ends it early).
+        let steps = req
+            .stop_after
+            .map_or(t.total_steps, |n| n.min(t.total_steps));
+        work::Work {
+            what: format!("training {steps} steps of this scenario"),
+            knobs: "train.total_steps (or split the run with --stop-after and --resume) or the scenario's hatch.hatchers",
+            agent_days: work::agent_days_of_steps(model, steps as f64),
+            seconds_per_agent_day: work::TRAIN_SECONDS,
+            threads: rayon::current_num_threads(),
+        }
+        .check(work::TRAIN_LIMIT, req.ignore_time_limit)?;
         let frozen = env
             .as_ref()
             .map(|c| {

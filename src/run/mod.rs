@@ -15,6 +15,7 @@ pub mod job;
 pub mod memory;
 pub mod summary;
 pub mod training;
+pub mod work;
 
 pub use folder::{
     check_access, check_run_name, open, open_study, Access, FolderError, FolderKind, OpenFolder,
