@@ -106,8 +106,29 @@ pub struct Row {
     /// Per variant: the two-level estimate (None where the variant has no value).
     pub estimates: Vec<Option<TwoLevel>>,
     /// Per variant: the difference from the baseline (None for the baseline and where either side
-    /// lacks values).
+    /// lacks values); in study.json each with `significant`, whether the report calls it real (★).
+    #[serde(serialize_with = "differences_called")]
     pub differences: Vec<Option<TwoLevel>>,
+}
+
+/// Serialises differences with `significant` ([`TwoLevel::significant`], the report's ★), so readers
+/// of study.json need not repeat the rule.
+fn differences_called<S: serde::Serializer>(
+    ds: &[Option<TwoLevel>],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Called<'a> {
+        #[serde(flatten)]
+        d: &'a TwoLevel,
+        significant: bool,
+    }
+    s.collect_seq(ds.iter().map(|d| {
+        d.as_ref().map(|d| Called {
+            d,
+            significant: d.significant(),
+        })
+    }))
 }
 
 /// The per-day band of one metric, side and variant over all its cells' evaluation episodes.
