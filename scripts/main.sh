@@ -5,16 +5,27 @@
 # participants in the same roles on held-out seeds (`eval.json`), checks each trained personality against
 # the built-in fixed strategies (`best_response.json`, docs/strategies.md) and draws the comparison
 # (`compare.svg`). Results appear under runs/; watch the curves with `tensorboard --logdir runs`.
-# Extra arguments are passed to `commons train`, e.g. `--total-steps 100000`.
+# Extra arguments are passed to `commons train`, e.g. `--total-steps 100000` or `--run-name NAME`
+# (default: main-<UTC date and time>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/setup-torch.sh)"
 cargo build --release --bin commons
 commons=target/release/commons
-"$commons" train --env envs/commons.toml --agents agents/mixed.toml "$@"
-# The run just written is the one whose latest checkpoint is newest.
-latest=$(ls -td runs/*/checkpoints/latest | head -n 1)
-run=${latest%/checkpoints/latest}
+# The run is found by its name (give your own with --run-name NAME), not by which is newest.
+run_name="main-$(date -u +%Y%m%d-%H%M%S)"
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --run-name) run_name="${args[i + 1]:-}" ;;
+    --run-name=*) run_name="${args[i]#--run-name=}" ;;
+  esac
+done
+if [[ " ${args[*]} " != *" --run-name"* ]]; then
+  args+=(--run-name "$run_name")
+fi
+"$commons" train --env envs/commons.toml --agents agents/mixed.toml "${args[@]}"
+run="runs/$run_name"
 "$commons" eval "$run" --against-fixed
 "$commons" compare "$run" --scripted --plot "$run/compare.svg"
 echo "results: $run (eval.json, best_response.json, compare.svg, summary.json); curves: tensorboard --logdir runs"

@@ -1,4 +1,4 @@
-//! The seed-1 end-to-end vectors of reference-model.md §9 ("Legacy-RNG end-to-end vectors"), reproduced
+//! The seed-1 end-to-end vectors of docs/reference-model.md §9 ("Legacy-RNG end-to-end vectors"), reproduced
 //! exactly by `numpy-legacy` mode.
 
 use commons_rl::model::{Commons, ModelConfig, Scripted};

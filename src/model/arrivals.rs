@@ -1,4 +1,4 @@
-//! Participant arrivals (reference-model.md §4.10, block 1): how many chances a day offers newcomers, and
+//! Participant arrivals (docs/reference-model.md §4.10, block 1): how many chances a day offers newcomers, and
 //! how likely each one is taken.
 
 use super::config::ArrivalConfig;

@@ -1,5 +1,5 @@
 //! The augmented bonding curve: a stateless invariant `S^κ / R = V0` between reserve `R` (DAI) and
-//! supply `S` (tokens) (reference-model.md §4.2).
+//! supply `S` (tokens) (docs/reference-model.md §4.2).
 
 /// A bonding curve with exponent `κ` and invariant `V0 = S0^κ / R0`, fixed at construction.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -63,7 +63,7 @@ mod tests {
         (a - b).abs() <= 1e-12 * b.abs().max(1e-300)
     }
 
-    /// reference-model.md §9, "Bonding curve".
+    /// docs/reference-model.md §9, "Bonding curve".
     #[test]
     fn kappa_two_vectors() {
         let c = BondingCurve::new(1.0, 1.0, 2.0);

@@ -1,5 +1,5 @@
 //! The world state of a Commons and its daily mechanics, in the reference's order of 19 blocks
-//! (reference-model.md §5–§6).
+//! (docs/reference-model.md §5–§6).
 //!
 //! Layout: participants and proposals are kept in creation ("node") order. Every participant supports
 //! every candidate proposal, so each participant's `support` vector is aligned with [`Commons::candidates`];

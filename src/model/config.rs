@@ -1,4 +1,4 @@
-//! Every parameter of the model, with the reference's defaults (reference-model.md §3), and their
+//! Every parameter of the model, with the reference's defaults (docs/reference-model.md §3), and their
 //! allowed ranges, units and designers' names, declared once per field with `parameters!` (the
 //! reference docs/parameters.md and `commons params` derive from the declarations: see
 //! [`super::params`]).

@@ -1,5 +1,5 @@
 //! Conviction voting: decay factor, conviction accumulation and the trigger threshold
-//! (reference-model.md §3.2, §4.7).
+//! (docs/reference-model.md §3.2, §4.7).
 
 /// Decay factor that makes a constant stake reach 80 % of its maximum conviction after `days`:
 /// `alpha = 0.2^(1/days)`.
@@ -49,7 +49,7 @@ mod tests {
         (a - b).abs() <= 1e-12 * b.abs()
     }
 
-    /// reference-model.md §9, "Conviction".
+    /// docs/reference-model.md §9, "Conviction".
     #[test]
     fn alpha_vectors() {
         for (d, a) in [

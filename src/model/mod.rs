@@ -1,7 +1,7 @@
 //! The Commons economy: pure Rust, no tensors, no I/O.
 //!
 //! One file per mechanism, each a set of small functions whose doc comments quote the reference's
-//! formula (the reference specification, `reference-model.md` §4):
+//! formula (the reference specification, `docs/reference-model.md` §4):
 //!
 //! | mechanism | file |
 //! |---|---|

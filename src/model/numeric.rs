@@ -1,4 +1,4 @@
-//! Summation and median exactly as numpy computes them (reference-model.md Appendix A).
+//! Summation and median exactly as numpy computes them (docs/reference-model.md Appendix A).
 
 /// numpy's pairwise summation (`np.sum` of a float64 array).
 ///

@@ -7,7 +7,7 @@ use super::vesting::TokenBatch;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct ParticipantId(pub u64);
 
-/// A support edge from a participant to a proposal (reference-model.md §2.6).
+/// A support edge from a participant to a proposal (docs/reference-model.md §2.6).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Support {
     /// How much the participant cares about the proposal, in [0, 1].

@@ -1,5 +1,5 @@
 //! The Commons' pools on top of the bonding curve: hatch split, deposit (mint), burn with exit tribute,
-//! and spending from the funding pool (reference-model.md §4.3–§4.4).
+//! and spending from the funding pool (docs/reference-model.md §4.3–§4.4).
 
 use super::bonding_curve::BondingCurve;
 
@@ -135,7 +135,7 @@ mod tests {
         (a - b).abs() <= 1e-12 * b.abs()
     }
 
-    /// reference-model.md §9, "Commons".
+    /// docs/reference-model.md §9, "Commons".
     #[test]
     fn hatch_and_burn_vectors() {
         let p = Pools::hatch(100_000.0, 1_000_000.0, 0.3, 0.0, 2.0);

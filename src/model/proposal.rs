@@ -1,4 +1,4 @@
-//! Proposals: funding requests that go candidate → active → completed/failed (reference-model.md §2.5, §4.14).
+//! Proposals: funding requests that go candidate → active → completed/failed (docs/reference-model.md §2.5, §4.14).
 
 use super::participant::ParticipantId;
 

@@ -1,4 +1,4 @@
-//! The reference's CommonsScore (reference-model.md §7.2), computed over the rows its runner reports.
+//! The reference's CommonsScore (docs/reference-model.md §7.2), computed over the rows its runner reports.
 
 use super::commons::NetworkSnapshot;
 use super::numeric::{pairwise_sum, sample_std};
@@ -189,7 +189,7 @@ mod tests {
     use super::*;
     use crate::model::commons::StatusCounts;
 
-    /// reference-model.md §9, "Score (synthetic)": 557.
+    /// docs/reference-model.md §9, "Score (synthetic)": 557.
     #[test]
     fn synthetic_example_scores_557() {
         let net = NetworkSnapshot {

@@ -1,4 +1,4 @@
-//! The reference's random participant decisions (reference-model.md §4.11, §4.15–§4.18), and the
+//! The reference's random participant decisions (docs/reference-model.md §4.11, §4.15–§4.18), and the
 //! [`Controller`] interface through which the model asks participants what they do.
 //!
 //! The model calls the controller exactly where the reference asks a participant: whether to propose
@@ -183,7 +183,7 @@ mod tests {
         ModelRng::new(RngMode::NumpyLegacy, StreamSeeding::SharedSeed, 1).unwrap()
     }
 
-    /// reference-model.md §9, "Behaviour rules": buy s = 0.9, U = 0.5 → 5250.000000000001 DAI.
+    /// docs/reference-model.md §9, "Behaviour rules": buy s = 0.9, U = 0.5 → 5250.000000000001 DAI.
     #[test]
     fn buy_and_sell_sizes() {
         let cfg = ParticipantConfig::default();

@@ -1,4 +1,4 @@
-//! Sentiment updates (reference-model.md §4.19).
+//! Sentiment updates (docs/reference-model.md §4.19).
 
 /// Author of a proposal that became active: `s ← min(1, s + bonus)`.
 #[inline]
@@ -32,7 +32,7 @@ pub fn decay(sentiment: f64, decay: f64) -> f64 {
 mod tests {
     use super::*;
 
-    /// reference-model.md §9, "Sentiment".
+    /// docs/reference-model.md §9, "Sentiment".
     #[test]
     fn sentiment_vectors() {
         assert_eq!(on_activation(0.4, 0.5), 0.9);

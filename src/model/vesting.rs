@@ -1,4 +1,4 @@
-//! Token batches and the vesting curve (reference-model.md §2.3, §3.2, §4.5–§4.6).
+//! Token batches and the vesting curve (docs/reference-model.md §2.3, §3.2, §4.5–§4.6).
 
 /// `log_{0.5}(0.2)`, the constant that converts "days to 80 % unlocked" into a half-life.
 pub const LOG_BASE05_OF_02: f64 = 2.321928094887362;
@@ -137,7 +137,7 @@ mod tests {
         (a - b).abs() <= 1e-12 * b.abs().max(1e-300)
     }
 
-    /// reference-model.md §9, "Vesting and TokenBatch".
+    /// docs/reference-model.md §9, "Vesting and TokenBatch".
     #[test]
     fn cliff_and_halflife_from_80p_days() {
         for (v80, cliff, half) in [

@@ -1,4 +1,4 @@
-//! How a participant splits its stake over candidate proposals (reference-model.md §4.15).
+//! How a participant splits its stake over candidate proposals (docs/reference-model.md §4.15).
 
 use super::participant::Support;
 
@@ -58,7 +58,7 @@ mod tests {
             .collect()
     }
 
-    /// reference-model.md §9, "Voting".
+    /// docs/reference-model.md §9, "Voting".
     #[test]
     fn voted_sets() {
         assert_eq!(voted(&[1.0, 0.9, 0.8, 0.4]), [1.0, 0.9, 0.8]);

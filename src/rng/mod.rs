@@ -2,7 +2,7 @@
 //!
 //! The reference draws from five generator objects — `P` (Bernoulli checks), `R` (plain uniforms),
 //! `E` (exponentials), `G` (gammas) and `C` (choices) — and the order of draws within each stream is
-//! part of the model (reference-model.md §4.1). [`ModelRng`] keeps that structure. Two engines sit behind it:
+//! part of the model (docs/reference-model.md §4.1). [`ModelRng`] keeps that structure. Two engines sit behind it:
 //!
 //! * [`RngMode::Default`]: PCG32 engines (fast, seedable, our own);
 //! * [`RngMode::NumpyLegacy`]: MT19937 engines seeded like numpy's `RandomState(seed)`, which with the
@@ -193,7 +193,7 @@ mod tests {
         ModelRng::new(RngMode::NumpyLegacy, StreamSeeding::SharedSeed, seed).unwrap()
     }
 
-    /// reference-model.md §9, "Fresh seed-1 stream".
+    /// docs/reference-model.md §9, "Fresh seed-1 stream".
     #[test]
     fn seed_one_stream_matches_reference_vectors() {
         let mut rng = legacy(1);
