@@ -9,8 +9,12 @@
 # (default: main-<UTC date and time>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+phase() { echo "main.sh: $1 took $((SECONDS - start)) s" >&2; start=$SECONDS; }
+start=$SECONDS
 eval "$(scripts/setup-torch.sh)"
+phase "libtorch set-up"
 cargo build --release --bin commons
+phase "release build"
 commons=target/release/commons
 # The run is found by its name (give your own with --run-name NAME), not by which is newest.
 run_name="main-$(date -u +%Y%m%d-%H%M%S)"
@@ -25,7 +29,10 @@ if [[ " ${args[*]} " != *" --run-name"* ]]; then
   args+=(--run-name "$run_name")
 fi
 "$commons" train --env envs/commons.toml --agents agents/mixed.toml "${args[@]}"
+phase "training"
 run="runs/$run_name"
 "$commons" eval "$run" --against-fixed
+phase "evaluation and best-response check"
 "$commons" compare "$run" --scripted --plot "$run/compare.svg"
+phase "comparison"
 echo "results: $run (eval.json, best_response.json, compare.svg, summary.json); curves: tensorboard --logdir runs"
