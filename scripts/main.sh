@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: installs libtorch once (PyTorch 2.11.0 from PyPI, cached outside the
 # clone), builds commons-rl in release mode and trains the four built-in personalities together on the
-# default RL scenario (about 40 minutes on 2 cores), then evaluates the trained policies against scripted
+# default RL scenario (about 24 minutes on 2 cores; 32 minutes in all on a fresh machine, BENCHMARKS.md
+# "Times of the main commands"), then evaluates the trained policies against scripted
 # participants in the same roles on held-out seeds (`eval.json`), checks each trained personality against
 # the built-in fixed strategies (`best_response.json`, docs/strategies.md) and draws the comparison
 # (`compare.svg`). Results appear under runs/; watch the curves with `tensorboard --logdir runs`.

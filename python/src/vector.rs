@@ -430,6 +430,26 @@ impl VectorEnv {
             obs_len: probe.observation_spec(0).len,
             mask_len: nvec.iter().sum(),
         };
+        // The arrays, and a world per environment, must fit: refuse before allocating.
+        // Per slot: the observation (f32), the mask and five flags (bool), the reward (f32), two ids (i64).
+        let slot_bytes = (dims.obs_len * 4 + dims.mask_len + 5 + 4 + 2 * 8) as u64;
+        commons_rl::run::memory::check(
+            ((num_envs * capacity) as u64)
+                .saturating_mul(slot_bytes)
+                .saturating_add(
+                    commons_rl::run::memory::world_bytes(&cfg.model)
+                        .saturating_mul(num_envs as u64),
+                ),
+            &format!("a VectorEnv of {num_envs} environments x {capacity} slots"),
+            "num_envs or capacity",
+            false,
+        )
+        .map_err(|e| {
+            PyValueError::new_err(
+                e.to_string()
+                    .replace(", or pass --ignore-memory-limit to try anyway", ""),
+            )
+        })?;
         let envs = (0..num_envs)
             .map(|_| Slots {
                 env: CommonsEnv::new(cfg.clone()),

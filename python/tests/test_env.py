@@ -289,6 +289,9 @@ def test_the_vector_env_refuses_bad_input():
     vec.step(np.zeros((1, 256, 4), dtype=np.int64))
     with pytest.raises(ValueError, match="num_envs"):
         commons_rl.vector_env(COMMONS, num_envs=0)
+    # Arrays that cannot fit are refused before anything is allocated (was an aborted process).
+    with pytest.raises(ValueError, match="memory.*num_envs or capacity"):
+        commons_rl.vector_env(COMMONS, num_envs=4096, capacity=1 << 20)
     obs = vec.arrays()["obs"]
     obs.shape = (1, -1)  # a reshaped output array is refused, by name, and nothing is written
     before = obs.copy()
