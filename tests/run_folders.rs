@@ -536,7 +536,7 @@ fn work_that_would_take_too_long_is_refused_up_front() {
             ],
             vec![
                 "of work",
-                "7 days limit",
+                "24.0 h limit",
                 "train.total_steps",
                 "--stop-after",
                 "--ignore-time-limit",

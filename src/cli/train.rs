@@ -42,7 +42,7 @@ pub struct TrainArgs {
     /// Go ahead even when the memory estimate exceeds what the machine has available.
     #[arg(long)]
     ignore_memory_limit: bool,
-    /// Go ahead even when the time estimate of this invocation exceeds the command's limit (a week).
+    /// Go ahead even when the time estimate of this invocation exceeds the command's limit (a day).
     #[arg(long)]
     ignore_time_limit: bool,
     /// Override one parameter without editing a file (repeatable): `train.*`, `ppo.*`,

@@ -33,8 +33,9 @@ pub const TRAIN_SECONDS: f64 = 15e-6;
 pub const BENCH_LIMIT: Duration = Duration::from_secs(10 * 60);
 /// `commons simulate`'s and `commons eval`'s limit.
 pub const INTERACTIVE_LIMIT: Duration = Duration::from_secs(60 * 60);
-/// `commons train`'s limit (per invocation: `--stop-after` splits a longer run).
-pub const TRAIN_LIMIT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// `commons train`'s limit (per invocation: `--stop-after` splits a longer run): a day, 60 times the
+/// main job.
+pub const TRAIN_LIMIT: Duration = Duration::from_secs(24 * 3600);
 
 /// The estimate exceeds the command's limit.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
