@@ -93,43 +93,6 @@ impl<R: std::error::Error + 'static> FileError<R> {
     pub fn toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, Self> {
         toml::from_str(text).map_err(|e| Self::invalid(path, e.message().replace('\n', " ")))
     }
-
-    /// The file the error is about.
-    pub fn path(&self) -> &Path {
-        match self {
-            FileError::Unreadable { path, .. }
-            | FileError::Invalid { path, .. }
-            | FileError::Range { path, .. } => path,
-        }
-    }
-
-    /// The same error with its range check's error changed by `f`.
-    pub fn map_range<S: std::error::Error + 'static>(self, f: impl FnOnce(R) -> S) -> FileError<S> {
-        match self {
-            FileError::Unreadable {
-                path,
-                reading,
-                cause,
-            } => FileError::Unreadable {
-                path,
-                reading,
-                cause,
-            },
-            FileError::Invalid { path, message } => FileError::Invalid { path, message },
-            FileError::Range { path, cause } => FileError::Range {
-                path,
-                cause: f(cause),
-            },
-        }
-    }
-}
-
-impl FileError<std::convert::Infallible> {
-    /// The same error, typed for a file whose values have checks `S` (an error without a range
-    /// error has none to convert).
-    pub fn widen<S: std::error::Error + 'static>(self) -> FileError<S> {
-        self.map_range(|never| match never {})
-    }
 }
 
 #[cfg(test)]
@@ -162,10 +125,6 @@ mod tests {
             e.to_string(),
             "dir/f.toml: field `a.b` = 7 is out of range (allowed: 0 to 1)"
         );
-        assert_eq!(e.path(), p);
-        let e: FileError<RangeError> =
-            FileError::<std::convert::Infallible>::invalid(p, "x").widen();
-        assert!(matches!(e, FileError::Invalid { .. }));
     }
 
     #[test]

@@ -176,10 +176,10 @@ fn guard(
     use crate::run::{memory, work};
     let model = &env_cfg.model;
     let threads = rayon::current_num_threads();
-    let days = u64::from(model.simulation.days);
+    let horizon = u64::from(model.simulation.days);
     let sides = 2 * u64::from(req.episodes);
     let series = sides
-        .saturating_mul(days)
+        .saturating_mul(horizon)
         .saturating_mul((days::DAY_METRICS.len() * 8 + 16) as u64);
     memory::check(
         memory::world_bytes(model)
