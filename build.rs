@@ -39,8 +39,43 @@ fn strategy_library() {
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("{}: {e}", dest.display()));
 }
 
+/// The commit the crate is built from and whether tracked files differ from it (`COMMONS_GIT_COMMIT`,
+/// `COMMONS_GIT_DIRTY`; empty outside a git checkout, e.g. a crate or wheel build), for the provenance
+/// that run files record. Rerun when the checkout moves or a source file changes.
+fn git_provenance() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "HEAD"]).unwrap_or_default();
+    let dirty = if commit.is_empty() {
+        String::new()
+    } else {
+        git(&["status", "--porcelain", "--untracked-files=no"])
+            .map(|s| (!s.is_empty()).to_string())
+            .unwrap_or_default()
+    };
+    println!("cargo:rustc-env=COMMONS_GIT_COMMIT={commit}");
+    println!("cargo:rustc-env=COMMONS_GIT_DIRTY={dirty}");
+    if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
+        for f in ["HEAD", "index", "refs"] {
+            println!("cargo:rerun-if-changed={dir}/{f}");
+        }
+    }
+    for f in ["src", "agents", "envs", "Cargo.toml"] {
+        println!("cargo:rerun-if-changed={}", root.join(f).display());
+    }
+}
+
 fn main() {
     strategy_library();
+    git_provenance();
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {

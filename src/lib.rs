@@ -17,6 +17,8 @@
 //! * [`simulate`] — the Monte-Carlo runner behind `commons simulate` (episodes in parallel, streamed
 //!   outputs);
 //! * `ppo` (feature `torch`, on by default) — the only module that uses libtorch;
+//! * [`provenance`] — where a result came from (commit, versions, population), recorded in run and
+//!   study files;
 //! * [`run`] — run folders: which command owns which output folder (manifest, lock, safe names);
 //! * [`compare`] — `commons compare`: per-episode samples of runs, bootstrap intervals, table and SVG;
 //! * `study` (feature `torch`) — `commons study`: study files, cells, the report (hierarchical
@@ -42,6 +44,7 @@ pub mod file_error;
 pub mod format;
 pub mod model;
 pub mod ppo;
+pub mod provenance;
 pub mod rng;
 pub mod run;
 pub mod scenario;

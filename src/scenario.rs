@@ -422,6 +422,7 @@ pub fn env_config_named(
     Ok(CommonsEnvConfig {
         model: scenario.model.clone(),
         population,
+        deviant: None,
     })
 }
 

@@ -330,6 +330,7 @@ fn a_model_error_ends_the_episode_with_its_type() {
     let mut env = CommonsEnv::new(CommonsEnvConfig {
         model,
         population: Vec::new(),
+        deviant: None,
     });
     env.reset(1).unwrap();
     let err = loop {
@@ -615,4 +616,65 @@ fn conviction_shares_of_a_funded_proposal_add_up_to_one() {
         }
     }
     assert!(checked > 10, "{checked}");
+}
+
+/// A unilateral deviation (`CommonsEnvConfig::deviant`) moves exactly one agent of the personality —
+/// its first at reset — to one more policy, for its whole life, and changes nothing else: with the same
+/// actions the world is the same, day by day.
+#[test]
+fn a_unilateral_deviant_is_one_agent_on_its_own_policy_and_changes_nothing_else() {
+    let plain_cfg = commons_cfg(120);
+    let mut plain = CommonsEnv::new(plain_cfg.clone());
+    let target = plain.policies()[0].clone();
+    let mut cfg = plain_cfg;
+    cfg.deviant = Some(target.clone());
+    let mut dev = CommonsEnv::new(cfg);
+    let n = plain.policies().len();
+    assert_eq!(&dev.policies()[..n], plain.policies());
+    assert_eq!(
+        dev.policies()[n],
+        commons_rl::env::commons_env::deviator_name(&target)
+    );
+    let nvec = plain.action_spec(0).nvec.clone();
+    for seed in 0..3 {
+        let (mut r1, mut r2) = (
+            rand_pcg::Pcg32::seed_from_u64(seed),
+            rand_pcg::Pcg32::seed_from_u64(seed),
+        );
+        let (mut a1, mut a2) = (Vec::new(), Vec::new());
+        let first = plain
+            .reset(seed)
+            .unwrap()
+            .rows
+            .iter()
+            .find(|r| r.policy == 0)
+            .map(|r| r.agent);
+        let out = dev.reset(seed).unwrap();
+        let deviants: Vec<_> = out.rows.iter().filter(|r| r.policy as usize == n).collect();
+        assert_eq!(deviants.len(), 1, "one deviant per episode");
+        assert_eq!(
+            Some(deviants[0].agent),
+            first,
+            "the personality's first agent"
+        );
+        let agent = deviants[0].agent;
+        loop {
+            let (o1, o2) = (plain.output(), dev.output());
+            assert_eq!(o1.rows.len(), o2.rows.len());
+            for (x, y) in o1.rows.iter().zip(&o2.rows) {
+                assert_eq!((x.agent, x.reward), (y.agent, y.reward));
+                let expected = if x.agent == agent { n as u16 } else { x.policy };
+                assert_eq!(y.policy, expected);
+            }
+            assert_eq!(o1.obs, o2.obs);
+            assert_eq!(o1.info.metrics, o2.info.metrics);
+            if o1.info.done {
+                break;
+            }
+            random_legal_actions(o1, &nvec, &mut r1, &mut a1);
+            random_legal_actions(o2, &nvec, &mut r2, &mut a2);
+            plain.step(&a1).unwrap();
+            dev.step(&a2).unwrap();
+        }
+    }
 }

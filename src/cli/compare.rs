@@ -88,6 +88,44 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     }
     let c = compare::compare(&runs);
     print!("{}", compare::render_table(&c));
+    // Runs of different code: say so, since their differences may not be the parameters'.
+    let provenance: Vec<(String, Option<commons_rl::provenance::Provenance>)> = args
+        .runs
+        .iter()
+        .zip(runs.iter().skip(args.scripted as usize).map(|r| &r.label))
+        .map(|(dir, label)| {
+            let p = eval::report::EvalHead::of_run(dir).and_then(|h| h.provenance);
+            (label.clone(), p)
+        })
+        .collect();
+    if let Some(w) = commons_rl::provenance::mixed(
+        "the compared runs",
+        provenance.iter().map(|(l, p)| (l.as_str(), p.as_ref())),
+    ) {
+        println!("{w}");
+    }
+    // Learned deviation checks of the runs that have one (`commons eval --against-learned`).
+    for (dir, label) in args
+        .runs
+        .iter()
+        .zip(runs.iter().skip(args.scripted as usize).map(|r| &r.label))
+    {
+        if let Some(l) = eval::LearnedResponse::read(dir)? {
+            let current = eval::report::EvalHead::of_run(dir)
+                .and_then(|h| Some((h.checkpoint_step?, h.episodes, h.seed)));
+            match current {
+                Some((step, episodes, seed)) if l.matches(step, episodes, seed) => {
+                    for w in l.warnings() {
+                        println!("{label}: {w}");
+                    }
+                }
+                _ => println!(
+                    "{label}: learned_response.json is from another evaluation than eval.json: run `commons eval {} --against-learned` again",
+                    dir.display()
+                ),
+            }
+        }
+    }
     // Best-response checks of the runs that have one (`commons eval --against-fixed`).
     for (dir, label) in args
         .runs

@@ -34,6 +34,28 @@ pub struct EvalArgs {
     /// agents/strategies). Needs at least 2 episodes.
     #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true)]
     against_fixed: Option<Option<PathBuf>>,
+    /// Also check each learned personality against a learned deviation (an approximate
+    /// exploitability): a new policy trained in its place against the others' frozen trained
+    /// policies, twice: the whole personality deviating together, and one agent per episode
+    /// deviating alone (unilateral). Played on the evaluation's seeds, paired by seed; writes
+    /// learned_response.json and keeps each deviator as a run under RUN/deviations/ (reused by a
+    /// later call with the same settings).
+    #[arg(long)]
+    against_learned: bool,
+    /// With --against-learned: only this learned personality.
+    #[arg(long, value_name = "NAME")]
+    personality: Option<String>,
+    /// With --against-learned: training steps per deviator (environment steps, all environments)
+    /// [default: 100000].
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = super::seed_u64)]
+    steps: Option<u64>,
+    /// With --against-learned: the deviators' training seed [default: the run's seed + 10007].
+    #[arg(long, value_name = "S", value_parser = super::seed_u64)]
+    deviation_seed: Option<u64>,
+    /// With --against-learned: start each deviator from the trained personality's weights instead
+    /// of from scratch (a local search; from scratch is the default).
+    #[arg(long)]
+    warm_start: bool,
     /// Go ahead even when the memory estimate exceeds what the machine has available.
     #[arg(long)]
     ignore_memory_limit: bool,
@@ -53,29 +75,64 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if args.check_episodes.is_some() && args.against_fixed.is_none() {
         bail!("--check-episodes: only with --against-fixed (it sets the best-response check's episodes)");
     }
-    let (report, best) = eval::run(&eval::EvalRequest {
-        run_dir: args.run_dir.clone(),
-        episodes: args.episodes,
-        check_episodes,
-        seed: args.seed,
-        sets: args.set,
-        strategies,
-        announce: true,
-        ignore_memory_limit: args.ignore_memory_limit,
-        ignore_time_limit: args.ignore_time_limit,
-    })?;
-    print!("{}", eval::text::report(&report));
-    if let Some(b) = &best {
+    let learned_flags = [
+        ("--personality", args.personality.is_some()),
+        ("--steps", args.steps.is_some()),
+        ("--deviation-seed", args.deviation_seed.is_some()),
+        ("--warm-start", args.warm_start),
+    ];
+    if let (false, Some((flag, _))) = (
+        args.against_learned,
+        learned_flags.iter().find(|(_, given)| *given),
+    ) {
+        bail!("{flag}: only with --against-learned (it sets the learned deviation)");
+    }
+    let learned = args.against_learned.then(|| eval::LearnedRequest {
+        personality: args.personality.clone(),
+        steps: args.steps,
+        seed: args.deviation_seed,
+        warm_start: args.warm_start,
+    });
+    #[cfg(feature = "torch")]
+    let trainer: Option<&dyn commons_rl::run::job::Trainer> = Some(&commons_rl::ppo::Native);
+    #[cfg(not(feature = "torch"))]
+    let trainer: Option<&dyn commons_rl::run::job::Trainer> = None;
+    let done = eval::run_with(
+        &eval::EvalRequest {
+            run_dir: args.run_dir.clone(),
+            episodes: args.episodes,
+            check_episodes,
+            seed: args.seed,
+            sets: args.set,
+            strategies,
+            announce: true,
+            ignore_memory_limit: args.ignore_memory_limit,
+            ignore_time_limit: args.ignore_time_limit,
+            learned,
+        },
+        trainer,
+    )?;
+    print!("{}", eval::text::report(&done.report));
+    if let Some(b) = &done.best {
         print!("{}", eval::text::best_response(b));
+    }
+    if let Some(l) = &done.learned {
+        print!("{}", eval::text::learned_response(l));
     }
     println!(
         "written: {}",
         args.run_dir.join(eval::report::FILE).display()
     );
-    if best.is_some() {
+    if done.best.is_some() {
         println!(
             "written: {}",
             args.run_dir.join(eval::best_response::FILE).display()
+        );
+    }
+    if done.learned.is_some() {
+        println!(
+            "written: {}",
+            args.run_dir.join(eval::learned::FILE).display()
         );
     }
     Ok(())

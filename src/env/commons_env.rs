@@ -24,6 +24,16 @@ pub struct CommonsEnvConfig {
     /// Who is who: shares of hatchers and arrivals per personality, and their controllers. The rest of
     /// the participants follow the reference's rules.
     pub population: Vec<ResolvedEntry>,
+    /// A unilateral deviation (`commons eval --against-learned`): in every episode, the first agent of
+    /// this policy-played personality (the first of its hatchers, or its first arrival) is played by
+    /// one more policy, named [`deviator_name`] of it, with the same observation, reward and mask;
+    /// its peers keep their own policy. None: every agent plays its personality's policy.
+    pub deviant: Option<String>,
+}
+
+/// The policy that plays the unilateral deviant of `personality` ([`CommonsEnvConfig::deviant`]).
+pub fn deviator_name(personality: &str) -> String {
+    format!("{personality}+deviator")
 }
 
 /// Per-agent bookkeeping between steps.
@@ -53,16 +63,19 @@ struct Roster {
     personalities: Vec<Personality>,
     /// The fixed strategies of the population, with their personalities.
     fixed: Vec<(Strategy, Personality)>,
+    /// A unilateral deviation: (the personality's policy, the deviator's policy).
+    deviant: Option<(PolicyId, PolicyId)>,
 }
 
 impl Roster {
-    fn new(population: &[ResolvedEntry]) -> Self {
+    fn new(population: &[ResolvedEntry], deviant: Option<&str>) -> Self {
         let mut r = Roster {
             label_policy: vec![None],
             label_fixed: vec![None],
             names: Vec::new(),
             personalities: Vec::new(),
             fixed: Vec::new(),
+            deviant: None,
         };
         for e in population {
             let (policy, fixed) = match (&e.controller, &e.strategy) {
@@ -84,7 +97,26 @@ impl Roster {
             r.label_policy.push(policy);
             r.label_fixed.push(fixed);
         }
+        // The deviator comes last, so that every other policy keeps its index.
+        if let Some(of) = deviant.and_then(|d| r.names.iter().position(|n| n == d)) {
+            r.names.push(deviator_name(&r.names[of]));
+            r.personalities.push(r.personalities[of].clone());
+            r.deviant = Some((of as PolicyId, r.personalities.len() as PolicyId - 1));
+        }
         r
+    }
+
+    /// The policy of an agent seen for the first time: its personality's, or the deviator's for the
+    /// first agent of the deviating personality in an episode (`taken` records that it is gone).
+    fn policy_of_new(&self, p: &Participant, taken: &mut bool) -> Option<PolicyId> {
+        let policy = self.policy_of(p)?;
+        match self.deviant {
+            Some((of, deviator)) if of == policy && !*taken => {
+                *taken = true;
+                Some(deviator)
+            }
+            _ => Some(policy),
+        }
     }
 
     fn fixed_of(&self, p: &Participant) -> Option<usize> {
@@ -116,6 +148,8 @@ struct Rows {
     encoder: Encoder,
     /// The unit of the money reward components this episode.
     unit: f64,
+    /// Whether this episode's unilateral deviant has been picked.
+    deviant_taken: bool,
 }
 
 impl Rows {
@@ -124,6 +158,7 @@ impl Rows {
         self.encoder.reset(c, c.config().simulation.days);
         self.unit = reward_unit(c);
         self.agents.clear();
+        self.deviant_taken = false;
     }
 
     /// Empties the output for the next rows.
@@ -182,7 +217,7 @@ impl Rows {
     fn push_newcomers(&mut self, c: &Commons, day: u32, truncated: bool, roster: &Roster) {
         let first = c.participants().partition_point(|p| p.joined_day < day);
         for p in &c.participants()[first..] {
-            let Some(policy) = roster.policy_of(p) else {
+            let Some(policy) = roster.policy_of_new(p, &mut self.deviant_taken) else {
                 continue;
             };
             let net_worth = observation::net_worth(c, p);
@@ -335,7 +370,7 @@ struct FixedPlay {
 impl CommonsEnv {
     /// An environment for `cfg`; call [`MultiAgentEnv::reset`] before stepping.
     pub fn new(cfg: CommonsEnvConfig) -> Self {
-        let roster = Roster::new(&cfg.population);
+        let roster = Roster::new(&cfg.population, cfg.deviant.as_deref());
         let agent_labels = roster
             .label_policy
             .iter()

@@ -30,6 +30,12 @@ pub fn episode_seed(base: u64, env: usize, episode: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The base seed of a training run's episodes (environment `i`'s episode `e` has
+/// [`episode_seed`]`(base, i, e)`) for training seed `train_seed`.
+pub fn training_base_seed(train_seed: u64) -> u64 {
+    episode_seed(train_seed, usize::MAX, 0)
+}
+
 /// N environments of the same kind.
 pub struct VecEnv<E> {
     envs: Vec<E>,

@@ -80,6 +80,9 @@ pub struct BestResponse {
     pub personalities: BTreeMap<String, PersonalityCheck>,
     /// The per-episode returns behind it.
     pub samples: FixedSamples,
+    /// The code it came from (None in files from before it was recorded).
+    #[serde(default)]
+    pub provenance: Option<crate::provenance::Provenance>,
 }
 
 impl BestResponse {
@@ -158,6 +161,7 @@ impl BestResponse {
             strategies,
             personalities,
             samples,
+            provenance: Some(crate::provenance::Provenance::current()),
         }
     }
 

@@ -9,6 +9,8 @@
 //! * [`days`] — `eval_days.csv` (written and read here);
 //! * [`samples`] — the per-episode samples behind the intervals;
 //! * [`best_response`] — `best_response.json`: the check against fixed strategies;
+//! * [`learned`] — `learned_response.json`: the check against learned deviations (a policy retrained
+//!   in a personality's place, by the [`crate::run::job::Trainer`] the caller gives);
 //! * [`text`] — the printed tables of `commons eval`;
 //! * [`files`] — the error of reading any of them;
 //! * [`policies`] — a run's checkpoint as actors (libtorch; without it, a clear error);
@@ -20,6 +22,7 @@ pub mod actor;
 pub mod best_response;
 pub mod days;
 pub mod files;
+pub mod learned;
 pub mod play;
 pub mod policies;
 pub mod report;
@@ -32,6 +35,7 @@ pub use actor::{ActError, Actor, Actors};
 pub use best_response::BestResponse;
 pub use days::EvalDays;
 pub use files::ReadError;
+pub use learned::{LearnedRequest, LearnedResponse};
 pub use report::EvalReport;
 
 use crate::env::strategy::{Strategy, StrategyError};
@@ -112,6 +116,13 @@ pub enum EvalError {
     /// The evaluation would take longer than the command's limit.
     #[error(transparent)]
     Work(#[from] crate::run::work::WorkError),
+    /// The learned deviation (`--against-learned`, `--personality`, `--steps`) cannot run: the message
+    /// names the flag and what is allowed.
+    #[error("{0}")]
+    Learned(String),
+    /// `--against-learned` without a trainer (a build without libtorch).
+    #[error("--against-learned: training deviators needs libtorch; this build has none (build with the default `torch` feature)")]
+    NoTrainer,
     /// An evaluation series that should exist does not (a bug).
     #[error("internal: evaluation series `{0}` is missing")]
     MissingSeries(String),
@@ -136,8 +147,22 @@ pub struct EvalRequest {
     pub announce: bool,
     /// Go ahead even when the memory estimate exceeds what the machine has available.
     pub ignore_memory_limit: bool,
-    /// Go ahead even when the time estimate exceeds [`crate::run::work::INTERACTIVE_LIMIT`].
+    /// Go ahead even when the time estimate exceeds [`crate::run::work::INTERACTIVE_LIMIT`] (and the
+    /// deviators' training estimate [`crate::run::work::TRAIN_LIMIT`]).
     pub ignore_time_limit: bool,
+    /// The learned deviation check (`--against-learned`); None: no check.
+    pub learned: Option<LearnedRequest>,
+}
+
+/// What an evaluation produced (each already written into the run folder).
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// `eval.json`.
+    pub report: EvalReport,
+    /// `best_response.json`, with `--against-fixed`.
+    pub best: Option<BestResponse>,
+    /// `learned_response.json`, with `--against-learned`.
+    pub learned: Option<LearnedResponse>,
 }
 
 impl EvalRequest {
@@ -153,6 +178,7 @@ impl EvalRequest {
             announce: false,
             ignore_memory_limit: false,
             ignore_time_limit: false,
+            learned: None,
         }
     }
 }
@@ -217,7 +243,17 @@ fn guard(
 /// seeds, `best_response.json` (an earlier one is removed when there are no strategies: it would
 /// describe another evaluation). Nobody else may write into the folder meanwhile (a run still
 /// training holds its lock).
-pub fn run(req: &EvalRequest) -> Result<(EvalReport, Option<BestResponse>), EvalError> {
+pub fn run(req: &EvalRequest) -> Result<Evaluation, EvalError> {
+    run_with(req, None)
+}
+
+/// [`run`], with `trainer` to train the deviators of `req.learned` (`--against-learned`): they are
+/// trained and played after the evaluation, and `learned_response.json` is written (an earlier one is
+/// removed when no learned check is asked for).
+pub fn run_with(
+    req: &EvalRequest,
+    trainer: Option<&dyn crate::run::job::Trainer>,
+) -> Result<Evaluation, EvalError> {
     let run_dir = req.run_dir.as_path();
     let _folder = run_folder::open(run_dir, Access::ExistingRun)?;
     let cfg = crate::run::config::RunConfig::load(run_dir)?;
@@ -242,6 +278,16 @@ pub fn run(req: &EvalRequest) -> Result<(EvalReport, Option<BestResponse>), Eval
             episodes,
         });
     }
+    let targets = match &req.learned {
+        Some(l) => {
+            let t = learned::targets(&env_cfg, l, &run_dir.join("config.toml"))?;
+            if trainer.is_none() {
+                return Err(EvalError::NoTrainer);
+            }
+            t
+        }
+        None => Vec::new(),
+    };
     guard(req, &env_cfg, strategies.len())?;
     // Only the personalities played by policies are replaced by the strategies.
     for e in env_cfg
@@ -316,12 +362,46 @@ pub fn run(req: &EvalRequest) -> Result<(EvalReport, Option<BestResponse>), Eval
             req.seed,
         )
     });
-    match &best {
-        Some(b) => {
-            crate::run::files::write_json(run_dir, best_response::FILE, b)?;
+    write_or_remove(run_dir, best_response::FILE, best.as_ref())?;
+    let learned = match (&req.learned, trainer) {
+        (Some(l), Some(trainer)) => {
+            let ctx = learned::Context {
+                run_dir,
+                cfg: &cfg,
+                scenario: &scenario,
+                env_cfg: &env_cfg,
+                trained: &loaded,
+                episodes,
+                seed: req.seed,
+                overrides: plan.overrides.clone(),
+                announce: req.announce,
+                ignore_time_limit: req.ignore_time_limit,
+            };
+            Some(learned::check(&ctx, l, &targets, trainer)?)
+        }
+        _ => None,
+    };
+    write_or_remove(run_dir, learned::FILE, learned.as_ref())?;
+    Ok(Evaluation {
+        report,
+        best,
+        learned,
+    })
+}
+
+/// Writes `value` as `dir/name`, or removes an earlier file of that name when there is none (it would
+/// describe another evaluation).
+fn write_or_remove<T: serde::Serialize>(
+    dir: &Path,
+    name: &str,
+    value: Option<&T>,
+) -> Result<(), EvalError> {
+    match value {
+        Some(v) => {
+            crate::run::files::write_json(dir, name, v)?;
         }
         None => {
-            let old = run_dir.join(best_response::FILE);
+            let old = dir.join(name);
             if old.is_file() {
                 std::fs::remove_file(&old).map_err(|cause| EvalError::Remove {
                     path: old.clone(),
@@ -330,7 +410,7 @@ pub fn run(req: &EvalRequest) -> Result<(EvalReport, Option<BestResponse>), Eval
             }
         }
     }
-    Ok((report, best))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -395,21 +395,47 @@ fn play(
     seed: u64,
     bar: &indicatif::ProgressBar,
 ) -> Result<SideResult, EvalError> {
+    let all: Vec<usize> = (0..actors.len()).collect();
+    play_slots(cfg, side, actors, &all, episodes, seed, bar)
+}
+
+/// [`play`] with policy `k` of the environment played by actor `slots[k]` (one actor may play several
+/// policies).
+fn play_slots(
+    cfg: &CommonsEnvConfig,
+    side: Side,
+    actors: &Actors,
+    slots: &[usize],
+    episodes: u32,
+    seed: u64,
+    bar: &indicatif::ProgressBar,
+) -> Result<SideResult, EvalError> {
     let one = |r: Result<EpisodeResult, EvalError>| {
         bar.inc(1);
         r
     };
+    let missing = || EvalError::MissingSeries(format!("actor for policies {slots:?}"));
     let results: Vec<EpisodeResult> = match actors {
-        Actors::Parallel(boxes) => (0..episodes)
-            .into_par_iter()
-            .map(|k| {
-                let refs: Vec<&dyn Actor> =
-                    boxes.iter().map(|b| b.as_ref() as &dyn Actor).collect();
-                one(play_episode(cfg, side, &refs, seed.wrapping_add(k as u64)))
-            })
-            .collect::<Result<_, _>>()?,
+        Actors::Parallel(boxes) => {
+            if slots.iter().any(|&i| i >= boxes.len()) {
+                return Err(missing());
+            }
+            (0..episodes)
+                .into_par_iter()
+                .map(|k| {
+                    let refs: Vec<&dyn Actor> = slots
+                        .iter()
+                        .map(|&i| boxes[i].as_ref() as &dyn Actor)
+                        .collect();
+                    one(play_episode(cfg, side, &refs, seed.wrapping_add(k as u64)))
+                })
+                .collect::<Result<_, _>>()?
+        }
         Actors::Serial(boxes) => {
-            let refs: Vec<&dyn Actor> = boxes.iter().map(|b| b.as_ref()).collect();
+            let refs: Vec<&dyn Actor> = slots
+                .iter()
+                .map(|&i| boxes.get(i).map(|b| b.as_ref()).ok_or_else(missing))
+                .collect::<Result<_, _>>()?;
             (0..episodes)
                 .map(|k| one(play_episode(cfg, side, &refs, seed.wrapping_add(k as u64))))
                 .collect::<Result<_, _>>()?
@@ -417,7 +443,7 @@ fn play(
     };
     let counted = matches!(side, Side::Trained);
     let mut res = SideResult {
-        policies: (0..actors.len()).map(|_| PolicySeries::new()).collect(),
+        policies: (0..slots.len()).map(|_| PolicySeries::new()).collect(),
         outcomes: vec![Vec::new(); METRIC_COUNT],
         days: Vec::with_capacity(episodes as usize),
         fallbacks: FallbackCounts::default(),
@@ -436,6 +462,35 @@ fn play(
         }
     }
     Ok(res)
+}
+
+/// What each policy's agents earned in one side of episodes played by actors: per policy, each
+/// episode's mean return over its agents (None without agents), and its behaviour over all episodes.
+#[derive(Clone, Debug)]
+pub struct Returns {
+    /// Per policy, per episode.
+    pub returns: Vec<Vec<Option<f64>>>,
+    /// Per policy: the share of its choices that showed each behaviour.
+    pub behaviour: Vec<BehaviourRates>,
+}
+
+/// Plays `episodes` episodes (seeds `seed + k`) of `cfg` with policy `k` played by actor `slots[k]`,
+/// and returns every policy's per-episode returns and behaviour: the samples of a learned deviation
+/// (`commons eval --against-learned`). Ticks `bar` once per episode.
+pub fn returns(
+    cfg: &CommonsEnvConfig,
+    actors: &Actors,
+    slots: &[usize],
+    episodes: u32,
+    seed: u64,
+    bar: &indicatif::ProgressBar,
+) -> Result<Returns, EvalError> {
+    let r = play_slots(cfg, Side::Trained, actors, slots, episodes, seed, bar)?;
+    let ret = AgentMeasure::Return as usize;
+    Ok(Returns {
+        returns: r.policies.iter().map(|p| p.agent[ret].clone()).collect(),
+        behaviour: r.policies.iter().map(|p| p.actions.rates()).collect(),
+    })
 }
 
 /// What [`evaluate`] is asked to do.
@@ -548,6 +603,7 @@ pub fn evaluate(
             trained: trained.samples(names),
             scripted: baseline.samples(names),
         },
+        provenance: Some(crate::provenance::Provenance::of(&cfg.population)),
     };
     let days = EvalDays {
         trained: trained.days,

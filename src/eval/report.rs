@@ -108,6 +108,10 @@ pub struct EvalReport {
     pub baseline_outcomes: BTreeMap<String, Interval>,
     /// Per-episode values behind the intervals (read by `commons compare`).
     pub samples: EvalSamples,
+    /// Where it came from: the code, the versions and the evaluated population (None in files from
+    /// before it was recorded).
+    #[serde(default)]
+    pub provenance: Option<crate::provenance::Provenance>,
 }
 
 impl EvalReport {
@@ -134,6 +138,9 @@ pub struct EvalHead {
     /// Per-episode samples (None in files of older versions).
     #[serde(default)]
     pub samples: Option<EvalSamples>,
+    /// Where it came from (None in files of older versions).
+    #[serde(default)]
+    pub provenance: Option<crate::provenance::Provenance>,
 }
 
 impl EvalHead {

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::best_response::BestResponse;
+use super::learned::LearnedResponse;
 use super::report::EvalReport;
 
 /// `writeln!` into a String (which cannot fail).
@@ -147,6 +148,83 @@ pub fn best_response(b: &BestResponse) -> String {
         );
     }
     for w in b.warnings() {
+        w!(out, "{w}");
+    }
+    out
+}
+
+/// A learned deviation check as text: per personality and deviation the trained return, the
+/// deviator's and the gain, what the deviator does differently, a verdict, the cost, then the
+/// warnings.
+pub fn learned_response(l: &LearnedResponse) -> String {
+    use crate::format::short;
+    let mut out = String::new();
+    w!(out,
+        "learned deviation (return per agent in the role; intervals {:.0} % simultaneous over the personality's deviations, paired by seed, {} episodes):",
+        100.0 * l.level,
+        l.episodes
+    );
+    w!(
+        out,
+        "{:<16} {:<11} {:>26} {:>26} {:>28}  verdict",
+        "personality",
+        "deviation",
+        "trained",
+        "deviator",
+        "gain (deviator − trained)"
+    );
+    for d in &l.deviations {
+        let verdict = if d.exploitable {
+            match d.relative_gain {
+                Some(r) => format!("exploitable by {:.0} % of its return", 100.0 * r),
+                None => "exploitable".to_string(),
+            }
+        } else if d.gain.hi < 0.0 {
+            "holds: the deviator earns less".to_string()
+        } else {
+            "holds: no significant gain".to_string()
+        };
+        w!(
+            out,
+            "{:<16} {:<11} {:>26} {:>26} {:>28}  {verdict}",
+            d.spec.personality,
+            d.spec.deviation.name(),
+            d.trained.text(),
+            d.deviator.text(),
+            d.gain.text()
+        );
+    }
+    w!(
+        out,
+        "behaviour in the role, trained → deviator (share of days: buy/sell/stake/propose/exit):"
+    );
+    for d in &l.deviations {
+        let r = |b: &super::report::BehaviourRates| {
+            format!(
+                "{:.2}/{:.2}/{:.2}/{:.2}/{:.3}",
+                b.buy, b.sell, b.stake, b.propose, b.exit
+            )
+        };
+        w!(
+            out,
+            "{:<16} {:<11} {} → {}",
+            d.spec.personality,
+            d.spec.deviation.name(),
+            r(&d.trained_behaviour),
+            r(&d.deviator_behaviour)
+        );
+    }
+    let run = l
+        .run_train_seconds
+        .map(|s| format!(" (the run's own training: {} s)", short(s)))
+        .unwrap_or_default();
+    w!(
+        out,
+        "cost: {} s of deviator training for {} deviations{run}; deviator runs under deviations/",
+        short(l.train_seconds()),
+        l.deviations.len()
+    );
+    for w in l.warnings() {
         w!(out, "{w}");
     }
     out

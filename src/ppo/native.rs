@@ -58,9 +58,10 @@ pub fn train(
         resume: job.resume,
         stop_after: job.stop_after,
         frozen: job.frozen.clone(),
+        warm_start: job.warm_start.clone(),
     };
     let n = job.cfg.training.train.num_envs;
-    let summary = match job.cfg.scenario.kind {
+    let mut summary = match job.cfg.scenario.kind {
         EnvKind::Cartpole => trainer::train((0..n).map(|_| CartPole::new()).collect(), &settings)?,
         EnvKind::Commons => {
             let env = job.env.as_ref().ok_or(JobRunError::NoEnvironment)?;
@@ -70,6 +71,9 @@ pub fn train(
             )?
         }
     };
+    summary.provenance = Some(crate::provenance::Provenance::of(
+        job.env.as_ref().map_or(&[][..], |e| &e.population[..]),
+    ));
     crate::run::files::write_json(&job.run_dir, crate::run::files::SUMMARY, &summary)?;
     Ok(summary)
 }

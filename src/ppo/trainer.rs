@@ -55,6 +55,9 @@ pub struct TrainSettings {
     /// Policies played from another run's checkpoint and never updated: (personality, run folder or
     /// checkpoint folder).
     pub frozen: Vec<(String, PathBuf)>,
+    /// Policies that learn from another run's weights instead of from scratch: (policy, the
+    /// personality whose weights and normaliser they start from, its run or checkpoint folder).
+    pub warm_start: Vec<(String, String, PathBuf)>,
 }
 
 /// The per-update, per-policy random stream `purpose` (0: rollout sampling, 1: minibatch shuffles).
@@ -72,7 +75,8 @@ struct Progress {
     lr_fraction: f64,
 }
 
-/// Builds one policy per personality of `env`: fresh, or frozen from another run's checkpoint.
+/// Builds one policy per personality of `env`: fresh, frozen from another run's checkpoint, or
+/// learning from another run's weights (a warm start).
 fn build_policies<E: MultiAgentEnv>(env: &E, s: &TrainSettings) -> Result<Vec<Policy>, TrainError> {
     let mut policies = Vec::new();
     for (k, name) in env.policies().iter().enumerate() {
@@ -80,9 +84,11 @@ fn build_policies<E: MultiAgentEnv>(env: &E, s: &TrainSettings) -> Result<Vec<Po
         let nvec = env.action_spec(k as u16).nvec;
         let cfg = s.file.ppo_for(name).clone();
         let frozen = s.frozen.iter().find(|(n, _)| n == name);
-        let (net, norm) = match frozen {
-            Some((_, path)) => load_frozen(path, name, obs_len, &nvec, s.device)?,
-            None => (
+        let warm = s.warm_start.iter().find(|(n, _, _)| n == name);
+        let (net, norm) = match (frozen, warm) {
+            (Some((_, path)), _) => load_frozen(path, name, obs_len, &nvec, s.device)?,
+            (None, Some((_, from, path))) => load_frozen(path, from, obs_len, &nvec, s.device)?,
+            (None, None) => (
                 ActorCritic::new(s.device, obs_len, &nvec, cfg.hidden),
                 RunningNorm::new(obs_len, cfg.normalize_observations),
             ),
@@ -200,7 +206,7 @@ pub fn train<E: MultiAgentEnv + Send>(
         schedule: LrSchedule::new(end_step),
         lr_fraction: 1.0,
     };
-    let fresh_seed = episode_seed(t.seed, usize::MAX, 0);
+    let fresh_seed = crate::env::vec_env::training_base_seed(t.seed);
     if s.resume {
         let state = restore(&s.run_dir, &mut policies, end_step)?;
         run.global_step = state.global_step;
@@ -325,5 +331,6 @@ fn summary(
             .collect(),
         agent_steps: run.agent_steps,
         interrupted,
+        provenance: None,
     }
 }

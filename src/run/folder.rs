@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 pub const MANIFEST: &str = "commons-run.json";
 /// The lock's file name.
 pub const LOCK: &str = ".lock";
+/// The folder of a training run that holds its learned deviations, each a training run of its own
+/// (`commons eval --against-learned`).
+pub const DEVIATIONS: &str = "deviations";
 
 /// What kind of output a folder holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,10 +294,21 @@ impl OpenFolder {
 /// Checks that `dir` may be used for `access` (see [`Access`]) without touching it; returns the kind of
 /// folder it will be.
 pub fn check_access(dir: &Path, access: Access) -> Result<FolderKind, FolderError> {
-    // Training runs may lie inside a study folder (its cells); nothing else inside an output.
+    // Training runs may lie inside a study folder (its cells) and in a training run's `deviations/`
+    // (the learned deviations of `commons eval --against-learned`); nothing else inside an output.
     let in_study = |owner: &Path| {
+        let kind = read_manifest(owner).ok().flatten().map(|m| m.kind);
+        let under_deviations = std::path::absolute(dir)
+            .ok()
+            .and_then(|d| {
+                d.strip_prefix(owner)
+                    .ok()
+                    .map(|r| r.starts_with(DEVIATIONS))
+            })
+            .unwrap_or(false);
         matches!(access, Access::NewRun | Access::ExistingRun)
-            && read_manifest(owner).is_ok_and(|m| m.is_some_and(|m| m.kind == FolderKind::Study))
+            && (kind == Some(FolderKind::Study)
+                || (kind == Some(FolderKind::Train) && under_deviations))
     };
     if let Some(owner) = enclosing_output(dir).filter(|o| !in_study(o)) {
         return Err(FolderError::NotOurs {

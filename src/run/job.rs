@@ -161,6 +161,10 @@ pub struct TrainJob {
     pub env: Option<CommonsEnvConfig>,
     /// Policies played from another run's checkpoint: (personality, run or checkpoint folder).
     pub frozen: Vec<(String, PathBuf)>,
+    /// Policies that learn starting from another run's weights: (policy, personality in that run,
+    /// run or checkpoint folder). Empty for `commons train`; a warm-started learned deviation
+    /// (`commons eval --against-learned --warm-start`) sets it.
+    pub warm_start: Vec<(String, String, PathBuf)>,
     /// Move an existing run folder aside before claiming it.
     pub overwrite: bool,
     /// Stop once this invocation has taken this many steps (checkpoint saved).
@@ -345,6 +349,7 @@ impl TrainJob {
             resume,
             env,
             frozen,
+            warm_start: Vec::new(),
             overwrite,
             stop_after: req.stop_after,
         })

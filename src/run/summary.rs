@@ -42,4 +42,8 @@ pub struct TrainSummary {
     pub agent_steps: u64,
     /// Whether the run stopped early (Ctrl-C).
     pub interrupted: bool,
+    /// Where it came from: the code, the versions and the trained population (None in files from
+    /// before it was recorded).
+    #[serde(default)]
+    pub provenance: Option<crate::provenance::Provenance>,
 }
