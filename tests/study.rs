@@ -538,3 +538,54 @@ fn a_strategy_that_cannot_replace_a_trained_personality_is_refused_before_traini
     );
     assert!(!dir.join("out").exists(), "nothing is written");
 }
+
+#[test]
+fn a_grid_study_lists_its_cost_runs_and_draws_a_response_chart_with_provenance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = format!(
+        r#"[study]
+env = "{ROOT}/envs/commons.toml"
+agents = "{ROOT}/agents/profit-and-altruist.toml"
+seeds = [1]
+total_steps = 1024
+eval_episodes = 4
+set = {{ "simulation.days" = 40 }}
+
+[[grid]]
+"hatch.vesting_80p_unlocked" = [120.0, 365.0]
+"conviction.max_proposal_request" = [0.1, 0.2]
+"#
+    );
+    let file = write(dir, "grid.toml", &text);
+    let listed = assert_ok(&study(dir, &file, &["--list"]));
+    assert!(
+        listed.contains("4 cells: 4 variants x 1 training seeds"),
+        "{listed}"
+    );
+    assert!(listed.contains("core-hours"), "{listed}");
+    assert!(
+        listed.contains("max_proposal_request-0.1+vesting_80p_unlocked-120.0__seed1"),
+        "{listed}"
+    );
+    assert!(!dir.join("out").exists(), "--list writes nothing");
+    assert_ok(&study(dir, &file, &[]));
+    let s = json(&dir.join("out/study.json"));
+    let variants = s["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 4);
+    assert_eq!(
+        variants[3]["grid"]["values"][1][0],
+        "hatch.vesting_80p_unlocked"
+    );
+    assert!(s["provenance"]["population"]
+        .as_array()
+        .is_some_and(|p| !p.is_empty()));
+    assert!(s["report_provenance"]["model_version"].is_u64());
+    let svg = std::fs::read_to_string(dir.join("out/charts/response-grid0.svg")).unwrap();
+    roxmltree::Document::parse(&svg).expect("the response chart parses as XML");
+    let md = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
+    assert!(
+        md.contains("charts/response-grid0.svg") && md.contains("Provenance:"),
+        "{md}"
+    );
+}

@@ -44,7 +44,8 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
                 .into());
             }
         }
-        for line in study::run::list(&study, &out)? {
+        let lines = study::run::list(&study, &out)?;
+        for line in &lines {
             let busy = if line.busy {
                 ", in use by another process"
             } else {
@@ -55,6 +56,41 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
                 line.cell.index,
                 line.cell.name,
                 line.state.describe(study.total_steps)
+            );
+        }
+        println!(
+            "{} cells: {} variants x {} training seeds ({} steps each{}{})",
+            lines.len(),
+            study.variants.len(),
+            study.seeds.len(),
+            study.total_steps,
+            if study.against_fixed.is_some() {
+                ", the fixed check"
+            } else {
+                ""
+            },
+            if study.against_learned {
+                ", the learned check"
+            } else {
+                ""
+            },
+        );
+        #[cfg(feature = "torch")]
+        {
+            eprintln!(
+                "timing a short probe (two training updates, two evaluation episodes per side)..."
+            );
+            let e = study::run::estimate(&study, &lines, &commons_rl::ppo::Native)?;
+            println!(
+                "estimated cost: {:.2} core-hours in all, {:.2} for the {} cells still to do ({:.0} s per cell on {} cores; from a probe of {} steps at {:.2} ms per step and {:.2} s per evaluation episode: rough, the probe's policies are untrained)",
+                e.core_hours,
+                e.core_hours_to_do,
+                e.to_do,
+                e.cell_seconds,
+                e.threads,
+                e.probe_steps,
+                1e3 * e.seconds_per_step,
+                e.seconds_per_episode
             );
         }
         return Ok(());

@@ -7,10 +7,13 @@
 //! agents = "agents/mixed.toml"
 //! seeds = [1, 2, 3]                  # training seeds: every variant is trained once per seed
 //! total_steps = 200000               # training steps (days, all environments) per cell
-//! eval_episodes = 32                 # held-out episodes per side (the same seeds for every cell)
+//! eval_episodes = 128                # optional: held-out episodes per side (the same seeds for every
+//!                                    # cell; default: commons eval's, 128)
 //! eval_seed = 1000000                # optional: seed of the first eval episode
 //! against_fixed = true               # optional: also the best-response check of every cell (true: the
 //!                                    # built-in strategies; or a folder of strategy files)
+//! check_episodes = 32                # optional: the check's episodes, the first of the evaluation's
+//! against_learned = true             # optional: also the learned deviation check of every cell
 //! set = { "simulation.days" = 365 }  # optional: overrides for every variant
 //!
 //! [[variant]]                        # the first variant is the baseline
@@ -20,7 +23,17 @@
 //! [[variant]]
 //! name = "tribute-0.3"
 //! set = { "curve.exit_tribute" = 0.3 }
+//!
+//! [[grid]]                           # optional: the product of lists, one variant per point
+//! name = "g"                         # optional prefix of the generated names
+//! "curve.exit_tribute" = [0.2, 0.6]
+//! "hatch.vesting_80p_unlocked" = [120.0, 365.0]
 //! ```
+//!
+//! A grid's keys are taken in sorted order (the last varies fastest); its variants follow the
+//! `[[variant]]`s (the first variant of the file, from either, is the baseline) and are named
+//! `[<name>-]<key>-<value>+<key>-<value>` from each key's last dotted part (e.g.
+//! `g-exit_tribute-0.2+vesting_80p_unlocked-120.0`).
 //!
 //! `set` tables take dotted keys, quoted (`"curve.exit_tribute" = 0.3`) or as TOML sub-tables
 //! (`[variant.set] curve.exit_tribute = 0.3`), for scenario parameters and training settings alike
@@ -44,8 +57,11 @@ pub const MAX_EVAL_EPISODES: u32 = 100_000;
 pub const MAX_CELLS: usize = 10_000;
 /// Seed of the first evaluation episode when the file gives none (as `commons eval`'s default).
 pub const DEFAULT_EVAL_SEED: u64 = 1_000_000;
-/// Evaluation episodes per side when the file gives none.
-pub const DEFAULT_EVAL_EPISODES: u32 = 32;
+/// Evaluation episodes per side when the file gives none: `commons eval`'s default.
+pub const DEFAULT_EVAL_EPISODES: u32 = crate::eval::DEFAULT_EPISODES;
+/// Episodes of the best-response check when the file gives none: `commons eval`'s default (the first
+/// of the evaluation's seeds), or every evaluation episode when there are fewer.
+pub const DEFAULT_CHECK_EPISODES: u32 = crate::eval::DEFAULT_CHECK_EPISODES;
 
 /// Why a study file cannot be used: unreadable, not valid TOML (an unknown field, a value of the wrong
 /// type; with its line), or a field whose value is not allowed.
@@ -64,6 +80,141 @@ pub struct Variant {
     pub days: u32,
     /// The personalities its policies play (learned or frozen), in population order, set by validation.
     pub played: Vec<Played>,
+    /// Where a `[[grid]]` put it: the grid's index and the point's values (one per grid key).
+    pub grid: Option<GridPoint>,
+    /// Where the file defines it: `variant[i]` or `grid[g]`.
+    pub origin: String,
+}
+
+impl Variant {
+    /// The field that errors about its overrides name: `variant[i].set`, or `grid[g]` for a grid's point.
+    pub fn at(&self) -> String {
+        if self.grid.is_some() {
+            self.origin.clone()
+        } else {
+            format!("{}.set", self.origin)
+        }
+    }
+}
+
+/// A variant's place in a `[[grid]]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridPoint {
+    /// Index of the grid in the file.
+    pub grid: usize,
+    /// The point: one override per grid key, in the grid's key order.
+    pub values: Vec<Override>,
+}
+
+/// The variants a `[[grid]]` table expands to: the product of its lists, in the table's key order (the
+/// last key varies fastest), named `<name>-` (with `name = "..."`) then `<key>-<value>` per key, joined
+/// by `+` (a key is its last dotted part unless two keys of the grid share it), or `grid<G>-<K>` when
+/// that name is not allowed.
+fn expand_grid(g: usize, table: &toml::Table) -> Result<Vec<(String, Vec<Override>)>, String> {
+    let mut table = table.clone();
+    let prefix = match table.remove("name") {
+        None => None,
+        Some(toml::Value::String(n)) => Some(n),
+        Some(other) => {
+            return Err(format!(
+            "name: {other} is not allowed (allowed: a string, the prefix of the generated names)"
+        ))
+        }
+    };
+    let keys = flatten(&table)?;
+    if keys.is_empty() {
+        return Err("no parameter lists (allowed: at least one key = [values], e.g. \"curve.exit_tribute\" = [0.2, 0.6])".into());
+    }
+    let mut lists: Vec<(String, Vec<toml::Value>)> = Vec::with_capacity(keys.len());
+    for (key, value) in keys {
+        match value {
+            toml::Value::Array(values) if values.is_empty() => {
+                return Err(format!(
+                    "{key}: an empty list (allowed: at least one value)"
+                ))
+            }
+            toml::Value::Array(values) => {
+                for (i, v) in values.iter().enumerate() {
+                    if values[..i].contains(v) {
+                        return Err(format!(
+                            "{key}: {v} appears twice (allowed: distinct values)"
+                        ));
+                    }
+                }
+                lists.push((key, values));
+            }
+            other => {
+                return Err(format!(
+                    "{key}: {other} is not a list (allowed: a list of values, e.g. [0.2, 0.6])"
+                ))
+            }
+        }
+    }
+    let short: Vec<String> = lists
+        .iter()
+        .map(|(k, _)| {
+            let last = k.rsplit('.').next().unwrap_or(k);
+            let shared = lists
+                .iter()
+                .filter(|(o, _)| o.rsplit('.').next() == Some(last))
+                .count();
+            if shared > 1 {
+                k.clone()
+            } else {
+                last.to_string()
+            }
+        })
+        .collect();
+    let points: usize = lists.iter().map(|(_, v)| v.len()).product();
+    if points > MAX_CELLS {
+        return Err(format!(
+            "{points} points (allowed: at most {MAX_CELLS} variants)"
+        ));
+    }
+    let mut out = Vec::with_capacity(points);
+    for k in 0..points {
+        let mut rest = k;
+        let mut chosen = vec![0; lists.len()];
+        for (i, (_, values)) in lists.iter().enumerate().rev() {
+            chosen[i] = rest % values.len();
+            rest /= values.len();
+        }
+        let mut set = Vec::with_capacity(lists.len());
+        let mut parts = Vec::with_capacity(lists.len());
+        for (i, (key, values)) in lists.iter().enumerate() {
+            let value = values[chosen[i]].clone();
+            let text = value.to_string();
+            let parsed: Override = format!("{key}={text}").parse()?;
+            let shown: String = text
+                .trim_matches('"')
+                .chars()
+                .map(|c| if is_name_char(c) { c } else { '_' })
+                .collect();
+            parts.push(format!("{}-{shown}", short[i]));
+            set.push(Override { value, ..parsed });
+        }
+        let mut name = parts.join("+");
+        if let Some(p) = &prefix {
+            name = format!("{p}-{name}");
+        }
+        if !name_allowed(&name) {
+            name = format!(
+                "{}grid{g}-{k}",
+                prefix.as_ref().map(|p| format!("{p}-")).unwrap_or_default()
+            );
+        }
+        out.push((name, set));
+    }
+    Ok(out)
+}
+
+/// Whether `name` may name a variant (a folder-name-safe word).
+fn name_allowed(name: &str) -> bool {
+    !(name.is_empty()
+        || name.len() > 100
+        || name.starts_with('.')
+        || !name.chars().all(is_name_char)
+        || name.contains("__"))
 }
 
 /// A personality played by a policy in a variant: what the best-response check replaces.
@@ -108,6 +259,10 @@ pub struct StudyFile {
     /// The best-response check of every cell (`commons eval --against-fixed`): None: no check; Some(None):
     /// the built-in strategies; Some(Some(dir)): the strategy files of a folder.
     pub against_fixed: Option<Option<PathBuf>>,
+    /// Episodes of the best-response check: the first of the evaluation's (2 to `eval_episodes`).
+    pub check_episodes: u32,
+    /// The learned deviation check of every cell (`commons eval --against-learned`, its defaults).
+    pub against_learned: bool,
     /// Variants; the first is the baseline.
     pub variants: Vec<Variant>,
 }
@@ -116,7 +271,10 @@ pub struct StudyFile {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     study: RawStudy,
+    #[serde(default)]
     variant: Vec<RawVariant>,
+    #[serde(default)]
+    grid: Vec<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +287,9 @@ struct RawStudy {
     eval_episodes: Option<i64>,
     eval_seed: Option<i64>,
     against_fixed: Option<toml::Value>,
+    check_episodes: Option<i64>,
+    #[serde(default)]
+    against_learned: bool,
     #[serde(default)]
     set: toml::Table,
 }
@@ -278,45 +439,76 @@ impl StudyFile {
                 ))
             }
         };
-        if raw.variant.is_empty() {
+        let check_episodes = s
+            .check_episodes
+            .unwrap_or(DEFAULT_CHECK_EPISODES.min(eval_episodes as u32) as i64);
+        if !(2..=eval_episodes).contains(&check_episodes) {
             return Err(field(
-                "variant",
-                "no [[variant]] (allowed: at least one; the first is the baseline)".into(),
+                "study.check_episodes",
+                format!("{check_episodes} is out of range (allowed: 2 to study.eval_episodes, {eval_episodes})"),
             ));
         }
-        if raw.variant.len() * seeds.len() > MAX_CELLS {
+        // The variants: the [[variant]] tables, then every [[grid]]'s points.
+        let mut listed: Vec<(String, String, Vec<Override>, Option<GridPoint>)> = Vec::new();
+        for (i, v) in raw.variant.iter().enumerate() {
+            let own = overrides(&v.set).map_err(|m| field(&format!("variant[{i}].set"), m))?;
+            listed.push((format!("variant[{i}]"), v.name.clone(), own, None));
+        }
+        for (g, table) in raw.grid.iter().enumerate() {
+            let points = expand_grid(g, table).map_err(|m| field(&format!("grid[{g}]"), m))?;
+            for (name, set) in points {
+                let point = GridPoint {
+                    grid: g,
+                    values: set.clone(),
+                };
+                listed.push((format!("grid[{g}]"), name, set, Some(point)));
+            }
+        }
+        if listed.is_empty() {
+            return Err(field(
+                "variant",
+                "no [[variant]] or [[grid]] (allowed: at least one; the first variant is the baseline)".into(),
+            ));
+        }
+        if listed.len() * seeds.len() > MAX_CELLS {
             return Err(field(
                 "variant",
                 format!(
                     "{} variants x {} seeds = {} cells (allowed: at most {MAX_CELLS})",
-                    raw.variant.len(),
+                    listed.len(),
                     seeds.len(),
-                    raw.variant.len() * seeds.len()
+                    listed.len() * seeds.len()
                 ),
             ));
         }
         let common = overrides(&s.set).map_err(|m| field("study.set", m))?;
-        let mut variants: Vec<Variant> = Vec::with_capacity(raw.variant.len());
-        for (i, v) in raw.variant.iter().enumerate() {
-            let name = &v.name;
-            if name.is_empty()
-                || name.len() > 100
-                || name.starts_with('.')
-                || !name.chars().all(is_name_char)
-                || name.contains("__")
-            {
+        let mut variants: Vec<Variant> = Vec::with_capacity(listed.len());
+        let mut origins: Vec<String> = Vec::with_capacity(listed.len());
+        for (origin, name, own, grid) in listed {
+            let name = &name;
+            if !name_allowed(name) {
                 return Err(field(
-                    &format!("variant[{i}].name"),
+                    &format!("{origin}.name"),
                     format!("`{name}` is not allowed (allowed: 1 to 100 letters, digits, `-`, `_`, `.`, `+`; not starting with `.`; no `__`)"),
                 ));
             }
             if let Some(j) = variants.iter().position(|w| w.name == *name) {
-                return Err(field(
-                    &format!("variant[{i}].name"),
-                    format!("`{name}` is also the name of variant[{j}] (allowed: distinct names)"),
-                ));
+                let other = &origins[j];
+                return Err(match (grid.is_some(), other.starts_with("grid")) {
+                    (false, _) => field(
+                        &format!("{origin}.name"),
+                        format!("`{name}` is also the name of {other} (allowed: distinct names)"),
+                    ),
+                    (true, false) => field(
+                        &origin,
+                        format!("generates the variant `{name}`, also the name of {other} (allowed: distinct names; give the grid a `name = \"...\"` prefix or rename the variant)"),
+                    ),
+                    (true, true) => field(
+                        &origin,
+                        format!("generates the variant `{name}` twice (also from {other}; allowed: distinct names; give each grid a `name = \"...\"` prefix)"),
+                    ),
+                });
             }
-            let own = overrides(&v.set).map_err(|m| field(&format!("variant[{i}].set"), m))?;
             let mut set: Vec<Override> = common
                 .iter()
                 .filter(|c| own.iter().all(|o| o.key != c.key))
@@ -329,7 +521,10 @@ impl StudyFile {
                 own,
                 days: 0,
                 played: Vec::new(),
+                grid,
+                origin: origin.clone(),
             });
+            origins.push(origin);
         }
         if let Some(j) = variants
             .iter()
@@ -339,10 +534,10 @@ impl StudyFile {
             .map(|(j, _)| j)
         {
             return Err(field(
-                &format!("variant[{j}].set"),
+                &variants[j].at(),
                 format!(
-                    "the same overrides as the baseline `{}` (allowed: each variant changes something)",
-                    variants[0].name
+                    "`{}` has the same overrides as the baseline `{}` (allowed: each variant changes something)",
+                    variants[j].name, variants[0].name
                 ),
             ));
         }
@@ -355,6 +550,8 @@ impl StudyFile {
             eval_episodes: eval_episodes as u32,
             eval_seed: eval_seed as u64,
             against_fixed,
+            check_episodes: check_episodes as u32,
+            against_learned: s.against_learned,
             variants,
         };
         study.check_against_base_files()?;
@@ -379,8 +576,11 @@ impl StudyFile {
             TrainingFile::load(&self.agents).map_err(|e| field("study.agents", e.to_string()))?;
         let mut days = Vec::with_capacity(self.variants.len());
         let mut played_all = Vec::with_capacity(self.variants.len());
-        for (i, v) in self.variants.iter().enumerate() {
-            let at = format!("variant[{i}].set");
+        for v in &self.variants {
+            let at = match &v.grid {
+                Some(_) => format!("{} (variant `{}`)", v.origin, v.name),
+                None => v.at(),
+            };
             let (train_sets, scenario_sets): (Vec<Override>, Vec<Override>) =
                 v.set.iter().cloned().partition(TrainingFile::owns);
             if let Some(o) = train_sets.iter().find(|o| o.key == "train.seed") {
@@ -529,5 +729,117 @@ impl StudyFile {
                 )
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+    fn file(body: &str) -> String {
+        format!(
+            "[study]\nenv = \"{ROOT}/envs/commons.toml\"\nagents = \"{ROOT}/agents/profit-and-altruist.toml\"\nseeds = [1]\ntotal_steps = 100\n{body}"
+        )
+    }
+
+    fn parse(body: &str) -> Result<StudyFile, String> {
+        StudyFile::parse(&file(body), Path::new("s.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_grid_expands_to_the_product_of_its_lists_with_generated_names() {
+        let s = parse(
+            "[[grid]]\n\"hatch.vesting_80p_unlocked\" = [120.0, 365.0]\n\"curve.exit_tribute\" = [0.2, 0.6]\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "exit_tribute-0.2+vesting_80p_unlocked-120.0",
+                "exit_tribute-0.2+vesting_80p_unlocked-365.0",
+                "exit_tribute-0.6+vesting_80p_unlocked-120.0",
+                "exit_tribute-0.6+vesting_80p_unlocked-365.0",
+            ]
+        );
+        let v = &s.variants[1];
+        let point = v.grid.as_ref().unwrap();
+        assert_eq!(point.grid, 0);
+        let texts: Vec<String> = v
+            .set
+            .iter()
+            .map(|o| format!("{}={}", o.key, o.text))
+            .collect();
+        assert_eq!(
+            texts,
+            ["curve.exit_tribute=0.2", "hatch.vesting_80p_unlocked=365.0"]
+        );
+        assert_eq!(s.cells().len(), 4);
+        // Defaults: eval's 128 episodes, the check on the first 32.
+        assert_eq!((s.eval_episodes, s.check_episodes), (128, 32));
+        // After explicit variants, with a prefix; the first variant stays the baseline.
+        let s = parse(
+            "[[variant]]\nname = \"base\"\n\n[[grid]]\nname = \"t\"\n\"curve.exit_tribute\" = [0.2, 0.6]\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["base", "t-exit_tribute-0.2", "t-exit_tribute-0.6"]);
+        assert!(s.variants[0].grid.is_none());
+    }
+
+    #[test]
+    fn bad_grids_get_one_line_naming_the_field() {
+        let cases = [
+            // A key twice (two spellings of one key).
+            (
+                "[[grid]]\n\"curve.exit_tribute\" = [0.2]\ncurve = { exit_tribute = [0.6] }\n",
+                vec!["s.toml", "grid[0]", "curve.exit_tribute", "set twice"],
+            ),
+            (
+                "[[grid]]\n\"curve.exit_tribute\" = []\n",
+                vec!["grid[0]", "curve.exit_tribute", "empty list"],
+            ),
+            (
+                "[[grid]]\n\"curve.exit_tribute\" = 0.2\n",
+                vec!["grid[0]", "curve.exit_tribute", "not a list"],
+            ),
+            (
+                "[[grid]]\n\"curve.exit_tribute\" = [0.2, 0.2]\n",
+                vec!["grid[0]", "appears twice"],
+            ),
+            (
+                "[[grid]]\n\"curve.exit_tribute\" = [0.2, 2.0]\n",
+                vec!["grid[0]", "curve.exit_tribute", "2.0"],
+            ),
+            (
+                "[[grid]]\n\"curve.exit_tribut\" = [0.2, 0.6]\n",
+                vec!["grid[0]", "curve.exit_tribut"],
+            ),
+            // A grid and a variant with the same name.
+            (
+                "[[variant]]\nname = \"exit_tribute-0.2\"\nset = { \"curve.exit_tribute\" = 0.3 }\n\n[[grid]]\n\"curve.exit_tribute\" = [0.2, 0.6]\n",
+                vec!["grid[0]", "exit_tribute-0.2", "variant[0]", "distinct names"],
+            ),
+            (
+                "[[grid]]\n\"curve.exit_tribute\" = [0.2]\n\n[[grid]]\n\"curve.exit_tribute\" = [0.2, 0.6]\n",
+                vec!["grid[1]", "twice"],
+            ),
+            ("[[grid]]\nname = \"x\"\n", vec!["grid[0]", "no parameter lists"]),
+            (
+                "check_episodes = 200\n[[variant]]\nname = \"a\"\n",
+                vec!["study.check_episodes", "2 to study.eval_episodes"],
+            ),
+            ("", vec!["variant", "no [[variant]] or [[grid]]"]),
+        ];
+        for (body, needles) in cases {
+            // The body follows [study]'s keys, so `check_episodes` lands in [study].
+            let e = parse(body).unwrap_err();
+            assert!(!e.contains('\n'), "{e}");
+            for n in needles {
+                assert!(e.contains(n), "`{n}` not in: {e}");
+            }
+        }
     }
 }

@@ -176,9 +176,38 @@ fn sections(report: &StudyReport) -> Vec<(String, Table)> {
     out
 }
 
+/// The report's provenance line: the cells' code and population, and the code that wrote it.
+fn provenance_line(report: &StudyReport) -> String {
+    let cells = match &report.provenance {
+        Some(p) => {
+            let population: Vec<String> = p
+                .population
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} ({:?}, hatchers {}, arrivals {})",
+                        e.personality, e.controller, e.hatchers, e.arrivals
+                    )
+                    .to_lowercase()
+                })
+                .collect();
+            format!(
+                "the cells' results come from {}; population of the baseline: {}",
+                p.code(),
+                population.join(", ")
+            )
+        }
+        None => "the cells' eval.json files predate provenance records".to_string(),
+    };
+    format!(
+        "Provenance: {cells}; this report was written by {}.",
+        report.report_provenance.code()
+    )
+}
+
 fn intro_lines(report: &StudyReport) -> Vec<String> {
     let v = &report.variants;
-    vec![
+    let mut lines = vec![
         format!(
             "Base files `{}` and `{}`; {} variants × {} training seeds ({}) × {} training steps; each cell evaluated on the same {} held-out episodes (seeds {} to {}), trained policies and, on the same seeds, scripted participants in the same roles.",
             report.env,
@@ -195,7 +224,9 @@ fn intro_lines(report: &StudyReport) -> Vec<String> {
             "Each value is the mean over training seeds of the mean over episodes, with a 95 % interval: estimate ± Student's t times a standard error from a hierarchical bootstrap (training seeds, then episodes, resampled). Δ columns are differences from the baseline `{}`, paired by evaluation episode; ★ marks those called real: the interval excludes zero and, adjusted for the many comparisons of the report (Benjamini–Hochberg), the false-discovery rate is at most 5 %. Findings are the ★ differences that are also material (at least 1 point for a behaviour rate, 5 points for one action bin, 1 % of the value otherwise), trained agents first, largest relative change first.",
             v[0].name
         ),
-    ]
+    ];
+    lines.push(provenance_line(report));
+    lines
 }
 
 /// `report.md`.
@@ -366,7 +397,8 @@ pub fn html(report: &StudyReport, charts_svg: &[(String, String)]) -> String {
 /// atomically); returns their paths.
 pub fn write_all(report: &StudyReport, out: &Path) -> Result<Vec<PathBuf>, RenderError> {
     let mut written = vec![files::write_json(out, STUDY_JSON, report)?];
-    let drawn = charts::trajectory_charts(report)?;
+    let mut drawn = charts::response_charts(report)?;
+    drawn.extend(charts::trajectory_charts(report)?);
     let dir = out.join(CHARTS);
     std::fs::create_dir_all(&dir).map_err(|e| WriteError {
         path: dir.clone(),

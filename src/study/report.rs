@@ -21,6 +21,7 @@ use crate::compare::samples::{
 use crate::env::actions::{BIN_LABELS, HEADS};
 use crate::eval::best_response::BestResponse;
 use crate::eval::days::{self, EvalDays, DAY_METRICS};
+use crate::eval::learned::LearnedResponse;
 use crate::model::metrics::{METRIC_NAMES, METRIC_UNITS};
 use crate::stats::bootstrap::{hierarchical_difference_ci, hierarchical_mean_ci, TwoLevel};
 
@@ -86,6 +87,18 @@ pub struct VariantInfo {
     pub cells: Vec<String>,
     /// Its episodes' length (days).
     pub days: u64,
+    /// Its point in a `[[grid]]` of the study file (None for a `[[variant]]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid: Option<GridPointInfo>,
+}
+
+/// A variant's point in a grid, as the report shows it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct GridPointInfo {
+    /// Index of the grid in the study file.
+    pub grid: usize,
+    /// Per grid key, in the grid's order: (key, value as written).
+    pub values: Vec<(String, String)>,
 }
 
 /// One series on one side across the variants.
@@ -198,6 +211,11 @@ pub struct StudyReport {
     pub findings: Vec<Finding>,
     /// Caveats the reader needs (e.g. a single training seed).
     pub notes: Vec<String>,
+    /// Where the cells' results came from: the baseline's first cell's evaluation (code, versions and
+    /// population; None when its eval.json predates provenance). `notes` says when cells differ.
+    pub provenance: Option<crate::provenance::Provenance>,
+    /// The code that wrote this report.
+    pub report_provenance: crate::provenance::Provenance,
 }
 
 /// Display position of a measure within a personality: agent measures, behaviour rates, shares.
@@ -428,18 +446,43 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
     });
     let baseline_days = study.variants[0].days as u64;
     let mut notes = Vec::new();
-    // Best-response checks of the cells (study `against_fixed`): a fixed strategy that beats a trained
-    // personality makes "the agents did X" a statement about the trainer.
+    // Best-response checks of the cells (study `against_fixed`, `against_learned`): a fixed strategy
+    // that beats a trained personality, or a learned deviation that exploits it, makes "the agents did
+    // X" a statement about the trainer.
     for cell in &cells {
         let dir = out.join("cells").join(&cell.name);
-        let check = BestResponse::read(&dir).map_err(|e| ReportError::Samples {
+        let err = |e: crate::eval::ReadError| ReportError::Samples {
             cell: cell.name.clone(),
             source: e.into(),
-        })?;
+        };
+        let check = BestResponse::read(&dir).map_err(err)?;
         for w in check.iter().flat_map(|b| b.warnings()) {
             notes.push(format!("{}: {w}", cell.name));
         }
+        let learned = LearnedResponse::read(&dir).map_err(err)?;
+        for w in learned.iter().flat_map(|l| l.warnings()) {
+            notes.push(format!("{}: {w}", cell.name));
+        }
     }
+    // Provenance: every cell's training and evaluation should come from the same code.
+    let mut provenances = Vec::with_capacity(2 * cells.len());
+    for cell in &cells {
+        let dir = out.join("cells").join(&cell.name);
+        let eval = crate::eval::report::EvalHead::of_run(&dir).and_then(|h| h.provenance);
+        let summary = std::fs::read(dir.join(crate::run::files::SUMMARY))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<ProvenanceOnly>(&b).ok())
+            .and_then(|s| s.provenance);
+        provenances.push((format!("{} (eval.json)", cell.name), eval));
+        provenances.push((format!("{} (summary.json)", cell.name), summary));
+    }
+    if let Some(w) = crate::provenance::mixed(
+        "the cells",
+        provenances.iter().map(|(l, p)| (l.as_str(), p.as_ref())),
+    ) {
+        notes.push(w.trim_start_matches("warning: ").to_string());
+    }
+    let provenance = provenances.first().and_then(|(_, p)| p.clone());
     if study.seeds.len() < 2 {
         notes.push("one training seed per variant: intervals cannot include the variation between training runs, so only the scripted side's differences (which do not depend on training) can be called real (add seeds)".to_string());
     } else if study.seeds.len() < 5 {
@@ -474,6 +517,14 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
                     .map(|c| format!("cells/{}", c.name))
                     .collect(),
                 days: variant.days as u64,
+                grid: variant.grid.as_ref().map(|g| GridPointInfo {
+                    grid: g.grid,
+                    values: g
+                        .values
+                        .iter()
+                        .map(|o| (o.key.clone(), o.text.clone()))
+                        .collect(),
+                }),
             })
             .collect(),
         personalities,
@@ -481,9 +532,18 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
         trajectories,
         findings: Vec::new(),
         notes,
+        provenance,
+        report_provenance: crate::provenance::Provenance::current(),
     };
     report.findings = findings(&report);
     Ok(report)
+}
+
+/// The provenance of a summary.json, read alone (its other fields may hold nulls).
+#[derive(serde::Deserialize)]
+struct ProvenanceOnly {
+    #[serde(default)]
+    provenance: Option<crate::provenance::Provenance>,
 }
 
 /// Sets every difference's Benjamini–Hochberg q-value over all differences of the report that could
@@ -746,12 +806,14 @@ mod tests {
                     overrides: vec![],
                     cells: vec![],
                     days: 730,
+                    grid: None,
                 },
                 VariantInfo {
                     name: "t60".into(),
                     overrides: vec!["curve.exit_tribute=0.6".into()],
                     cells: vec![],
                     days: 730,
+                    grid: None,
                 },
             ],
             personalities: vec!["profit-seeker".into()],
@@ -759,6 +821,8 @@ mod tests {
             trajectories: vec![],
             findings: vec![],
             notes: vec![],
+            provenance: None,
+            report_provenance: crate::provenance::Provenance::current(),
         }
     }
 

@@ -174,7 +174,8 @@ pub fn cell_state(dir: &Path, study: &StudyFile) -> Result<CellState, RunError> 
         && head.checkpoint_step == Some(step)
         && head.overrides.is_empty()
         && dir.join(eval::days::FILE).is_file()
-        && (study.against_fixed.is_none() || checked(dir, study, step));
+        && (study.against_fixed.is_none() || checked(dir, study, step))
+        && (!study.against_learned || learned_checked(dir, study, step));
     Ok(if matches {
         CellState::Done
     } else {
@@ -195,8 +196,20 @@ fn checked(dir: &Path, study: &StudyFile, step: u64) -> bool {
     });
     let have: BTreeSet<String> = b.strategies.keys().cloned().collect();
     b.matches(step, study.eval_episodes, study.eval_seed)
-        && b.episodes == study.eval_episodes
+        && b.episodes == study.check_episodes
         && names.is_some_and(|n| n == have)
+}
+
+/// Whether the cell's learned deviation check is of its evaluation, with eval's default settings.
+fn learned_checked(dir: &Path, study: &StudyFile, step: u64) -> bool {
+    let Ok(Some(l)) = eval::LearnedResponse::read(dir) else {
+        return false;
+    };
+    l.matches(step, study.eval_episodes, study.eval_seed)
+        && l.episodes == study.eval_episodes
+        && l.deviations
+            .iter()
+            .all(|d| d.spec.steps == eval::learned::DEFAULT_STEPS && !d.spec.warm_start)
 }
 
 fn read(path: &Path) -> Result<String, RunError> {
@@ -324,8 +337,16 @@ fn claim(out: &Path, study: &StudyFile, text: &str) -> Result<(), RunError> {
 /// Work units of a cell on the study's bar: its training steps, and its evaluation's days (both sides,
 /// and each strategy in each personality's place for the best-response check).
 fn weights(study: &StudyFile, days: u64, strategies: usize) -> (u64, u64) {
-    let sides = 2 + (strategies * study.policies()) as u64;
-    (study.total_steps, sides * study.eval_episodes as u64 * days)
+    let sides = 2 * study.eval_episodes as u64
+        + (strategies * study.policies()) as u64 * study.check_episodes as u64;
+    // A learned deviation trains about as many days as its steps, then plays three sides.
+    let learned = if study.against_learned {
+        2 * study.policies() as u64
+            * (eval::learned::DEFAULT_STEPS + 3 * study.eval_episodes as u64 * days)
+    } else {
+        0
+    };
+    (study.total_steps, sides * days + learned)
 }
 
 /// One cell as `--list` shows it.
@@ -359,6 +380,126 @@ pub fn list(study: &StudyFile, out: &Path) -> Result<Vec<CellLine>, RunError> {
             })
         })
         .collect()
+}
+
+/// A study's cost, estimated from a short timed probe (`commons study --list`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CostEstimate {
+    /// Cells in all.
+    pub cells: usize,
+    /// Cells not done yet.
+    pub to_do: usize,
+    /// Training steps the probe took.
+    pub probe_steps: u64,
+    /// Wall seconds per training step in the probe (its start included).
+    pub seconds_per_step: f64,
+    /// Wall seconds per evaluation episode in the probe.
+    pub seconds_per_episode: f64,
+    /// Cores the probe used (and a cell uses).
+    pub threads: usize,
+    /// Estimated wall seconds of one cell: training, evaluation, and the checks the study asks for.
+    pub cell_seconds: f64,
+    /// Core-hours of every cell.
+    pub core_hours: f64,
+    /// Core-hours of the cells not done yet.
+    pub core_hours_to_do: f64,
+}
+
+/// Training steps of the cost probe: two updates of the base agents file.
+const PROBE_UPDATES: u64 = 2;
+/// Evaluation episodes per side of the cost probe.
+const PROBE_EPISODES: u32 = 2;
+
+/// Estimates the cost of `study` (whose cells are in `lines`) from a probe: the baseline's first cell
+/// trained for two updates and evaluated on two episodes per side in a temporary folder (removed
+/// afterwards), scaled to the study's steps, episodes and checks. Rough: the probe's policies are
+/// untrained, and trained populations can be slower or faster to step; a learned deviation's steps are
+/// counted at a training step's cost, an upper bound.
+pub fn estimate(
+    study: &StudyFile,
+    lines: &[CellLine],
+    trainer: &dyn Trainer,
+) -> Result<CostEstimate, RunError> {
+    let probe = std::env::temp_dir().join(format!(
+        "commons-study-probe-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    let label = "cost probe".to_string();
+    let cell_err = |step: &'static str| {
+        let label = label.clone();
+        move |cause: Box<dyn std::error::Error + Send + Sync>| RunError::Cell {
+            label: label.clone(),
+            step,
+            cause,
+        }
+    };
+    let result = (|| {
+        let request = TrainRequest::new_cell(
+            study.env.clone(),
+            study.agents.clone(),
+            study.variants[0].set.clone(),
+            study.seeds[0],
+            1,
+            probe.clone(),
+        );
+        let mut job = TrainJob::new(&request)
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+            .map_err(cell_err("training"))?;
+        let t = &job.cfg.training.train;
+        let steps = PROBE_UPDATES * (t.num_envs * t.num_steps) as u64;
+        job.cfg.training.train.total_steps = steps;
+        let started = std::time::Instant::now();
+        trainer
+            .train(&job, ProgressView::Hidden, Arc::new(AtomicBool::new(false)))
+            .map_err(cell_err("training"))?;
+        let train = started.elapsed().as_secs_f64();
+        let started = std::time::Instant::now();
+        eval::run(&EvalRequest {
+            episodes: PROBE_EPISODES,
+            ..EvalRequest::defaults(&probe)
+        })
+        .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+        .map_err(cell_err("evaluating"))?;
+        let episodes = 2.0 * f64::from(PROBE_EPISODES);
+        Ok::<_, RunError>((
+            steps,
+            train / steps as f64,
+            started.elapsed().as_secs_f64() / episodes,
+        ))
+    })();
+    let _ = std::fs::remove_dir_all(&probe);
+    let (probe_steps, per_step, per_episode) = result?;
+    let strategies = match &study.against_fixed {
+        Some(dir) => eval::strategies(dir.as_deref())?.len(),
+        None => 0,
+    };
+    let policies = study.policies() as f64;
+    let e = f64::from(study.eval_episodes);
+    let episodes = 2.0 * e + strategies as f64 * policies * f64::from(study.check_episodes);
+    let learned = if study.against_learned {
+        2.0 * policies * (eval::learned::DEFAULT_STEPS as f64 * per_step + 3.0 * e * per_episode)
+    } else {
+        0.0
+    };
+    let cell_seconds = study.total_steps as f64 * per_step + episodes * per_episode + learned;
+    let threads = rayon::current_num_threads();
+    let core_hours = |cells: usize| cells as f64 * cell_seconds * threads as f64 / 3600.0;
+    let to_do = lines.iter().filter(|l| l.state != CellState::Done).count();
+    Ok(CostEstimate {
+        cells: lines.len(),
+        to_do,
+        probe_steps,
+        seconds_per_step: per_step,
+        seconds_per_episode: per_episode,
+        threads,
+        cell_seconds,
+        core_hours: core_hours(lines.len()),
+        core_hours_to_do: core_hours(to_do),
+    })
 }
 
 /// How a study run ended.
@@ -531,13 +672,17 @@ pub fn run(
         if state != CellState::Done {
             bar.set_position(base + train_w);
             say(format!("{label}: evaluating"));
-            eval::run(&EvalRequest {
-                check_episodes: study.eval_episodes,
-                episodes: study.eval_episodes,
-                seed: study.eval_seed,
-                strategies: strategies.clone(),
-                ..EvalRequest::defaults(&dir)
-            })
+            eval::run_with(
+                &EvalRequest {
+                    check_episodes: study.check_episodes,
+                    episodes: study.eval_episodes,
+                    seed: study.eval_seed,
+                    strategies: strategies.clone(),
+                    learned: study.against_learned.then(eval::LearnedRequest::default),
+                    ..EvalRequest::defaults(&dir)
+                },
+                trainer,
+            )
             .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
             .map_err(cell_err(&label, "evaluating"))?;
         }
