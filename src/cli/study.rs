@@ -80,17 +80,29 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
             eprintln!(
                 "timing a short probe (two training updates, two evaluation episodes per side)..."
             );
-            let e = study::run::estimate(&study, &lines, &commons_rl::ppo::Native)?;
+            let e = study::run::estimate(&study, &lines, &out, &commons_rl::ppo::Native)?;
+            let source = if e.from_cells > 0 {
+                format!(
+                    "{:.2} ms per training step from {} trained cells, {:.2} s per evaluation episode from a probe",
+                    1e3 * e.seconds_per_step,
+                    e.from_cells,
+                    e.seconds_per_episode
+                )
+            } else {
+                format!(
+                    "from a probe of {} steps at {:.2} ms per step and {:.2} s per evaluation episode: rough, the probe's policies are untrained and trained ones usually step slower",
+                    e.probe_steps,
+                    1e3 * e.seconds_per_step,
+                    e.seconds_per_episode
+                )
+            };
             println!(
-                "estimated cost: {:.2} core-hours in all, {:.2} for the {} cells still to do ({:.0} s per cell on {} cores; from a probe of {} steps at {:.2} ms per step and {:.2} s per evaluation episode: rough, the probe's policies are untrained)",
+                "estimated cost: {:.2} core-hours in all, {:.2} for the {} cells still to do ({:.0} s per cell on {} cores; {source})",
                 e.core_hours,
                 e.core_hours_to_do,
                 e.to_do,
                 e.cell_seconds,
                 e.threads,
-                e.probe_steps,
-                1e3 * e.seconds_per_step,
-                e.seconds_per_episode
             );
         }
         return Ok(());

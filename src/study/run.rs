@@ -403,6 +403,38 @@ pub struct CostEstimate {
     pub core_hours: f64,
     /// Core-hours of the cells not done yet.
     pub core_hours_to_do: f64,
+    /// Trained cells whose summary.json gave `seconds_per_step` instead of the probe (0: the probe's).
+    pub from_cells: usize,
+}
+
+/// Seconds per training step of the study's cells that trained to the end in one go (their
+/// summary.json), if any: a better measure than the probe's untrained policies.
+fn trained_seconds_per_step(
+    study: &StudyFile,
+    lines: &[CellLine],
+    out: &Path,
+) -> Option<(f64, usize)> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        global_step: u64,
+        wall_seconds: f64,
+        #[serde(default)]
+        interrupted: bool,
+    }
+    let rates: Vec<f64> = lines
+        .iter()
+        .filter_map(|l| {
+            let path = out
+                .join("cells")
+                .join(&l.cell.name)
+                .join(crate::run::files::SUMMARY);
+            let h: Head = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+            // A resumed cell's summary covers its last invocation only: skip it.
+            (!h.interrupted && h.global_step >= study.total_steps && h.wall_seconds > 0.0)
+                .then(|| h.wall_seconds / h.global_step as f64)
+        })
+        .collect();
+    (!rates.is_empty()).then(|| (rates.iter().sum::<f64>() / rates.len() as f64, rates.len()))
 }
 
 /// Training steps of the cost probe: two updates of the base agents file.
@@ -412,12 +444,14 @@ const PROBE_EPISODES: u32 = 2;
 
 /// Estimates the cost of `study` (whose cells are in `lines`) from a probe: the baseline's first cell
 /// trained for two updates and evaluated on two episodes per side in a temporary folder (removed
-/// afterwards), scaled to the study's steps, episodes and checks. Rough: the probe's policies are
-/// untrained, and trained populations can be slower or faster to step; a learned deviation's steps are
-/// counted at a training step's cost, an upper bound.
+/// afterwards), scaled to the study's steps, episodes and checks; once cells of the study have trained
+/// (`out`), their own seconds per step replace the probe's. Rough: the probe's policies are untrained,
+/// and trained populations usually step slower; a learned deviation's steps are counted at a training
+/// step's cost, an upper bound.
 pub fn estimate(
     study: &StudyFile,
     lines: &[CellLine],
+    out: &Path,
     trainer: &dyn Trainer,
 ) -> Result<CostEstimate, RunError> {
     let probe = std::env::temp_dir().join(format!(
@@ -472,7 +506,9 @@ pub fn estimate(
         ))
     })();
     let _ = std::fs::remove_dir_all(&probe);
-    let (probe_steps, per_step, per_episode) = result?;
+    let (probe_steps, probe_per_step, per_episode) = result?;
+    let (per_step, from_cells) =
+        trained_seconds_per_step(study, lines, out).unwrap_or((probe_per_step, 0));
     let strategies = match &study.against_fixed {
         Some(dir) => eval::strategies(dir.as_deref())?.len(),
         None => 0,
@@ -499,6 +535,7 @@ pub fn estimate(
         cell_seconds,
         core_hours: core_hours(lines.len()),
         core_hours_to_do: core_hours(to_do),
+        from_cells,
     })
 }
 
