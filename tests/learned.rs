@@ -150,6 +150,13 @@ fn both_deviations_of_every_learned_personality_are_trained_paired_and_reused() 
         &["--personality whale", "altruist", "profit-seeker"],
     );
     fails_naming(
+        &commons(
+            dir,
+            &["eval", "runs/tiny", "--against-learned", "--episodes", "1"],
+        ),
+        &["--episodes 1", "at least 2"],
+    );
+    fails_naming(
         &commons(dir, &["eval", "runs/tiny", "--steps", "100"]),
         &["--steps", "only with --against-learned"],
     );

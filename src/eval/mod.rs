@@ -279,6 +279,11 @@ pub fn run_with(
         });
     }
     let targets = match &req.learned {
+        Some(_) if episodes < 2 => {
+            return Err(EvalError::Learned(format!(
+                "--episodes {episodes}: the learned deviation (--against-learned) needs at least 2 episodes for its intervals"
+            )))
+        }
         Some(l) => {
             let t = learned::targets(&env_cfg, l, &run_dir.join("config.toml"))?;
             if trainer.is_none() {
