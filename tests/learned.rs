@@ -1,6 +1,6 @@
 //! `commons eval --against-learned` end to end on a tiny run: both deviations of every learned
 //! personality trained, played on the evaluation's seeds and written; a second call reuses them; bad
-//! flags get one line naming the flag.
+//! flags get one line naming the flag; compare names runs of different code.
 #![cfg(feature = "torch")]
 
 use std::path::Path;
@@ -128,6 +128,23 @@ fn both_deviations_of_every_learned_personality_are_trained_paired_and_reused() 
     let again: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("learned_response.json")).unwrap()).unwrap();
     assert_eq!(again["deviations"], l["deviations"]);
+    // compare names runs of different code (here: another model version).
+    let other = dir.join("runs/other");
+    std::fs::create_dir_all(&other).unwrap();
+    for f in ["config.toml", "commons-run.json", "eval.json"] {
+        std::fs::copy(run.join(f), other.join(f)).unwrap();
+    }
+    let mut e: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(other.join("eval.json")).unwrap()).unwrap();
+    e["provenance"]["model_version"] = serde_json::json!(99);
+    std::fs::write(other.join("eval.json"), serde_json::to_vec(&e).unwrap()).unwrap();
+    let (out, _) = ok(&commons(dir, &["compare", "runs/tiny", "runs/other"]));
+    assert!(
+        out.contains("mix results of different code") && out.contains("model v99"),
+        "{out}"
+    );
+    let (out, _) = ok(&commons(dir, &["compare", "runs/tiny", "runs/tiny"]));
+    assert!(!out.contains("different code"), "{out}");
     // Bad flags: one line naming the flag.
     fails_naming(
         &commons(
