@@ -182,15 +182,10 @@ impl BestResponse {
 
     /// Reads `dir/best_response.json`, or None when the run has none.
     pub fn read(dir: &Path) -> Result<Option<Self>, ReadError> {
-        let path = dir.join(FILE);
-        if !path.is_file() {
-            return Ok(None);
-        }
-        files::read_json(
-            &path,
+        files::read_json_if_present(
+            &dir.join(FILE),
             "a best_response.json of `commons eval --against-fixed`",
         )
-        .map(Some)
     }
 }
 

@@ -16,6 +16,17 @@ pub fn read(path: &Path) -> Result<Vec<u8>, ReadError> {
     ReadError::read_bytes(path)
 }
 
+/// `path` parsed as JSON into `T` (see [`read_json`]), or None when there is no such file.
+pub fn read_json_if_present<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Result<Option<T>, ReadError> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    read_json(path, what).map(Some)
+}
+
 /// `path` parsed as JSON into `T`; `what` names the file for the error ("not {what}: …").
 pub fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T, ReadError> {
     serde_json::from_slice(&read(path)?)

@@ -37,9 +37,10 @@ use serde::{Deserialize, Serialize};
 use super::files::{self, ReadError};
 use super::play;
 use super::policies::{Loaded, Loader};
-use super::report::BehaviourRates;
+use super::report::{BehaviourRates, EvalReport};
 use super::EvalError;
 use crate::env::commons_env::deviator_name;
+use crate::env::episodes::AgentMeasure;
 use crate::env::personality::ControllerKind;
 use crate::env::vec_env::{episode_seed, training_base_seed};
 use crate::env::CommonsEnvConfig;
@@ -210,15 +211,10 @@ impl LearnedResponse {
 
     /// Reads `dir/learned_response.json`, or None when the run has none.
     pub fn read(dir: &Path) -> Result<Option<Self>, ReadError> {
-        let path = dir.join(FILE);
-        if !path.is_file() {
-            return Ok(None);
-        }
-        files::read_json(
-            &path,
+        files::read_json_if_present(
+            &dir.join(FILE),
             "a learned_response.json of `commons eval --against-learned`",
         )
-        .map(Some)
     }
 }
 
@@ -321,6 +317,8 @@ pub struct Context<'a> {
     pub env_cfg: &'a CommonsEnvConfig,
     /// The run's trained policies.
     pub trained: &'a Loaded,
+    /// The evaluation they just played (its trained side is the whole deviation's trained side).
+    pub report: &'a EvalReport,
     /// The evaluation's episodes and first seed.
     pub episodes: u32,
     /// Seed of the first episode.
@@ -432,20 +430,6 @@ fn reusable(dir: &Path, spec: &DeviationSpec) -> Option<f64> {
     (old == *spec && !summary.interrupted).then_some(summary.wall_seconds)
 }
 
-fn bar(announce: bool, what: &str) -> indicatif::ProgressBar {
-    if !announce {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(&format!(
-            "{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} episodes, {{elapsed}} (ETA {{eta}})"
-        ))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar
-}
-
 /// Trains (or reuses) and plays every deviation of `targets`, and returns the check (not yet
 /// written). `trainer` trains the deviators.
 pub fn check(
@@ -491,21 +475,6 @@ pub fn check(
         threads: rayon::current_num_threads(),
     }
     .check(work::TRAIN_LIMIT, ctx.ignore_time_limit)?;
-    let whole_trained = {
-        let slots: Vec<usize> = (0..ctx.trained.names.len()).collect();
-        let b = bar(ctx.announce, "trained side");
-        b.set_length(u64::from(ctx.episodes));
-        let r = play::returns(
-            ctx.env_cfg,
-            &ctx.trained.actors,
-            &slots,
-            ctx.episodes,
-            ctx.seed,
-            &b,
-        )?;
-        b.finish_and_clear();
-        r
-    };
     let mut raw = Vec::with_capacity(jobs.len());
     for (k, ((j, reuse), spec)) in jobs.into_iter().zip(&specs).enumerate() {
         let seconds = match reuse {
@@ -562,13 +531,13 @@ pub fn check(
             .position(|n| *n == spec.personality)
             .ok_or_else(|| EvalError::MissingSeries(spec.personality.clone()))?;
         let n = ctx.trained.names.len();
-        let b = bar(ctx.announce, "deviation");
+        let b = super::episode_bar(ctx.announce, "deviation");
         let (trained, deviator) = match spec.deviation {
             Deviation::Whole => {
                 b.set_length(u64::from(ctx.episodes));
                 let all: Vec<usize> = (0..n).collect();
                 let d = play::returns(env, &dev.actors, &all, ctx.episodes, ctx.seed, &b)?;
-                (pick(&whole_trained, p)?, pick(&d, p)?)
+                (evaluated(ctx.report, &spec.personality)?, pick(&d, p)?)
             }
             Deviation::Unilateral => {
                 b.set_length(2 * u64::from(ctx.episodes));
@@ -630,6 +599,24 @@ pub fn check(
         deviations: out,
         provenance: Some(crate::provenance::Provenance::of(&ctx.env_cfg.population)),
     })
+}
+
+/// The evaluation's own trained side for `personality` (the same actors on the same seeds, so not
+/// played again): its per-episode returns and behaviour.
+fn evaluated(
+    report: &EvalReport,
+    personality: &str,
+) -> Result<(Vec<Option<f64>>, BehaviourRates), EvalError> {
+    let missing = || EvalError::MissingSeries(format!("{personality}/return"));
+    let returns = report
+        .samples
+        .trained
+        .personalities
+        .get(personality)
+        .and_then(|m| m.get(AgentMeasure::Return.name()))
+        .ok_or_else(missing)?;
+    let behaviour = report.personalities.get(personality).ok_or_else(missing)?;
+    Ok((returns.clone(), behaviour.behaviour))
 }
 
 /// Policy `k`'s per-episode returns and behaviour.

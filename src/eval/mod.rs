@@ -324,18 +324,7 @@ pub fn run_with(
             }
         );
     }
-    let bar = if req.announce {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} eval [{bar:30}] {pos}/{len} episodes, {elapsed} (ETA {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = episode_bar(req.announce, "eval");
     let loaded = loader.load(&env_cfg, &cfg.training)?;
     let plan = play::Plan {
         cfg: &env_cfg,
@@ -376,6 +365,7 @@ pub fn run_with(
                 scenario: &scenario,
                 env_cfg: &env_cfg,
                 trained: &loaded,
+                report: &report,
                 episodes,
                 seed: req.seed,
                 overrides: plan.overrides.clone(),
@@ -392,6 +382,21 @@ pub fn run_with(
         best,
         learned,
     })
+}
+
+/// A bar over episodes labelled `what` (hidden unless `announce`).
+fn episode_bar(announce: bool, what: &str) -> indicatif::ProgressBar {
+    if !announce {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} episodes, {{elapsed}} (ETA {{eta}})"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
 }
 
 /// Writes `value` as `dir/name`, or removes an earlier file of that name when there is none (it would
