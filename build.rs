@@ -45,7 +45,10 @@ fn strategy_library() {
 fn git_provenance() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let git = |args: &[&str]| {
+        // `--no-optional-locks`: `git status` must not refresh (rewrite) the index, which this
+        // script watches; on a fresh clone it would, and every later build would rerun this script.
         std::process::Command::new("git")
+            .arg("--no-optional-locks")
             .args(args)
             .current_dir(root)
             .output()
