@@ -517,10 +517,31 @@ fn episode_seed(base: u64, env: usize, episode: u64) -> u64 {
     commons_rl::env::vec_env::episode_seed(base, env, episode)
 }
 
+/// Names of the Commons' outcome metrics (the `metrics!` table: `token_price`, `funding_pool`, ...),
+/// the keys of eval.json's `outcomes` and of a tune file's world measures.
+#[pyfunction]
+fn outcome_metrics() -> Vec<&'static str> {
+    METRIC_NAMES.to_vec()
+}
+
+/// Names of the per-personality measures of eval.json (`return`, `net_worth_gain`, `impact`, then the
+/// behaviour rates `buy`, `sell`, `stake`, `propose`, `exit`), as a tune file names them after
+/// `<personality>.`.
+#[pyfunction]
+fn personality_measures() -> Vec<&'static str> {
+    commons_rl::env::episodes::AGENT_MEASURES
+        .iter()
+        .chain(commons_rl::env::actions::BEHAVIOURS.iter())
+        .copied()
+        .collect()
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(episode_seed, m)?)?;
     m.add_function(wrap_pyfunction!(source_root, m)?)?;
+    m.add_function(wrap_pyfunction!(outcome_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(personality_measures, m)?)?;
     m.add_class::<Env>()?;
     m.add_class::<vector::VectorEnv>()?;
     m.add_function(wrap_pyfunction!(simulate, m)?)?;

@@ -8,6 +8,7 @@ mod simulate;
 mod study;
 #[cfg(feature = "torch")]
 mod train;
+mod tune;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +35,9 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Train and evaluate every (variant, seed) cell of a study file, then write its report.
     Study(study::StudyArgs),
+    /// Search mechanism parameters against agents retrained under each setting (Optuna; cells on Ray or
+    /// local processes; needs the Python package, docs/tune.md).
+    Tune(tune::TuneArgs),
     /// Every scenario parameter: default, unit, allowed values, meaning (docs/parameters.md).
     Params(params::ParamsArgs),
 }
@@ -48,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Study(args) => study::run(args),
+        Command::Tune(args) => tune::run(args),
         Command::Params(args) => params::run(args),
     }
 }

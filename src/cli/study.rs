@@ -23,6 +23,9 @@ pub struct StudyArgs {
     /// Show the cells and what is done, then exit.
     #[arg(long)]
     list: bool,
+    /// With --list: skip the cost estimate (and its timed probe); for scripts that only want the cells.
+    #[arg(long, requires = "list")]
+    no_estimate: bool,
 }
 
 pub fn run(args: StudyArgs) -> anyhow::Result<()> {
@@ -76,7 +79,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
             },
         );
         #[cfg(feature = "torch")]
-        {
+        if !args.no_estimate {
             eprintln!(
                 "timing a short probe (two training updates, two evaluation episodes per side)..."
             );
