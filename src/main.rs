@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    die_with_parent();
     let args = match cli::Cli::try_parse() {
         Ok(args) => args,
         Err(e) => {
@@ -46,4 +47,30 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A process started by the search or a study's cell runner (which set `COMMONS_RL_PARENT_PID` to its own
+/// pid) is told SIGTERM when that parent dies, even by SIGKILL: it then saves a checkpoint and stops, as
+/// on Ctrl-C, instead of running on unseen and holding its cell's lock. If the parent is gone already,
+/// it does not start at all.
+fn die_with_parent() {
+    let Some(parent) = std::env::var("COMMONS_RL_PARENT_PID")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    else {
+        return;
+    };
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid only change or read this process's own attributes.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        if libc::getppid() as u32 != parent {
+            eprintln!(
+                "error: the process that started this one ({parent}) has ended; not starting"
+            );
+            std::process::exit(1);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = parent;
 }

@@ -552,3 +552,63 @@ fn work_that_would_take_too_long_is_refused_up_front() {
         "a refused run leaves no folder"
     );
 }
+
+#[test]
+fn a_run_whose_starter_is_killed_saves_and_stops() {
+    // What a search's cells do: started with COMMONS_RL_PARENT_PID, they are told SIGTERM when that
+    // process dies, even by SIGKILL, instead of running on unseen and holding the run's lock.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let bin = Process::cargo_bin("commons")
+        .unwrap()
+        .get_program()
+        .to_owned();
+    let script = format!(
+        "COMMONS_RL_PARENT_PID=$$ \"$0\" train --env {ROOT}/envs/commons.toml --agents {ROOT}/agents/mixed.toml \
+         --run-name orphan --device cpu --total-steps 50000000 --set train.num_steps=512 \
+         --set train.checkpoint_every=1 >/dev/null 2>&1 & echo $!; wait"
+    );
+    let mut parent = Process::new("sh")
+        .current_dir(dir)
+        .args(["-c", &script])
+        .arg(&bin)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = dir.join("runs/orphan");
+    wait_for(&run.join("checkpoints/latest"));
+    parent.kill().unwrap(); // SIGKILL: the parent runs no clean-up of its own
+    parent.wait().unwrap();
+    let summary = run.join("summary.json");
+    wait_for(&summary);
+    let start = Instant::now();
+    let done = loop {
+        let s: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap_or_default();
+        if s["interrupted"] == true {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{s}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(done["global_step"].as_u64().unwrap() < 50_000_000);
+    // It let go of the run: a resume is not refused as "in use".
+    let total = (done["global_step"].as_u64().unwrap() + 1024).to_string();
+    let start = Instant::now();
+    loop {
+        let out = run_in(
+            dir,
+            &["train", "--resume", "runs/orphan", "--total-steps", &total],
+        );
+        if out.status.success() {
+            break;
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("in use") && start.elapsed() < Duration::from_secs(60),
+            "{err}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -68,6 +68,9 @@ def _run_cell(cell: Cell, exe: str, threads: int | None) -> str:
     env = dict(os.environ)
     if threads:
         env["RAYON_NUM_THREADS"] = str(threads)
+    # The cell is told SIGTERM if this process dies (even by SIGKILL): it saves a checkpoint and stops
+    # instead of running on unseen, so a restarted search finds the cell free and resumes it.
+    env["COMMONS_RL_PARENT_PID"] = str(os.getpid())
     p = subprocess.run(cell.command(exe), env=env, capture_output=True, text=True)
     if p.returncode != 0:
         tail = "\n".join((p.stderr or p.stdout).strip().splitlines()[-5:])

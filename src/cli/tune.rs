@@ -71,12 +71,23 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
     if let Some(t) = args.trials {
         cmd.args(["--trials", &t.to_string()]);
     }
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start `{py}`"))?;
-    if !status.success() {
-        // The Python side printed its one-line error already.
-        std::process::exit(status.code().unwrap_or(1));
+    // On Unix the search replaces this process (same pid), so a signal or a kill aimed at `commons
+    // tune` reaches the search itself, and through it the cells it started (they end with it).
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let e = cmd.exec();
+        bail!("cannot start `{py}`: {e}");
     }
-    Ok(())
+    #[cfg(not(unix))]
+    {
+        let status = cmd
+            .status()
+            .with_context(|| format!("cannot start `{py}`"))?;
+        if !status.success() {
+            // The Python side printed its one-line error already.
+            std::process::exit(status.code().unwrap_or(1));
+        }
+        Ok(())
+    }
 }
