@@ -759,6 +759,9 @@ def report(search: Search, study) -> dict:
                 importance[o.name] = optuna.importance.get_param_importances(
                     study, target=lambda t, i=i: t.values[i],
                     evaluator=optuna.importance.FanovaImportanceEvaluator(seed=tf.seed))
+            except ImportError:
+                importance[o.name] = {"_unavailable": "fANOVA needs scikit-learn: "
+                                      "`pip install scikit-learn` (or the package's [tune] extra)"}
             except Exception as e:  # too few distinct trials: say so rather than fail the report
                 importance[o.name] = {"_unavailable": str(e).splitlines()[0]}
     rows = []

@@ -92,6 +92,11 @@ def test_a_search_runs_reports_a_front_and_ray_gives_the_same_cells(tmp_path):
     report = (tmp_path / "plain" / "report.md").read_text()
     assert "## Pareto front" in report and "## Provenance" in report and "commit" in report
     assert (tmp_path / "plain" / "charts" / "objective0-curve.exit_tribute.svg").exists()
+    # Parameter importance per objective: fractions of each parameter, not an "unavailable" note.
+    assert set(plain["importance"]) == {"altruist impact", "profit-seeker gain"}, plain["importance"]
+    for name, imp in plain["importance"].items():
+        assert set(imp) == {"curve.exit_tribute", "hatch.vesting_80p_unlocked"}, (name, imp)
+        assert abs(sum(imp.values()) - 1.0) < 1e-6, (name, imp)
     # The same search with its cells as Ray tasks on a local Ray of two CPUs: the same cells, bit for bit.
     ray = tune.run(f, out=tmp_path / "ray", ray=True, jobs=2, log=quiet)
     assert [t["params"] for t in ray["trials"]] == [t["params"] for t in plain["trials"]]
