@@ -61,12 +61,17 @@ fn die_with_parent() {
         return;
     };
     #[cfg(target_os = "linux")]
-    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid only change or read this process's own attributes.
+    // SAFETY: prctl(PR_SET_PDEATHSIG) changes only this process's own attributes; kill with signal 0
+    // sends nothing, it only asks whether the process exists.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-        if libc::getppid() as u32 != parent {
+        // The signal is tied to the immediate parent, which may be a wrapper (`nice`, a script) between
+        // the starter and us: only a starter that no longer exists stops us.
+        let gone = libc::kill(parent as libc::pid_t, 0) != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
             eprintln!(
-                "error: the process that started this one ({parent}) has ended; not starting"
+                "error: the process that started this one ({parent}, COMMONS_RL_PARENT_PID) has ended; not starting"
             );
             std::process::exit(1);
         }

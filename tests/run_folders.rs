@@ -553,6 +553,19 @@ fn work_that_would_take_too_long_is_refused_up_front() {
     );
 }
 
+/// Kills a process on drop (a failed test leaves no orphaned training behind).
+#[cfg(target_os = "linux")]
+struct KillOnDrop(i32);
+
+#[cfg(target_os = "linux")]
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: sends a signal to the run this test started (it may have ended already).
+        unsafe { libc::kill(self.0, libc::SIGKILL) };
+    }
+}
+
+#[cfg(target_os = "linux")]
 #[test]
 fn a_run_whose_starter_is_killed_saves_and_stops() {
     // What a search's cells do: started with COMMONS_RL_PARENT_PID, they are told SIGTERM when that
@@ -576,6 +589,13 @@ fn a_run_whose_starter_is_killed_saves_and_stops() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut pid = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(parent.stdout.take().unwrap()),
+        &mut pid,
+    )
+    .unwrap();
+    let _guard = KillOnDrop(pid.trim().parse().unwrap());
     let run = dir.join("runs/orphan");
     wait_for(&run.join("checkpoints/latest"));
     parent.kill().unwrap(); // SIGKILL: the parent runs no clean-up of its own

@@ -715,7 +715,9 @@ def recheck(search: Search, trial) -> dict:
                 cmd += ["--check-episodes", str(min(tf.study["check_episodes"], tf.recheck_episodes))]
             if tf.study.get("against_learned"):
                 cmd.append("--against-learned")
-            p = subprocess.run(cmd, capture_output=True, text=True)
+            # Told SIGTERM if the search dies, like the cells (commons_rl.cells).
+            env = {**os.environ, "COMMONS_RL_PARENT_PID": str(os.getpid())}
+            p = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if p.returncode != 0:
                 tail = (p.stderr or p.stdout).strip().splitlines()[-1:]
                 raise _cells.CellError(f"`{' '.join(cmd)}` failed: {' '.join(tail)}")
