@@ -422,6 +422,15 @@ fn write_manifest(dir: &Path, kind: FolderKind) -> Result<(), FolderError> {
     crate::atomic::write_atomic(&path, json.as_bytes()).map_err(io(&path))
 }
 
+/// The latest checkpoint's step of a run folder (None without a checkpoint).
+pub fn checkpoint_step(dir: &Path) -> Option<u64> {
+    std::fs::read_to_string(dir.join("checkpoints").join("latest"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Whether a command holds `dir`'s lock now (it is writing into the folder). Takes nothing: the lock
 /// is tried and released at once.
 pub fn in_use(dir: &Path) -> bool {

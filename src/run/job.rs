@@ -316,10 +316,14 @@ impl TrainJob {
             "train.num_envs, train.num_steps or the scenario's hatch.hatchers",
             req.ignore_memory_limit,
         )?;
-        // This invocation's steps (`--stop-after` ends it early).
-        let steps = req
-            .stop_after
-            .map_or(t.total_steps, |n| n.min(t.total_steps));
+        // This invocation's steps: what is left after the checkpoint a resume starts from, or fewer
+        // with `--stop-after`.
+        let done = if resume {
+            folder::checkpoint_step(&run_dir).unwrap_or(0)
+        } else {
+            0
+        };
+        let steps = steps_this_invocation(t.total_steps, done, req.stop_after);
         work::Work {
             what: format!("training {steps} steps of this scenario"),
             knobs: "train.total_steps (or split the run with --stop-after and --resume) or the scenario's hatch.hatchers",
@@ -436,4 +440,23 @@ pub trait Trainer {
         progress: ProgressView,
         stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> Result<super::summary::TrainSummary, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// Training steps one invocation takes: `total − done` (the schedule's end minus the checkpoint it starts
+/// from), at most `stop_after`.
+fn steps_this_invocation(total: u64, done: u64, stop_after: Option<u64>) -> u64 {
+    let left = total.saturating_sub(done);
+    stop_after.map_or(left, |n| n.min(left))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_invocation_takes_what_is_left_at_most_stop_after() {
+        assert_eq!(super::steps_this_invocation(1000, 0, None), 1000);
+        assert_eq!(super::steps_this_invocation(1000, 600, None), 400);
+        assert_eq!(super::steps_this_invocation(1000, 600, Some(100)), 100);
+        assert_eq!(super::steps_this_invocation(1000, 600, Some(900)), 400);
+        assert_eq!(super::steps_this_invocation(1000, 1200, None), 0);
+    }
 }

@@ -139,15 +139,6 @@ impl CellState {
     }
 }
 
-/// The latest checkpoint's step of a run folder (None without a checkpoint).
-fn checkpoint_step(dir: &Path) -> Option<u64> {
-    std::fs::read_to_string(dir.join("checkpoints").join("latest"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
 /// The state of the cell in `dir`.
 pub fn cell_state(dir: &Path, study: &StudyFile) -> Result<CellState, RunError> {
     match folder::inspect(dir)? {
@@ -160,7 +151,7 @@ pub fn cell_state(dir: &Path, study: &StudyFile) -> Result<CellState, RunError> 
             )))
         }
     }
-    let Some(step) = checkpoint_step(dir) else {
+    let Some(step) = crate::run::folder::checkpoint_step(dir) else {
         return Ok(CellState::NoCheckpoint);
     };
     if step < study.total_steps {
