@@ -151,7 +151,7 @@ pub fn cell_state(dir: &Path, study: &StudyFile) -> Result<CellState, RunError> 
             )))
         }
     }
-    let Some(step) = crate::run::folder::checkpoint_step(dir) else {
+    let Some(step) = folder::checkpoint_step(dir) else {
         return Ok(CellState::NoCheckpoint);
     };
     if step < study.total_steps {
