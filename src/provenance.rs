@@ -113,12 +113,12 @@ impl Provenance {
     }
 }
 
-/// A warning when `items` (a label and its provenance, None where a file predates provenance) do not
-/// all come from the same code; None when they do.
-pub fn mixed<'a>(
-    what: &str,
+/// The distinct codes of `items` (a label and its provenance, None where a file predates provenance)
+/// in first-seen order, each with the labels that carry it; files without a record are grouped
+/// as "no provenance (older files)".
+pub fn code_groups<'a>(
     items: impl IntoIterator<Item = (&'a str, Option<&'a Provenance>)>,
-) -> Option<String> {
+) -> Vec<(String, Vec<&'a str>)> {
     let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
     for (label, p) in items {
         let code = p.map_or_else(
@@ -130,6 +130,16 @@ pub fn mixed<'a>(
             None => groups.push((code, vec![label])),
         }
     }
+    groups
+}
+
+/// A warning when `items` (a label and its provenance, None where a file predates provenance) do not
+/// all come from the same code; None when they do.
+pub fn mixed<'a>(
+    what: &str,
+    items: impl IntoIterator<Item = (&'a str, Option<&'a Provenance>)>,
+) -> Option<String> {
+    let groups = code_groups(items);
     (groups.len() > 1).then(|| {
         let parts: Vec<String> = groups
             .iter()

@@ -177,7 +177,7 @@ fn sections(report: &StudyReport) -> Vec<(String, Table)> {
 }
 
 /// The report's provenance line: the cells' code and population, and the code that wrote it.
-fn provenance_line(report: &StudyReport) -> String {
+pub(super) fn provenance_line(report: &StudyReport) -> String {
     let cells = match &report.provenance {
         Some(p) => {
             let population: Vec<String> = p
@@ -191,9 +191,16 @@ fn provenance_line(report: &StudyReport) -> String {
                     .to_lowercase()
                 })
                 .collect();
+            let code = match report.cell_codes.as_slice() {
+                [] | [_] => p.code(),
+                codes => format!(
+                    "{} versions of the code ({}; which cell from which: Notes)",
+                    codes.len(),
+                    codes.join("; ")
+                ),
+            };
             format!(
-                "the cells' results come from {}; population of the baseline: {}",
-                p.code(),
+                "the cells' results come from {code}; population of the baseline: {}",
                 population.join(", ")
             )
         }

@@ -214,6 +214,9 @@ pub struct StudyReport {
     /// Where the cells' results came from: the baseline's first cell's evaluation (code, versions and
     /// population; None when its eval.json predates provenance). `notes` says when cells differ.
     pub provenance: Option<crate::provenance::Provenance>,
+    /// Every distinct code the cells' eval.json and summary.json files name, in cell order
+    /// ([`crate::provenance::code_groups`]): one entry when the study is of one piece.
+    pub cell_codes: Vec<String>,
     /// The code that wrote this report.
     pub report_provenance: crate::provenance::Provenance,
 }
@@ -483,6 +486,11 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
         notes.push(w.trim_start_matches("warning: ").to_string());
     }
     let provenance = provenances.first().and_then(|(_, p)| p.clone());
+    let cell_codes: Vec<String> =
+        crate::provenance::code_groups(provenances.iter().map(|(l, p)| (l.as_str(), p.as_ref())))
+            .into_iter()
+            .map(|(code, _)| code)
+            .collect();
     if study.seeds.len() < 2 {
         notes.push("one training seed per variant: intervals cannot include the variation between training runs, so only the scripted side's differences (which do not depend on training) can be called real (add seeds)".to_string());
     } else if study.seeds.len() < 5 {
@@ -533,6 +541,7 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
         findings: Vec::new(),
         notes,
         provenance,
+        cell_codes,
         report_provenance: crate::provenance::Provenance::current(),
     };
     report.findings = findings(&report);
@@ -822,6 +831,7 @@ mod tests {
             findings: vec![],
             notes: vec![],
             provenance: None,
+            cell_codes: vec![],
             report_provenance: crate::provenance::Provenance::current(),
         }
     }
@@ -839,6 +849,28 @@ mod tests {
             estimates: vec![Some(two(base, base, base)), Some(two(value, value, value))],
             differences: vec![None, Some(d)],
         }
+    }
+
+    #[test]
+    fn provenance_line_names_every_code_when_cells_mix_them() {
+        let mut r = report(vec![]);
+        let mut p = crate::provenance::Provenance::current();
+        p.commit = Some("aaaaaaaaaaaa0000".into());
+        p.dirty = Some(false);
+        r.provenance = Some(p.clone());
+        r.cell_codes = vec![p.code()];
+        let one = crate::study::render::provenance_line(&r);
+        assert!(one.contains("come from commit aaaaaaaaaaaa"), "{one}");
+        assert!(!one.contains("versions of the code"), "{one}");
+        let mut q = p.clone();
+        q.commit = Some("bbbbbbbbbbbb0000".into());
+        r.cell_codes.push(q.code());
+        let two = crate::study::render::provenance_line(&r);
+        assert!(two.contains("2 versions of the code"), "{two}");
+        assert!(
+            two.contains("aaaaaaaaaaaa") && two.contains("bbbbbbbbbbbb"),
+            "{two}"
+        );
     }
 
     #[test]
