@@ -139,7 +139,11 @@ pub fn mixed<'a>(
     what: &str,
     items: impl IntoIterator<Item = (&'a str, Option<&'a Provenance>)>,
 ) -> Option<String> {
-    let groups = code_groups(items);
+    mixed_groups(what, &code_groups(items))
+}
+
+/// [`mixed`] for groups already built by [`code_groups`]: a warning when there is more than one.
+pub fn mixed_groups(what: &str, groups: &[(String, Vec<&str>)]) -> Option<String> {
     (groups.len() > 1).then(|| {
         let parts: Vec<String> = groups
             .iter()

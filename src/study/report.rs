@@ -479,18 +479,13 @@ pub fn build(study: &StudyFile, out: &Path) -> Result<StudyReport, ReportError> 
         provenances.push((format!("{} (eval.json)", cell.name), eval));
         provenances.push((format!("{} (summary.json)", cell.name), summary));
     }
-    if let Some(w) = crate::provenance::mixed(
-        "the cells",
-        provenances.iter().map(|(l, p)| (l.as_str(), p.as_ref())),
-    ) {
+    let groups =
+        crate::provenance::code_groups(provenances.iter().map(|(l, p)| (l.as_str(), p.as_ref())));
+    if let Some(w) = crate::provenance::mixed_groups("the cells", &groups) {
         notes.push(w.trim_start_matches("warning: ").to_string());
     }
+    let cell_codes: Vec<String> = groups.into_iter().map(|(code, _)| code).collect();
     let provenance = provenances.first().and_then(|(_, p)| p.clone());
-    let cell_codes: Vec<String> =
-        crate::provenance::code_groups(provenances.iter().map(|(l, p)| (l.as_str(), p.as_ref())))
-            .into_iter()
-            .map(|(code, _)| code)
-            .collect();
     if study.seeds.len() < 2 {
         notes.push("one training seed per variant: intervals cannot include the variation between training runs, so only the scripted side's differences (which do not depend on training) can be called real (add seeds)".to_string());
     } else if study.seeds.len() < 5 {
